@@ -1,0 +1,67 @@
+/* ventral: a thin command-line front end over libventral. Each subcommand lives in its own
+ * file (cmd_<name>.c); this file only dispatches and applies the global --threads setting. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "ventral/core.h"
+
+static const struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"dim", cmd_dim, "effective dimensionality (participation ratio)"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: ventral [--threads N] <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n'ventral <command> --help' describes a command. Threads: --threads N or VENTRAL_THREADS "
+                 "(default: all cores).\n");
+}
+
+/* Removes "--threads N" / "--threads=N" wherever it appears and applies it. */
+static int take_threads(int *argc, char **argv)
+{
+    vt_threads_init();
+    for (int i = 1; i < *argc; i++) {
+        const char *value = NULL;
+        int width = 0;
+        if (strcmp(argv[i], "--threads") == 0 && i + 1 < *argc) value = argv[i + 1], width = 2;
+        else if (strncmp(argv[i], "--threads=", 10) == 0) value = argv[i] + 10, width = 1;
+        if (!value) continue;
+        int64_t n;
+        if (!cli_parse_i64("--threads", value, &n) || n < 0) return CLI_USAGE;
+        vt_threads_set((int)n);
+        memmove(argv + i, argv + i + width, sizeof *argv * (size_t)(*argc - i - width + 1));
+        *argc -= width;
+        i--;
+    }
+    return CLI_OK;
+}
+
+int main(int argc, char **argv)
+{
+    cli_command = "";
+    if (take_threads(&argc, argv) != CLI_OK) return CLI_USAGE;
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_USAGE : CLI_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("ventral %s\n", vt_version());
+        return CLI_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            cli_command = commands[i].name;
+            return commands[i].run(argc - 1, argv + 1);
+        }
+    fprintf(stderr, "ventral: error: unknown command '%s' (see 'ventral --help')\n", argv[1]);
+    return CLI_USAGE;
+}
