@@ -15,7 +15,7 @@ packages=(
   libjpeg62-turbo-dev libpng-dev libcjson-dev libsqlite3-dev libyaml-dev libcairo2-dev zlib1g-dev
   # reference implementations used by the test suite (Debian's own python3)
   python3 python3-numpy python3-scipy python3-sklearn python3-h5py python3-nibabel python3-netcdf4
-  python3-torch python3-onnx
+  python3-torch python3-torchvision python3-onnx
 )
 
 if [ "$(id -u)" -eq 0 ]; then SUDO=(); else SUDO=(sudo); fi

@@ -13,25 +13,27 @@
 
 static int vt_test_passed, vt_test_failed;
 
-#define CHECK(cond)                                                                                         \
-    do {                                                                                                    \
-        if (cond) vt_test_passed++;                                                                         \
-        else {                                                                                              \
-            vt_test_failed++;                                                                               \
-            fprintf(stderr, "  FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                               \
-        }                                                                                                   \
+#define CHECK(cond)                                                                                                    \
+    do {                                                                                                               \
+        if (cond)                                                                                                      \
+            vt_test_passed++;                                                                                          \
+        else {                                                                                                         \
+            vt_test_failed++;                                                                                          \
+            fprintf(stderr, "  FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                          \
+        }                                                                                                              \
     } while (0)
 
 /* Passes when |a - b| <= atol + rtol * |b| (b is the reference). */
-#define CHECK_CLOSE(a, b, atol, rtol)                                                                       \
-    do {                                                                                                    \
-        double a_ = (a), b_ = (b);                                                                          \
-        if (fabs(a_ - b_) <= (atol) + (rtol)*fabs(b_)) vt_test_passed++;                                    \
-        else {                                                                                              \
-            vt_test_failed++;                                                                               \
-            fprintf(stderr, "  FAIL %s:%d: %s = %.17g, expected %.17g (err %.3g)\n", __FILE__, __LINE__, #a, \
-                    a_, b_, fabs(a_ - b_));                                                                 \
-        }                                                                                                   \
+#define CHECK_CLOSE(a, b, atol, rtol)                                                                                  \
+    do {                                                                                                               \
+        double a_ = (a), b_ = (b);                                                                                     \
+        if (fabs(a_ - b_) <= (atol) + (rtol)*fabs(b_))                                                                 \
+            vt_test_passed++;                                                                                          \
+        else {                                                                                                         \
+            vt_test_failed++;                                                                                          \
+            fprintf(stderr, "  FAIL %s:%d: %s = %.17g, expected %.17g (err %.3g)\n", __FILE__, __LINE__, #a, a_, b_,   \
+                    fabs(a_ - b_));                                                                                    \
+        }                                                                                                              \
     } while (0)
 
 /* Element-wise closeness of two double arrays; prints the max error. */
@@ -46,7 +48,8 @@ static inline void vt_check_arrays(const char *what, const double *a, const doub
         if (e > max_err || e != e) max_err = e;
     }
     printf("  %s: max abs error %.3g over %ld values\n", what, max_err, n);
-    if (bad < 0) vt_test_passed++;
+    if (bad < 0)
+        vt_test_passed++;
     else {
         vt_test_failed++;
         fprintf(stderr, "  FAIL %s:%d: %s[%ld] = %.17g, expected %.17g\n", file, line, what, bad, a[bad], ref[bad]);
@@ -54,10 +57,10 @@ static inline void vt_check_arrays(const char *what, const double *a, const doub
 }
 #define CHECK_ARRAYS(what, a, ref, n, atol, rtol) vt_check_arrays(what, a, ref, n, atol, rtol, __FILE__, __LINE__)
 
-#define RUN(fn)                                                                                             \
-    do {                                                                                                    \
-        printf("%s\n", #fn);                                                                                \
-        fn();                                                                                               \
+#define RUN(fn)                                                                                                        \
+    do {                                                                                                               \
+        printf("%s\n", #fn);                                                                                           \
+        fn();                                                                                                          \
     } while (0)
 
 static inline int vt_test_summary(void)

@@ -45,8 +45,7 @@ const char *vt_status_name(vt_status status);
 vt_status vt_fail(vt_status status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Prefixes the current last-error message with a formatted context ("X.npy: " + message). */
-vt_status vt_fail_context(vt_status status, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+vt_status vt_fail_context(vt_status status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Threads. One setting rules OpenMP loops, OpenBLAS and oneDNN. 0 = all cores.
  * vt_threads_init() reads VENTRAL_THREADS once; the CLI's --threads overrides it. */

@@ -34,8 +34,7 @@ vt_status vt_npy_write(const char *path, const vt_tensor *t);
  * over it. Fill it, then vt_npy_commit flushes it, renames it to `path` and frees the
  * tensor; vt_npy_abandon removes the temporary file and frees the tensor. */
 typedef struct vt_npy_out vt_npy_out;
-vt_status vt_npy_create(const char *path, vt_dtype dtype, int rank, const int64_t *shape,
-                        vt_npy_out **out);
+vt_status vt_npy_create(const char *path, vt_dtype dtype, int rank, const int64_t *shape, vt_npy_out **out);
 vt_tensor *vt_npy_out_tensor(vt_npy_out *o);
 vt_status vt_npy_commit(vt_npy_out *o);
 void vt_npy_abandon(vt_npy_out *o);

@@ -35,10 +35,16 @@ static inline vt_rng vt_rng_make(uint64_t seed, uint64_t stream)
     return r;
 }
 
-static inline uint64_t vt_rng_u64(vt_rng *r) { return vt_rng_u64_at(r->seed, r->stream, r->counter++); }
+static inline uint64_t vt_rng_u64(vt_rng *r)
+{
+    return vt_rng_u64_at(r->seed, r->stream, r->counter++);
+}
 
 /* Uniform double in [0, 1) with 53 random bits. */
-static inline double vt_rng_uniform(vt_rng *r) { return (double)(vt_rng_u64(r) >> 11) * 0x1.0p-53; }
+static inline double vt_rng_uniform(vt_rng *r)
+{
+    return (double)(vt_rng_u64(r) >> 11) * 0x1.0p-53;
+}
 
 /* Uniform integer in [0, n) without modulo bias (n > 0). */
 uint64_t vt_rng_below(vt_rng *r, uint64_t n);

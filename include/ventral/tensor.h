@@ -71,8 +71,14 @@ size_t vt_tensor_nbytes(const vt_tensor *t);
 /* "3x4x5" into buf (always NUL-terminated). Returns buf. */
 const char *vt_tensor_shape_str(const vt_tensor *t, char *buf, size_t len);
 
-static inline double *vt_tensor_f64(const vt_tensor *t) { return (double *)t->data; }
-static inline float *vt_tensor_f32(const vt_tensor *t) { return (float *)t->data; }
+static inline double *vt_tensor_f64(const vt_tensor *t)
+{
+    return (double *)t->data;
+}
+static inline float *vt_tensor_f32(const vt_tensor *t)
+{
+    return (float *)t->data;
+}
 
 /* Element i (flat index) converted to double, for any dtype. */
 double vt_tensor_get(const vt_tensor *t, int64_t i);
@@ -85,8 +91,7 @@ vt_status vt_tensor_convert(const vt_tensor *src, vt_dtype dtype, vt_tensor **ou
 vt_status vt_tensor_check_finite(const vt_tensor *t, const char *what);
 
 /* VT_ERR_ARG unless t has rank `rank` and, for each dim with expect[d] >= 0, that size. */
-vt_status vt_tensor_check_shape(const vt_tensor *t, const char *what, int rank,
-                                const int64_t *expect);
+vt_status vt_tensor_check_shape(const vt_tensor *t, const char *what, int rank, const int64_t *expect);
 
 #ifdef __cplusplus
 }

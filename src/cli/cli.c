@@ -27,7 +27,10 @@ int cli_error(const char *fmt, ...)
     return CLI_FAIL;
 }
 
-int cli_fail_status(void) { return cli_error("%s", vt_last_error()); }
+int cli_fail_status(void)
+{
+    return cli_error("%s", vt_last_error());
+}
 
 int cli_usage_error(const char *fmt, ...)
 {
@@ -83,7 +86,8 @@ int cli_parse_doubles(const char *text, double *out, int cap)
         }
         out[n++] = v;
         p = end;
-        if (*p == ',') p++;
+        if (*p == ',')
+            p++;
         else if (*p) {
             cli_usage_error("cannot parse '%s' as a comma-separated list of numbers", text);
             return -1;

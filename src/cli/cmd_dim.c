@@ -15,9 +15,12 @@ int cmd_dim(int argc, char **argv)
     int json = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'j') json = 1;
-        else if (c == 'h') return printf("%s", usage), CLI_OK;
-        else return cli_usage_error("unknown option");
+        if (c == 'j')
+            json = 1;
+        else if (c == 'h')
+            return printf("%s", usage), CLI_OK;
+        else
+            return cli_usage_error("unknown option");
     }
     if (argc - optind != 1) return cli_usage_error("expected one input file, got %d", argc - optind);
     const char *path = argv[optind];
@@ -27,7 +30,9 @@ int cmd_dim(int argc, char **argv)
     vt_status st = vt_dim_participation_ratio(x, &ed);
     vt_tensor_free(x);
     if (st != VT_OK) return cli_error("%s: %s", path, vt_last_error());
-    if (json) printf("{\"file\": \"%s\", \"participation_ratio\": %.17g}\n", path, ed);
-    else printf("%.10g\n", ed);
+    if (json)
+        printf("{\"file\": \"%s\", \"participation_ratio\": %.17g}\n", path, ed);
+    else
+        printf("%.10g\n", ed);
     return CLI_OK;
 }

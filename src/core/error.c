@@ -17,10 +17,12 @@ static const char *const status_names[] = {
     [VT_ERR_NUMERIC] = "numerical failure",
     [VT_ERR_INTERNAL] = "internal error",
 };
-_Static_assert(sizeof status_names / sizeof status_names[0] == VT_STATUS_COUNT,
-               "one name per status code");
+_Static_assert(sizeof status_names / sizeof status_names[0] == VT_STATUS_COUNT, "one name per status code");
 
-const char *vt_last_error(void) { return last_error; }
+const char *vt_last_error(void)
+{
+    return last_error;
+}
 
 const char *vt_status_name(vt_status status)
 {

@@ -11,22 +11,29 @@ static const struct {
     const char *name;
     size_t size;
 } dtype_info[] = {
-    [VT_BOOL] = {"bool", 1},   [VT_I8] = {"int8", 1},     [VT_I16] = {"int16", 2},
-    [VT_I32] = {"int32", 4},   [VT_I64] = {"int64", 8},   [VT_U8] = {"uint8", 1},
-    [VT_U16] = {"uint16", 2},  [VT_U32] = {"uint32", 4},  [VT_U64] = {"uint64", 8},
-    [VT_F32] = {"float32", 4}, [VT_F64] = {"float64", 8},
+    [VT_BOOL] = {"bool", 1},  [VT_I8] = {"int8", 1},     [VT_I16] = {"int16", 2},   [VT_I32] = {"int32", 4},
+    [VT_I64] = {"int64", 8},  [VT_U8] = {"uint8", 1},    [VT_U16] = {"uint16", 2},  [VT_U32] = {"uint32", 4},
+    [VT_U64] = {"uint64", 8}, [VT_F32] = {"float32", 4}, [VT_F64] = {"float64", 8},
 };
 _Static_assert(sizeof dtype_info / sizeof dtype_info[0] == VT_DTYPE_COUNT, "one entry per dtype");
 
-size_t vt_dtype_size(vt_dtype dtype) { return dtype_info[dtype].size; }
-const char *vt_dtype_name(vt_dtype dtype) { return dtype_info[dtype].name; }
-bool vt_dtype_is_float(vt_dtype dtype) { return dtype == VT_F32 || dtype == VT_F64; }
+size_t vt_dtype_size(vt_dtype dtype)
+{
+    return dtype_info[dtype].size;
+}
+const char *vt_dtype_name(vt_dtype dtype)
+{
+    return dtype_info[dtype].name;
+}
+bool vt_dtype_is_float(vt_dtype dtype)
+{
+    return dtype == VT_F32 || dtype == VT_F64;
+}
 
 static vt_status check_shape(vt_dtype dtype, int rank, const int64_t *shape, size_t *nbytes)
 {
     if ((unsigned)dtype >= VT_DTYPE_COUNT) return vt_fail(VT_ERR_ARG, "unknown dtype %d", dtype);
-    if (rank < 0 || rank > VT_MAX_RANK)
-        return vt_fail(VT_ERR_ARG, "rank %d is outside 0..%d", rank, VT_MAX_RANK);
+    if (rank < 0 || rank > VT_MAX_RANK) return vt_fail(VT_ERR_ARG, "rank %d is outside 0..%d", rank, VT_MAX_RANK);
     size_t n = vt_dtype_size(dtype);
     for (int d = 0; d < rank; d++) {
         if (shape[d] < 0) return vt_fail(VT_ERR_ARG, "negative dimension %lld", (long long)shape[d]);
@@ -99,7 +106,10 @@ int64_t vt_tensor_numel(const vt_tensor *t)
     return n;
 }
 
-size_t vt_tensor_nbytes(const vt_tensor *t) { return (size_t)vt_tensor_numel(t) * vt_dtype_size(t->dtype); }
+size_t vt_tensor_nbytes(const vt_tensor *t)
+{
+    return (size_t)vt_tensor_numel(t) * vt_dtype_size(t->dtype);
+}
 
 const char *vt_tensor_shape_str(const vt_tensor *t, char *buf, size_t len)
 {
@@ -149,8 +159,8 @@ vt_status vt_tensor_convert(const vt_tensor *src, vt_dtype dtype, vt_tensor **ou
         for (int64_t i = 0; i < n; i++) d[i] = (float)vt_tensor_get(src, i);
     } else {
         vt_tensor_free(t);
-        return vt_fail(VT_ERR_UNSUPPORTED, "conversion from %s to %s is not supported",
-                       vt_dtype_name(src->dtype), vt_dtype_name(dtype));
+        return vt_fail(VT_ERR_UNSUPPORTED, "conversion from %s to %s is not supported", vt_dtype_name(src->dtype),
+                       vt_dtype_name(dtype));
     }
     *out = t;
     return VT_OK;
@@ -186,7 +196,6 @@ vt_status vt_tensor_check_shape(const vt_tensor *t, const char *what, int rank, 
     for (int d = 0; expect && d < rank; d++)
         if (expect[d] >= 0 && t->shape[d] != expect[d])
             return vt_fail(VT_ERR_ARG, "%s: dimension %d is %lld, expected %lld (shape %s)", what, d,
-                           (long long)t->shape[d], (long long)expect[d],
-                           vt_tensor_shape_str(t, buf, sizeof buf));
+                           (long long)t->shape[d], (long long)expect[d], vt_tensor_shape_str(t, buf, sizeof buf));
     return VT_OK;
 }

@@ -30,4 +30,7 @@ void vt_threads_init(void)
     vt_threads_set(env ? atoi(env) : 0);
 }
 
-const char *vt_version(void) { return VENTRAL_VERSION; }
+const char *vt_version(void)
+{
+    return VENTRAL_VERSION;
+}

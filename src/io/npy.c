@@ -25,7 +25,7 @@ static const struct {
     const char *code; /* descr without its byte-order character */
     vt_dtype dtype;
 } descr_table[] = {
-    {"b1", VT_BOOL}, {"i1", VT_I8},  {"i2", VT_I16}, {"i4", VT_I32}, {"i8", VT_I64},  {"u1", VT_U8},
+    {"b1", VT_BOOL}, {"i1", VT_I8},  {"i2", VT_I16}, {"i4", VT_I32}, {"i8", VT_I64}, {"u1", VT_U8},
     {"u2", VT_U16},  {"u4", VT_U32}, {"u8", VT_U64}, {"f4", VT_F32}, {"f8", VT_F64},
 };
 
@@ -51,8 +51,7 @@ static const char *dict_value(const char *text, const char *key)
 static vt_status parse_descr(const char *path, const char *v, vt_dtype *dtype)
 {
     if (*v != '\'' && *v != '"')
-        return vt_fail(VT_ERR_UNSUPPORTED, "%s: structured or non-string dtype descriptions are not supported",
-                       path);
+        return vt_fail(VT_ERR_UNSUPPORTED, "%s: structured or non-string dtype descriptions are not supported", path);
     char quote = *v++;
     const char *end = strchr(v, quote);
     if (!end || end - v < 2 || end - v > 8) return vt_fail(VT_ERR_FORMAT, "%s: malformed 'descr' in header", path);
@@ -61,8 +60,8 @@ static vt_status parse_descr(const char *path, const char *v, vt_dtype *dtype)
     code[end - v] = '\0';
     char order = code[0];
     if (order == '>')
-        return vt_fail(VT_ERR_UNSUPPORTED, "%s: big-endian data ('%s') is not supported; save it little-endian",
-                       path, code);
+        return vt_fail(VT_ERR_UNSUPPORTED, "%s: big-endian data ('%s') is not supported; save it little-endian", path,
+                       code);
     if (order != '<' && order != '|' && order != '=')
         return vt_fail(VT_ERR_UNSUPPORTED, "%s: dtype '%s' is not supported", path, code);
     for (size_t i = 0; i < sizeof descr_table / sizeof descr_table[0]; i++)
@@ -113,8 +112,8 @@ static vt_status read_header(const char *path, FILE *f, npy_header *h)
         prelen = 12;
         if (hlen > (1u << 24)) return vt_fail(VT_ERR_FORMAT, "%s: implausible header length %zu", path, hlen);
     } else {
-        return vt_fail(VT_ERR_UNSUPPORTED, "%s: .npy format version %d.%d is not supported (1.0-3.0 are)", path,
-                       major, pre[7]);
+        return vt_fail(VT_ERR_UNSUPPORTED, "%s: .npy format version %d.%d is not supported (1.0-3.0 are)", path, major,
+                       pre[7]);
     }
     char *text = vt_malloc(hlen + 1, 1);
     if (!text) return VT_ERR_NOMEM;
@@ -130,9 +129,12 @@ static vt_status read_header(const char *path, FILE *f, npy_header *h)
         st = vt_fail(VT_ERR_FORMAT, "%s: header lacks 'descr', 'fortran_order' or 'shape'", path);
     if (st == VT_OK) st = parse_descr(path, descr, &h->dtype);
     if (st == VT_OK) {
-        if (strncmp(fortran, "True", 4) == 0) h->fortran = true;
-        else if (strncmp(fortran, "False", 5) == 0) h->fortran = false;
-        else st = vt_fail(VT_ERR_FORMAT, "%s: malformed 'fortran_order' in header", path);
+        if (strncmp(fortran, "True", 4) == 0)
+            h->fortran = true;
+        else if (strncmp(fortran, "False", 5) == 0)
+            h->fortran = false;
+        else
+            st = vt_fail(VT_ERR_FORMAT, "%s: malformed 'fortran_order' in header", path);
     }
     if (st == VT_OK) st = parse_shape(path, shape, h);
     h->data_offset = prelen + hlen;
@@ -172,10 +174,11 @@ static vt_status open_npy(const char *path, FILE **f, npy_header *h, size_t *nby
         vt_tensor probe = {.dtype = h->dtype, .rank = h->rank};
         memcpy(probe.shape, h->shape, sizeof h->shape);
         *nbytes = vt_tensor_nbytes(&probe);
-        if (fstat(fileno(*f), &sb) != 0) st = vt_fail(VT_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+        if (fstat(fileno(*f), &sb) != 0)
+            st = vt_fail(VT_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
         else if ((size_t)sb.st_size < h->data_offset + *nbytes)
-            st = vt_fail(VT_ERR_FORMAT, "%s: truncated: header promises %zu data bytes, file holds %lld", path,
-                         *nbytes, (long long)sb.st_size - (long long)h->data_offset);
+            st = vt_fail(VT_ERR_FORMAT, "%s: truncated: header promises %zu data bytes, file holds %lld", path, *nbytes,
+                         (long long)sb.st_size - (long long)h->data_offset);
     }
     if (st != VT_OK) {
         fclose(*f);
@@ -190,7 +193,8 @@ static vt_status validate_bools(const char *path, vt_tensor *t)
     const uint8_t *b = t->data;
     int64_t n = vt_tensor_numel(t);
     for (int64_t i = 0; i < n; i++)
-        if (b[i] > 1) return vt_fail(VT_ERR_FORMAT, "%s: bool array holds byte %u at index %lld", path, b[i], (long long)i);
+        if (b[i] > 1)
+            return vt_fail(VT_ERR_FORMAT, "%s: bool array holds byte %u at index %lld", path, b[i], (long long)i);
     return VT_OK;
 }
 
@@ -261,15 +265,15 @@ static size_t make_header(vt_dtype dtype, int rank, const int64_t *shape, char *
     size_t used = 0;
     shp[0] = '\0';
     for (int d = 0; d < rank; d++)
-        used += (size_t)snprintf(shp + used, sizeof shp - used, "%lld,%s", (long long)shape[d],
-                                 d + 1 < rank ? " " : "");
+        used +=
+            (size_t)snprintf(shp + used, sizeof shp - used, "%lld,%s", (long long)shape[d], d + 1 < rank ? " " : "");
     if (rank > 1) shp[used - 1] = '\0'; /* numpy writes (3,) for rank 1, (3, 4) otherwise */
     const char *code = NULL;
     for (size_t i = 0; i < sizeof descr_table / sizeof descr_table[0]; i++)
         if (descr_table[i].dtype == dtype) code = descr_table[i].code;
     char order = vt_dtype_size(dtype) == 1 ? '|' : '<';
-    int dlen = snprintf(dict, sizeof dict, "{'descr': '%c%s', 'fortran_order': False, 'shape': (%s), }", order, code,
-                        shp);
+    int dlen =
+        snprintf(dict, sizeof dict, "{'descr': '%c%s', 'fortran_order': False, 'shape': (%s), }", order, code, shp);
     /* Pad with spaces so the data start is 64-byte aligned, ending with '\n'. */
     size_t prelen = 10, total = prelen + (size_t)dlen + 1;
     total = (total + 63) / 64 * 64;
@@ -327,7 +331,8 @@ vt_status vt_npy_create(const char *path, vt_dtype dtype, int rank, const int64_
     if (st == VT_OK && nbytes > 0) {
         fflush(o->file.f);
         void *base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fileno(o->file.f), 0);
-        if (base == MAP_FAILED) st = vt_fail(VT_ERR_IO, "%s: cannot map output: %s", path, strerror(errno));
+        if (base == MAP_FAILED)
+            st = vt_fail(VT_ERR_IO, "%s: cannot map output: %s", path, strerror(errno));
         else {
             o->tensor->storage = VT_STORAGE_MAPPED;
             o->tensor->map_base = base;
@@ -343,7 +348,10 @@ vt_status vt_npy_create(const char *path, vt_dtype dtype, int rank, const int64_
     return VT_OK;
 }
 
-vt_tensor *vt_npy_out_tensor(vt_npy_out *o) { return o->tensor; }
+vt_tensor *vt_npy_out_tensor(vt_npy_out *o)
+{
+    return o->tensor;
+}
 
 vt_status vt_npy_commit(vt_npy_out *o)
 {

@@ -37,8 +37,10 @@ vt_status vt_dim_participation_ratio(const vt_tensor *x, double *out)
         return VT_ERR_NOMEM;
     }
     /* Upper triangle of the smaller Gram: Xc Xcᵀ (n×n) or Xcᵀ Xc (p×p). */
-    if (n <= p) cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, (int)p, 1.0, a, (int)p, 0.0, g, (int)m);
-    else cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)p, (int)n, 1.0, a, (int)p, 0.0, g, (int)m);
+    if (n <= p)
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, (int)p, 1.0, a, (int)p, 0.0, g, (int)m);
+    else
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)p, (int)n, 1.0, a, (int)p, 0.0, g, (int)m);
     double trace = 0, frob = 0;
     for (int64_t i = 0; i < m; i++) {
         trace += g[i * m + i];
