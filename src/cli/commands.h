@@ -3,5 +3,6 @@
 #define VT_CLI_COMMANDS_H
 
 int cmd_dim(int argc, char **argv);
+int cmd_stimuli(int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@ static const struct command {
     const char *summary;
 } commands[] = {
     {"dim", cmd_dim, "effective dimensionality (participation ratio)"},
+    {"stimuli", cmd_stimuli, "decode images and apply a model's test-time transform"},
 };
 
 static void usage(FILE *out)
@@ -32,8 +33,10 @@ static int take_threads(int *argc, char **argv)
     for (int i = 1; i < *argc; i++) {
         const char *value = NULL;
         int width = 0;
-        if (strcmp(argv[i], "--threads") == 0 && i + 1 < *argc) value = argv[i + 1], width = 2;
-        else if (strncmp(argv[i], "--threads=", 10) == 0) value = argv[i] + 10, width = 1;
+        if (strcmp(argv[i], "--threads") == 0 && i + 1 < *argc)
+            value = argv[i + 1], width = 2;
+        else if (strncmp(argv[i], "--threads=", 10) == 0)
+            value = argv[i] + 10, width = 1;
         if (!value) continue;
         int64_t n;
         if (!cli_parse_i64("--threads", value, &n) || n < 0) return CLI_USAGE;
