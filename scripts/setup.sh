@@ -12,7 +12,7 @@ packages=(
   libdnnl-dev libonnx-dev libonnx-testdata protobuf-c-compiler libprotobuf-c-dev
   # data formats and I/O
   libhdf5-dev libmatio-dev libnifti2-dev libnetcdf-dev libcurl4-openssl-dev
-  libjpeg62-turbo-dev libpng-dev libcjson-dev libsqlite3-dev libyaml-dev libcairo2-dev zlib1g-dev
+  libjpeg62-turbo-dev libpng-dev libcjson-dev libsqlite3-dev libyaml-dev libcairo2-dev zlib1g-dev nettle-dev
   # reference implementations used by the test suite (Debian's own python3)
   python3 python3-numpy python3-scipy python3-sklearn python3-h5py python3-nibabel python3-netcdf4
   python3-torch python3-torchvision python3-onnx

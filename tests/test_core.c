@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ventral/core.h"
+#include "ventral/hash.h"
 #include "ventral/rng.h"
 #include "ventral/tensor.h"
 #include "vt_test.h"
@@ -89,8 +90,23 @@ static void test_errors_and_threads(void)
     CHECK(vt_threads_get() >= 1);
 }
 
+static void test_sha256(void)
+{
+    /* FIPS 180-2 examples. */
+    char hex[VT_SHA256_HEX];
+    vt_sha256_buffer("abc", 3, hex);
+    CHECK(strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0);
+    vt_sha256 *h = vt_sha256_new();
+    const char *msg = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    for (const char *c = msg; *c; c++) vt_sha256_update(h, c, 1);
+    vt_sha256_final(h, hex);
+    CHECK(strcmp(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1") == 0);
+    CHECK(vt_sha256_file("/nonexistent/file", hex) == VT_ERR_IO && strstr(vt_last_error(), "/nonexistent/file"));
+}
+
 int main(void)
 {
+    RUN(test_sha256);
     RUN(test_philox_known_answers);
     RUN(test_rng_streams);
     RUN(test_tensor);
