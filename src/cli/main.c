@@ -14,7 +14,23 @@ static const struct command {
     const char *summary;
 } commands[] = {
     {"dim", cmd_dim, "effective dimensionality (participation ratio)"},
+    {"layers", cmd_layers, "list an ONNX model's layers: name, op, output shape, features"},
+    {"run", cmd_run, "run an ONNX model over stimuli, writing every captured layer as .npy"},
+    {"rsm", cmd_rsm, "similarity matrix (Pearson, Spearman, cosine) between stimuli"},
+    {"compare", cmd_compare, "correlate two RSMs' upper triangles, with bootstrap CIs"},
+    {"gsn", cmd_gsn, "GSN signal/noise covariances and RSA noise ceiling"},
     {"stimuli", cmd_stimuli, "decode images and apply a model's test-time transform"},
+    {"extract", cmd_extract, "run a model over stimuli and store every layer's projected features"},
+    {"score", cmd_score, "score every layer against brain data (cRSA, veRSA, encoding) into a results database"},
+    {"srp", cmd_srp, "very sparse random projection of stimuli x features"},
+    {"reliability", cmd_reliability, "NCSNR, noise ceiling and split-half reliability of repeated trials"},
+    {"ridge", cmd_ridge, "ridge regression per target with alphas chosen by leave-one-out GCV"},
+    {"nsd", cmd_nsd, "assemble an NSD subject's responses into a brain store"},
+    {"data", cmd_data, "tiny NSD dataset; fetch and verify releases"},
+    {"brain", cmd_brain, "inspect a brain store (responses, ids, units, provenance)"},
+    {"ceiling", cmd_ceiling, "noise ceilings of a brain store: ncsnr, split-half, gsn"},
+    {"results", cmd_results, "results database: export, import, summary (ranking, CIs, correlations)"},
+    {"report", cmd_report, "HTML report with PNG/SVG figures from a results database"},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,47 @@
+/* Representational similarity matrices (METHODS §4).
+ *
+ * R[i][j] = the similarity of rows i and j of X (n stimuli × p features):
+ *   pearson   rows centred and scaled to unit norm, then R = Z Zᵀ (numpy.corrcoef(X))
+ *   spearman  each row replaced by its average ranks (ties share the mean rank), then pearson
+ *   cosine    rows scaled to unit norm, not centred
+ * Z Zᵀ is one symmetric rank-k update (BLAS syrk, half the flops of a GEMM) over panels of
+ * columns, so X is read once and never copied in full: a memory-mapped X larger than memory
+ * works. float64 X is computed in float64; float32 X in float32 GEMMs over panels of at most
+ * 4096 features whose products are summed in float64 (error ≲ 1e-6, measured against float64).
+ * The diagonal is exactly 1 and every value lies in [−1, 1]. The RDM is 1 − R.
+ *
+ * A constant row (pearson, spearman: all p values equal) or an all-zero row (cosine) has no
+ * defined similarity: that is an error naming the first such row (numpy gives NaN rows).
+ *
+ *   vt_tensor *r;
+ *   if (vt_rsm_new(features, VT_RSM_PEARSON, &r) != VT_OK) ...   // n × n, features' dtype
+ *   vt_tensor_free(r);
+ */
+#ifndef VENTRAL_RSM_H
+#define VENTRAL_RSM_H
+
+#include "ventral/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum vt_rsm_metric { VT_RSM_PEARSON, VT_RSM_SPEARMAN, VT_RSM_COSINE, VT_RSM_METRIC_COUNT } vt_rsm_metric;
+
+/* "pearson", "spearman", "cosine". */
+const char *vt_rsm_metric_name(vt_rsm_metric metric);
+/* VT_ERR_ARG (listing the choices) for an unknown name. */
+vt_status vt_rsm_metric_parse(const char *name, vt_rsm_metric *out);
+
+/* X: 2-d float32 or float64, n >= 1 rows, p >= 1 columns, finite (VT_ERR_ARG otherwise, naming
+ * the flat index of a NaN/Inf). out: a caller-allocated n × n float32 or float64 tensor (e.g.
+ * a mapped output file from vt_npy_create) that receives R. */
+vt_status vt_rsm_into(const vt_tensor *x, vt_rsm_metric metric, vt_tensor *out);
+
+/* As vt_rsm_into, into a new owned n × n tensor of X's dtype. */
+vt_status vt_rsm_new(const vt_tensor *x, vt_rsm_metric metric, vt_tensor **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,87 @@
+/* Scoring a model's features against brain data (METHODS §5, §6, §9): classical RSA (cRSA),
+ * voxel-encoding RSA (veRSA) and voxel-wise encoding, every layer scored on a train and a test
+ * split of the stimuli, the layer chosen on the train split only, its test score reported with
+ * bootstrap CIs over test stimuli and normalised by a noise ceiling. Scores go to the results
+ * database (results.h).
+ *
+ *   vt_score_options opt;
+ *   vt_score_protocol("default", &opt);       // or "conwell2024"
+ *   vt_score(features, brain, &opt, db, run_id, &model, &summary);
+ *
+ * Per layer: cRSA = compare(RSM(features), brain RSM) on each split. One ridge fit per layer
+ * over every unit of every ROI (alpha per unit by LOO-GCV on the train split): veRSA train =
+ * RSM of the LOO predictions vs the train brain RSM, veRSA test = RSM of the test predictions vs
+ * the test brain RSM; encoding = summary (median, or mean under conwell2024) over the ROI's units
+ * of the Pearson r of the LOO (train) or test predictions. ROIs come from the store's unit ROI
+ * labels (one ROI "all" without labels). Brain RSMs use trial-averaged responses (NaN trials
+ * skipped). Ceilings: RSA scores by the split-half reliability of the test brain RSM (even vs odd
+ * repetitions, Spearman–Brown); encoding by the summary over units of √(NC/100), NC the NSD noise
+ * ceiling from the units' NCSNR on the test stimuli.
+ */
+#ifndef VENTRAL_SCORE_H
+#define VENTRAL_SCORE_H
+
+#include "ventral/brain.h"
+#include "ventral/features.h"
+#include "ventral/results.h"
+#include "ventral/ridge.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { VT_SCORE_CRSA = 1, VT_SCORE_VERSA = 2, VT_SCORE_ENCODING = 4, VT_SCORE_ALL = 7 };
+
+typedef enum vt_split_kind {
+    VT_SPLIT_KIND_RANDOM,  /* seeded random partition; train_fraction of the stimuli train */
+    VT_SPLIT_KIND_ODD_EVEN /* train = even positions, test = odd (DeepNSD's [::2] / [1::2]) */
+} vt_split_kind;
+
+typedef struct vt_score_options {
+    const char *protocol; /* name recorded in the configuration */
+    unsigned metrics;     /* VT_SCORE_* bits */
+    vt_split_kind split;
+    double train_fraction; /* random split only */
+    uint64_t seed;         /* split and bootstrap seed */
+    int64_t bootstrap;     /* resamples for CIs of the selected layers' test RSA scores; 0 = none */
+    double ci_level;       /* e.g. 0.95 */
+    const double *alphas;  /* borrowed; NULL = the ridge default grid */
+    int n_alphas;
+    vt_ridge_criterion criterion;
+    bool standardize;   /* z-score features with the train mean/std (ddof 0) before ridge */
+    bool second_half;   /* score only the second half of the layers, in execution order */
+    bool encoding_mean; /* encoding summary: mean over units (else median) */
+} vt_score_options;
+
+/* Fills `opt` for a named protocol: "default" (METHODS §5–§6 defaults: random 50/50 split,
+ * 20 alphas 1e-1..1e7, MSE criterion, median, every layer, 1000 bootstrap resamples) or
+ * "conwell2024" (METHODS §6, last item: odd/even split, standardised features, 7 alphas
+ * 1e-1..1e5, LOO-Pearson criterion, mean over voxels, second-half layers). */
+vt_status vt_score_protocol(const char *name, vt_score_options *opt);
+
+/* The selected layer of one (ROI, metric): what `ventral score` prints. */
+typedef struct vt_score_pick {
+    char roi[64], metric[16];
+    int layer_index; /* engine index */
+    char layer_name[128];
+    double train, test, ci_low, ci_high, ceiling, normalised;
+} vt_score_pick;
+
+typedef struct vt_score_summary {
+    int n_picks;
+    vt_score_pick *picks; /* malloc'd; free with vt_score_summary_free */
+    int64_t n_train, n_test, n_units, layers_scored;
+} vt_score_summary;
+void vt_score_summary_free(vt_score_summary *s);
+
+/* Scores every (layer, ROI, metric) and writes train and test scores of `run_id` into `db`
+ * under the model `model` (its name and SHA-256 at least), marks the selected layers and
+ * stores their test RSMs for model-to-model analyses. Stimuli are matched by id; brain
+ * stimuli missing from the features are an error naming one. `summary` may be NULL. */
+vt_status vt_score(const vt_features *f, const vt_brain *b, const vt_score_options *opt, vt_results *db, int64_t run_id,
+                   const vt_results_model *model, vt_score_summary *summary);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,278 @@
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "ventral/onnx.h"
+
+static const char usage[] =
+    "usage: ventral run MODEL.onnx --input X.npy --out DIR [--capture SPEC] [--batch N] [--precision f32|bf16]\n"
+    "  Runs an ONNX model over the stimuli in X (N x ..., float32; the model's first input) and writes\n"
+    "  one .npy per captured layer (N x layer shape), the final outputs, and DIR/manifest.json: an array of\n"
+    "  {kind, index, name, op, output, shape, file} (kind \"layer\" or \"output\").\n"
+    "  --capture    all | none | op:TYPE | name:GLOB | index:A-B, comma-separated (default: all)\n"
+    "  --batch      stimuli per forward pass (default 16); results do not depend on it\n"
+    "  --precision  f32 (default) or bf16 (convolutions and matmuls in bfloat16 where the CPU has it)\n"
+    "  Layers whose first dimension is not the batch are concatenated along their first dimension.\n";
+
+typedef struct out_file {
+    int index; /* layer index, or -1 - k for graph output k */
+    char *name, *op, *output, *file, *path;
+    vt_npy_out *npy;
+    int rank;
+    int64_t shape[VT_MAX_RANK];
+    int64_t rows_done;
+} out_file;
+
+typedef struct run_ctx {
+    const char *dir;
+    int64_t total, batch_rows; /* stimuli overall, rows in this batch */
+    int n_files;
+    out_file *files; /* by layer index (n_layers) then outputs */
+    int n_layers;
+} run_ctx;
+
+static void sanitize(char *s)
+{
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '.' ||
+              *s == '-' || *s == '_'))
+            *s = '_';
+}
+
+/* Opens (on the first batch) the output file of one tensor and appends this batch's rows. */
+static vt_status append(run_ctx *r, out_file *f, const vt_tensor *t)
+{
+    if (!f->npy) {
+        f->rank = t->rank ? t->rank : 1;
+        if (t->rank == 0) f->shape[0] = 1;
+        else memcpy(f->shape, t->shape, sizeof f->shape);
+        /* Rows per stimulus when dim 0 is the batch; otherwise the whole tensor per batch. */
+        int64_t per = t->rank && t->shape[0] == r->batch_rows ? 1 : -1;
+        if (per == 1) f->shape[0] = r->total;
+        else f->shape[0] = f->shape[0] * ((r->total + r->batch_rows - 1) / r->batch_rows);
+        f->path = cli_join(r->dir, f->file);
+        if (!f->path) return vt_fail(VT_ERR_NOMEM, "out of memory");
+        vt_status st = vt_npy_create(f->path, t->dtype, f->rank, f->shape, &f->npy);
+        if (st != VT_OK) return st;
+    }
+    vt_tensor *dst = vt_npy_out_tensor(f->npy);
+    size_t bytes = vt_tensor_nbytes(t);
+    size_t row = vt_tensor_nbytes(dst) / (size_t)(f->shape[0] ? f->shape[0] : 1);
+    int64_t rows = row ? (int64_t)(bytes / row) : 0;
+    if (dst->dtype != t->dtype || f->rows_done + rows > f->shape[0] || (row && bytes % row))
+        return vt_fail(VT_ERR_ARG, "layer '%s': its shape changes between batches; use --batch with a size that "
+                                   "divides the number of stimuli", f->name);
+    memcpy((char *)dst->data + (size_t)f->rows_done * row, t->data, bytes);
+    f->rows_done += rows;
+    return VT_OK;
+}
+
+static vt_status on_layer(void *user, const vt_layer_info *l, const vt_tensor *t)
+{
+    run_ctx *r = user;
+    if (l->index >= r->n_layers) return vt_fail(VT_ERR_INTERNAL, "layer index %d out of range", l->index);
+    return append(r, &r->files[l->index], t);
+}
+
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
+        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
+        else fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+static vt_status write_manifest(const run_ctx *r)
+{
+    char *path = cli_join(r->dir, "manifest.json"), *tmp = cli_join(r->dir, ".manifest.json.tmp");
+    if (!path || !tmp) {
+        free(path);
+        free(tmp);
+        return vt_fail(VT_ERR_NOMEM, "out of memory");
+    }
+    FILE *f = fopen(tmp, "w");
+    vt_status st = VT_OK;
+    if (!f) st = vt_fail(VT_ERR_IO, "%s: cannot write", tmp);
+    else {
+        fprintf(f, "[\n");
+        bool first = true;
+        for (int i = 0; i < r->n_files; i++) {
+            const out_file *o = &r->files[i];
+            if (!o->npy && !o->path) continue;
+            fprintf(f, "%s  {\"kind\": \"%s\", \"index\": %d, \"name\": ", first ? "" : ",\n",
+                    o->index >= 0 ? "layer" : "output", o->index >= 0 ? o->index : -1 - o->index);
+            json_string(f, o->name);
+            fprintf(f, ", \"op\": ");
+            json_string(f, o->op);
+            fprintf(f, ", \"output\": ");
+            json_string(f, o->output);
+            fprintf(f, ", \"shape\": [");
+            for (int d = 0; d < o->rank; d++) fprintf(f, "%s%lld", d ? ", " : "", (long long)o->shape[d]);
+            fprintf(f, "], \"file\": ");
+            json_string(f, o->file);
+            fprintf(f, "}");
+            first = false;
+        }
+        fprintf(f, "\n]\n");
+        if (fclose(f) != 0 || rename(tmp, path) != 0) st = vt_fail(VT_ERR_IO, "%s: cannot write", path);
+    }
+    free(path);
+    free(tmp);
+    return st;
+}
+
+static void free_files(run_ctx *r, bool commit_ok)
+{
+    for (int i = 0; i < r->n_files; i++) {
+        out_file *o = &r->files[i];
+        if (o->npy && !commit_ok) vt_npy_abandon(o->npy);
+        free(o->name);
+        free(o->op);
+        free(o->output);
+        free(o->file);
+        free(o->path);
+    }
+    free(r->files);
+}
+
+static int run_model(const char *model, const char *input, const char *dir, const char *spec, int64_t batch,
+                     vt_precision precision)
+{
+    vt_capture *sel = NULL;
+    if (vt_capture_parse(spec, &sel) != VT_OK) return cli_usage_error("%s", vt_last_error());
+    vt_graph *g = NULL;
+    vt_tensor *x = NULL, *x32 = NULL;
+    run_ctx r = {.dir = dir};
+    vt_status st = vt_onnx_load(model, &g);
+    if (st == VT_OK && vt_graph_input_count(g) != 1)
+        st = vt_fail(VT_ERR_UNSUPPORTED, "%s: the model has %d inputs; 'ventral run' feeds exactly one", model,
+                     vt_graph_input_count(g));
+    if (st == VT_OK) st = vt_graph_set_precision(g, precision);
+    if (st == VT_OK) st = vt_npy_map(input, &x);
+    if (st == VT_OK && x->dtype != VT_F32) {
+        st = vt_tensor_convert(x, VT_F32, &x32);
+        if (st == VT_OK) {
+            vt_tensor_free(x);
+            x = x32;
+        }
+    }
+    if (st == VT_OK && x->rank < 1) st = vt_fail(VT_ERR_ARG, "%s: needs a leading stimulus dimension", input);
+    if (st == VT_OK && !cli_mkdir(dir)) st = VT_ERR_IO;
+    int64_t n = st == VT_OK ? x->shape[0] : 0;
+    r.total = n;
+    /* Prepare once for the full batch to learn the layer list and name the files. */
+    vt_shape s0 = {0};
+    if (st == VT_OK) {
+        s0.rank = x->rank;
+        memcpy(s0.dims, x->shape, sizeof s0.dims);
+        s0.dims[0] = n < batch ? n : batch;
+        st = vt_graph_prepare(g, 1, &s0);
+    }
+    if (st == VT_OK) {
+        r.n_layers = vt_graph_layer_count(g);
+        r.n_files = r.n_layers + vt_graph_output_count(g);
+        r.files = calloc((size_t)r.n_files + 1, sizeof *r.files);
+        if (!r.files) st = vt_fail(VT_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; st == VT_OK && i < r.n_files; i++) {
+        out_file *o = &r.files[i];
+        char buf[320];
+        if (i < r.n_layers) {
+            vt_layer_info l;
+            vt_graph_layer(g, i, &l);
+            o->index = i;
+            o->name = strdup(l.name);
+            o->op = strdup(l.op);
+            o->output = strdup(l.output);
+            snprintf(buf, sizeof buf, "%04d_%.250s.npy", i, l.name);
+        } else {
+            int k = i - r.n_layers;
+            o->index = -1 - k;
+            o->name = strdup(vt_graph_output_name(g, k));
+            o->op = strdup("output");
+            o->output = strdup(vt_graph_output_name(g, k));
+            snprintf(buf, sizeof buf, "output_%d_%.250s.npy", k, vt_graph_output_name(g, k));
+        }
+        sanitize(buf);
+        o->file = strdup(buf);
+        if (!o->name || !o->op || !o->output || !o->file) st = vt_fail(VT_ERR_NOMEM, "out of memory");
+    }
+    for (int64_t b0 = 0; st == VT_OK && b0 < n; b0 += batch) {
+        int64_t rows = n - b0 < batch ? n - b0 : batch;
+        size_t row_bytes = vt_tensor_nbytes(x) / (size_t)n;
+        int64_t shape[VT_MAX_RANK];
+        memcpy(shape, x->shape, sizeof shape);
+        shape[0] = rows;
+        vt_tensor *xb = vt_tensor_wrap(VT_F32, x->rank, shape, (char *)x->data + (size_t)b0 * row_bytes);
+        if (!xb) {
+            st = VT_ERR_NOMEM;
+            break;
+        }
+        r.batch_rows = rows;
+        vt_tensor **outs = NULL;
+        st = vt_graph_run(g, 1, (const vt_tensor *const *)&xb, sel, on_layer, &r, &outs);
+        if (st == VT_OK && vt_graph_layer_count(g) != r.n_layers)
+            st = vt_fail(VT_ERR_UNSUPPORTED, "%s: the layer list changes with the batch size; use a --batch that "
+                                             "divides the number of stimuli", model);
+        for (int k = 0; outs && k < vt_graph_output_count(g); k++) {
+            if (st == VT_OK) st = append(&r, &r.files[r.n_layers + k], outs[k]);
+            vt_tensor_free(outs[k]);
+        }
+        free(outs);
+        vt_tensor_free(xb);
+    }
+    for (int i = 0; st == VT_OK && i < r.n_files; i++)
+        if (r.files[i].npy) {
+            st = vt_npy_commit(r.files[i].npy);
+            r.files[i].npy = NULL;
+        }
+    if (st == VT_OK) st = write_manifest(&r);
+    int captured = 0;
+    for (int i = 0; i < r.n_layers; i++) captured += r.files[i].path != NULL;
+    free_files(&r, st == VT_OK);
+    vt_tensor_free(x);
+    vt_graph_free(g);
+    vt_capture_free(sel);
+    if (st != VT_OK) return cli_fail_status();
+    fprintf(stderr, "ventral run: %lld stimuli, %d of %d layers captured into %s\n", (long long)n, captured,
+            r.n_layers, dir);
+    return CLI_OK;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    static const struct option opts[] = {{"input", required_argument, 0, 'i'},   {"out", required_argument, 0, 'o'},
+                                          {"capture", required_argument, 0, 'c'}, {"batch", required_argument, 0, 'b'},
+                                          {"precision", required_argument, 0, 'p'}, {"help", no_argument, 0, 'h'},
+                                          {0}};
+    const char *input = NULL, *dir = NULL, *spec = "all";
+    int64_t batch = 16;
+    vt_precision precision = VT_PRECISION_F32;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'i') input = optarg;
+        else if (c == 'o') dir = optarg;
+        else if (c == 'c') spec = optarg;
+        else if (c == 'b') {
+            if (!cli_parse_i64("--batch", optarg, &batch)) return CLI_USAGE;
+            if (batch < 1) return cli_usage_error("--batch must be >= 1");
+        } else if (c == 'p') {
+            if (strcmp(optarg, "f32") == 0) precision = VT_PRECISION_F32;
+            else if (strcmp(optarg, "bf16") == 0) precision = VT_PRECISION_BF16;
+            else return cli_usage_error("--precision must be f32 or bf16, not '%s'", optarg);
+        } else if (c == 'h') return printf("%s", usage), CLI_OK;
+        else return cli_usage_error("unknown option");
+    }
+    if (argc - optind != 1) return cli_usage_error("expected one model file, got %d", argc - optind);
+    if (!input) return cli_usage_error("--input X.npy is required");
+    if (!dir) return cli_usage_error("--out DIR is required");
+    return run_model(argv[optind], input, dir, spec, batch, precision);
+}

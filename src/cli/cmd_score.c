@@ -1,0 +1,228 @@
+/* ventral score: a feature store against a brain store → scores in the results database. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "ventral/score.h"
+
+static const char usage[] =
+    "usage: ventral score --features F.h5 --brain B.h5 --db results.sqlite [--protocol default|conwell2024]\n"
+    "                     [--metrics crsa,versa,encoding] [--split random|odd-even] [--train-fraction 0.5]\n"
+    "                     [--seed 0] [--bootstrap 1000] [--alphas a,b,...] [--layers all|second-half]\n"
+    "                     [--model-name NAME] [--family cnn|transformer|...] [--task T] [--training-data D]\n"
+    "                     [--trained|--random] [--top1 PCT] [--params N]\n"
+    "  Scores every layer of the feature store against the brain data (per ROI): cRSA, veRSA and voxel\n"
+    "  encoding on a train and a test split, selects each metric's layer on the train split, and stores\n"
+    "  all scores, the selected layers' test scores with bootstrap CIs and noise-ceiling-normalised values\n"
+    "  in the SQLite results database. Prints the selected layers.\n";
+
+static bool parse_metrics(const char *text, unsigned *out)
+{
+    *out = 0;
+    char *copy = strdup(text), *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (strcmp(t, "crsa") == 0)
+            *out |= VT_SCORE_CRSA;
+        else if (strcmp(t, "versa") == 0)
+            *out |= VT_SCORE_VERSA;
+        else if (strcmp(t, "encoding") == 0)
+            *out |= VT_SCORE_ENCODING;
+        else {
+            cli_usage_error("unknown metric '%s' (crsa, versa, encoding)", t);
+            free(copy);
+            return false;
+        }
+    }
+    free(copy);
+    return *out != 0;
+}
+
+/* The run's configuration as JSON: what was asked, so a rerun with the same request resumes. */
+static void config_json(char *buf, size_t len, const char *features, const char *brain, const vt_score_options *o)
+{
+    snprintf(buf, len,
+             "{\"command\": \"score\", \"features\": \"%s\", \"brain\": \"%s\", \"protocol\": \"%s\", \"metrics\": %u, "
+             "\"split\": \"%s\", \"train_fraction\": %g, \"seed\": %llu, \"bootstrap\": %lld, \"criterion\": %d, "
+             "\"standardize\": %d, \"second_half\": %d, \"encoding_summary\": \"%s\", \"n_alphas\": %d}",
+             features, brain, o->protocol, o->metrics, o->split == VT_SPLIT_KIND_ODD_EVEN ? "odd-even" : "random",
+             o->train_fraction, (unsigned long long)o->seed, (long long)o->bootstrap, (int)o->criterion, o->standardize,
+             o->second_half, o->encoding_mean ? "mean" : "median", o->n_alphas);
+}
+
+static const char *basename_no_ext(const char *path, char *buf, size_t len)
+{
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    snprintf(buf, len, "%s", b);
+    char *dot = strrchr(buf, '.');
+    if (dot && dot != buf) *dot = '\0';
+    return buf;
+}
+
+int cmd_score(int argc, char **argv)
+{
+    enum {
+        O_FEAT = 256,
+        O_BRAIN,
+        O_DB,
+        O_PROTO,
+        O_METRICS,
+        O_SPLIT,
+        O_FRAC,
+        O_SEED,
+        O_BOOT,
+        O_ALPHAS,
+        O_LAYERS,
+        O_NAME,
+        O_FAMILY,
+        O_TASK,
+        O_DATA,
+        O_TRAINED,
+        O_RANDOM,
+        O_TOP1,
+        O_PARAMS
+    };
+    static const struct option opts[] = {{"features", required_argument, 0, O_FEAT},
+                                         {"brain", required_argument, 0, O_BRAIN},
+                                         {"db", required_argument, 0, O_DB},
+                                         {"protocol", required_argument, 0, O_PROTO},
+                                         {"metrics", required_argument, 0, O_METRICS},
+                                         {"split", required_argument, 0, O_SPLIT},
+                                         {"train-fraction", required_argument, 0, O_FRAC},
+                                         {"seed", required_argument, 0, O_SEED},
+                                         {"bootstrap", required_argument, 0, O_BOOT},
+                                         {"alphas", required_argument, 0, O_ALPHAS},
+                                         {"layers", required_argument, 0, O_LAYERS},
+                                         {"model-name", required_argument, 0, O_NAME},
+                                         {"family", required_argument, 0, O_FAMILY},
+                                         {"task", required_argument, 0, O_TASK},
+                                         {"training-data", required_argument, 0, O_DATA},
+                                         {"trained", no_argument, 0, O_TRAINED},
+                                         {"random", no_argument, 0, O_RANDOM},
+                                         {"top1", required_argument, 0, O_TOP1},
+                                         {"params", required_argument, 0, O_PARAMS},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0}};
+    const char *features = NULL, *brain = NULL, *dbpath = NULL, *protocol = "default";
+    /* The protocol sets defaults; explicit options override them, so they are applied after. */
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--protocol") == 0)
+            protocol = argv[i + 1];
+        else if (strncmp(argv[i], "--protocol=", 11) == 0)
+            protocol = argv[i] + 11;
+    vt_score_options opt;
+    if (vt_score_protocol(protocol, &opt) != VT_OK) return cli_usage_error("%s", vt_last_error());
+    vt_results_model model = vt_results_model_init();
+    static double alphas[64];
+    int64_t i64;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_FEAT: features = optarg; break;
+        case O_BRAIN: brain = optarg; break;
+        case O_DB: dbpath = optarg; break;
+        case O_PROTO: break;
+        case O_METRICS:
+            if (!parse_metrics(optarg, &opt.metrics)) return CLI_USAGE;
+            break;
+        case O_SPLIT:
+            if (strcmp(optarg, "random") == 0)
+                opt.split = VT_SPLIT_KIND_RANDOM;
+            else if (strcmp(optarg, "odd-even") == 0)
+                opt.split = VT_SPLIT_KIND_ODD_EVEN;
+            else
+                return cli_usage_error("--split is random or odd-even, not '%s'", optarg);
+            break;
+        case O_FRAC:
+            if (!cli_parse_double("--train-fraction", optarg, &opt.train_fraction)) return CLI_USAGE;
+            break;
+        case O_SEED:
+            if (!cli_parse_i64("--seed", optarg, &i64)) return CLI_USAGE;
+            opt.seed = (uint64_t)i64;
+            break;
+        case O_BOOT:
+            if (!cli_parse_i64("--bootstrap", optarg, &opt.bootstrap) || opt.bootstrap < 0)
+                return cli_usage_error("--bootstrap must be >= 0");
+            break;
+        case O_ALPHAS: {
+            int n = cli_parse_doubles(optarg, alphas, 64);
+            if (n <= 0) return CLI_USAGE;
+            for (int i = 0; i < n; i++)
+                if (!(alphas[i] > 0) || !isfinite(alphas[i])) return cli_usage_error("alphas must be positive");
+            opt.alphas = alphas;
+            opt.n_alphas = n;
+            break;
+        }
+        case O_LAYERS:
+            if (strcmp(optarg, "all") == 0)
+                opt.second_half = false;
+            else if (strcmp(optarg, "second-half") == 0)
+                opt.second_half = true;
+            else
+                return cli_usage_error("--layers is all or second-half, not '%s'", optarg);
+            break;
+        case O_NAME: model.name = optarg; break;
+        case O_FAMILY: model.family = optarg; break;
+        case O_TASK: model.task = optarg; break;
+        case O_DATA: model.training_data = optarg; break;
+        case O_TRAINED: model.trained = 1; break;
+        case O_RANDOM: model.trained = 0; break;
+        case O_TOP1:
+            if (!cli_parse_double("--top1", optarg, &model.top1)) return CLI_USAGE;
+            break;
+        case O_PARAMS:
+            if (!cli_parse_i64("--params", optarg, &model.n_params)) return CLI_USAGE;
+            break;
+        case 'h': return printf("%s", usage), CLI_OK;
+        default: return cli_usage_error("unknown option");
+        }
+    }
+    if (!features || !brain || !dbpath) return cli_usage_error("--features, --brain and --db are required");
+    if (optind != argc) return cli_usage_error("unexpected argument '%s'", argv[optind]);
+    vt_features *f = NULL;
+    vt_brain *b = NULL;
+    vt_results *db = NULL;
+    int rc = CLI_OK;
+    if (vt_features_open(features, &f) != VT_OK || vt_brain_read(brain, &b) != VT_OK ||
+        vt_results_open(dbpath, VT_RESULTS_CREATE, &db) != VT_OK)
+        rc = cli_fail_status();
+    char name[256], config[2048];
+    int64_t run = 0;
+    vt_score_summary sum = {0};
+    if (rc == CLI_OK) {
+        if (!model.name) model.name = basename_no_ext(f->model && f->model[0] ? f->model : features, name, sizeof name);
+        model.sha256 = f->model_sha256;
+        model.transform = f->transform;
+        config_json(config, sizeof config, features, brain, &opt);
+        if (vt_results_run_start(db, config, true, &run, NULL) != VT_OK) rc = cli_fail_status();
+    }
+    if (rc == CLI_OK && vt_score(f, b, &opt, db, run, &model, &sum) != VT_OK) {
+        rc = cli_fail_status();
+        vt_results_run_finish(db, run, "failed");
+    }
+    if (rc == CLI_OK && vt_results_run_finish(db, run, "finished") != VT_OK) rc = cli_fail_status();
+    if (rc == CLI_OK) {
+        printf("%s vs %s: %lld layers, %lld train / %lld test stimuli, %lld units (run %lld in %s)\n", model.name,
+               b->subject ? b->subject : brain, (long long)sum.layers_scored, (long long)sum.n_train,
+               (long long)sum.n_test, (long long)sum.n_units, (long long)run, dbpath);
+        printf("%-16s %-9s %-28s %8s %8s %19s %8s\n", "roi", "metric", "selected layer", "train", "test", "95% CI",
+               "/ceiling");
+        for (int i = 0; i < sum.n_picks; i++) {
+            const vt_score_pick *p = &sum.picks[i];
+            char ci[40] = "";
+            if (isfinite(p->ci_low)) snprintf(ci, sizeof ci, "[%.3f, %.3f]", p->ci_low, p->ci_high);
+            printf("%-16s %-9s %-28.28s %8.3f %8.3f %19s %8.3f\n", p->roi, p->metric, p->layer_name, p->train, p->test,
+                   ci, p->normalised);
+        }
+    }
+    vt_score_summary_free(&sum);
+    vt_results_close(db);
+    vt_brain_free(b);
+    vt_features_free(f);
+    return rc;
+}

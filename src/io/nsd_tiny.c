@@ -1,0 +1,299 @@
+/* A tiny NSD in the released layout and formats, for tests, the demo and trying ventral
+ * without the 8 TB release. Sizes are small; the file names, datasets, variables, dtypes,
+ * axis orders, scaling and index bases are those of the release (see docs/brain_store.md). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io/atomic_file.h"
+#include "io/h5util.h"
+#include "io/mat_io.h"
+#include "io/nifti_io.h"
+#include "io/nsd_internal.h"
+#include "ventral/nsd.h"
+#include "ventral/rng.h"
+
+enum {
+    N_BRICK = 120,                /* images in the stimulus brick (73,000 in NSD) */
+    IMG = 16,                     /* image height and width (425 in NSD) */
+    N_SUBJIM = 60,                /* images per subject (10,000 in NSD) */
+    N_SHARED = 20,                /* shared images (1,000 in NSD) */
+    N_REPS = 3,                   /* presentations of each image */
+    TRIALS = 60,                  /* trials per session (750 in NSD) */
+    N_DESIGN = N_SUBJIM * N_REPS, /* masterordering length (30,000 in NSD) */
+    N_FEAT = 8,                   /* latent image features behind the signal */
+    NY = 8,
+    NZ = 6
+};
+static const int subj_sessions[2] = {3, 2}; /* subject 2 stopped early, like NSD's subjects 3, 4, 6, 8 */
+static const int subj_nx[2] = {10, 9};      /* grids differ per subject, as in NSD */
+
+static vt_status mkdirs(const char *path)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *c = buf + 1; *c; c++) {
+        if (*c != '/') continue;
+        *c = '\0';
+        mkdir(buf, 0777);
+        *c = '/';
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+        return vt_fail(VT_ERR_IO, "%s: cannot create directory: %s", path, strerror(errno));
+    return VT_OK;
+}
+
+static vt_status write_text(const char *path, const char *text)
+{
+    vt_atomic_file af;
+    vt_status st = vt_atomic_open(&af, path);
+    if (st) return st;
+    if ((st = vt_atomic_write(&af, text, strlen(text)))) {
+        vt_atomic_abandon(&af);
+        return st;
+    }
+    return vt_atomic_commit(&af);
+}
+
+/* Image features: the latent variables that drive both the pixels and the voxel signal. */
+static double feature(uint64_t seed, int img, int k)
+{
+    vt_rng r = vt_rng_make(seed, 1000 + (uint64_t)img * N_FEAT + (uint64_t)k);
+    return vt_rng_normal(&r);
+}
+
+static vt_status write_stimuli(const char *root, uint64_t seed)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/nsddata_stimuli/stimuli/nsd", root);
+    vt_status st = mkdirs(path);
+    if (st) return st;
+    snprintf(path, sizeof path, "%s/" VT_NSD_STIMULI, root);
+    uint8_t *px = vt_malloc((size_t)N_BRICK * IMG * IMG * 3, 1);
+    if (!px) return VT_ERR_NOMEM;
+    /* Smooth coloured patterns whose parameters are the image's features. */
+    for (int i = 0; i < N_BRICK; i++) {
+        double f[N_FEAT];
+        for (int k = 0; k < N_FEAT; k++) f[k] = feature(seed, i, k);
+        for (int y = 0; y < IMG; y++)
+            for (int x = 0; x < IMG; x++)
+                for (int c = 0; c < 3; c++) {
+                    double u = (x + 0.5) / IMG - 0.5, v = (y + 0.5) / IMG - 0.5;
+                    double val = 128 + 40 * f[c] + 30 * f[3 + c] * sin(6.28 * (u * (1 + fabs(f[6])) + v * f[7]));
+                    val = val < 0 ? 0 : val > 255 ? 255 : val;
+                    px[(((size_t)i * IMG + y) * IMG + x) * 3 + c] = (uint8_t)lround(val);
+                }
+    }
+    vt_h5_out o;
+    if (!(st = vt_h5_create(&o, path))) {
+        int64_t shape[4] = {N_BRICK, IMG, IMG, 3};
+        if ((st = vt_h5_write(o.file, "imgBrick", VT_U8, 4, shape, px, NULL, -1, path)))
+            vt_h5_abandon(&o);
+        else
+            st = vt_h5_commit(&o);
+    }
+    free(px);
+    return st;
+}
+
+/* The design: 8 subjects' image lists (the first N_SHARED are the shared images, as in NSD)
+ * and one trial order for all subjects. Every 1-based. */
+static vt_status write_design(const char *root, uint64_t seed, double *subjectim, double *masterordering)
+{
+    vt_rng r = vt_rng_make(seed, 1);
+    int perm[N_BRICK];
+    for (int i = 0; i < N_BRICK; i++) perm[i] = i + 1;
+    for (int i = N_BRICK - 1; i > 0; i--) {
+        int j = (int)vt_rng_below(&r, (uint64_t)i + 1), t = perm[i];
+        perm[i] = perm[j], perm[j] = t;
+    }
+    double sharedix[N_SHARED];
+    for (int i = 0; i < N_SHARED; i++) sharedix[i] = perm[i];
+    int per = (N_BRICK - N_SHARED) / 2; /* subjects 1 and 2 see disjoint non-shared images */
+    for (int s = 0; s < 8; s++)
+        for (int c = 0; c < N_SUBJIM; c++)
+            subjectim[s * N_SUBJIM + c] =
+                c < N_SHARED ? sharedix[c] : perm[N_SHARED + (s % 2) * per + (c - N_SHARED) % per];
+    for (int k = 0; k < N_DESIGN; k++) masterordering[k] = k % N_SUBJIM + 1;
+    for (int k = N_DESIGN - 1; k > 0; k--) {
+        int j = (int)vt_rng_below(&r, (uint64_t)k + 1);
+        double t = masterordering[k];
+        masterordering[k] = masterordering[j], masterordering[j] = t;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/nsddata/experiments/nsd", root);
+    vt_status st = mkdirs(path);
+    if (st) return st;
+    snprintf(path, sizeof path, "%s/" VT_NSD_EXPDESIGN, root);
+    int64_t s1[2] = {1, N_DESIGN}, s2[2] = {8, N_SUBJIM}, s3[2] = {1, N_SHARED};
+    vt_tensor *mo = vt_tensor_wrap(VT_F64, 2, s1, masterordering), *si = vt_tensor_wrap(VT_F64, 2, s2, subjectim),
+              *sh = vt_tensor_wrap(VT_F64, 2, s3, sharedix);
+    const char *names[3] = {"masterordering", "subjectim", "sharedix"};
+    const vt_tensor *vars[3] = {mo, si, sh};
+    st = mo && si && sh ? vt_mat_write(path, 3, names, vars) : VT_ERR_NOMEM;
+    vt_tensor_free(mo);
+    vt_tensor_free(si);
+    vt_tensor_free(sh);
+    return st;
+}
+
+/* Anatomy of the toy grid: a brain ellipsoid whose posterior half (y < 4) is visual cortex
+ * ('nsdgeneral'), split into streams and holding a few category-selective patches. */
+static void anatomy(int nx, int x, int y, int z, int16_t lab[8])
+{
+    double ex = (x - (nx - 1) / 2.0) / (nx / 2.0), ey = (y - 3.5) / 4.0, ez = (z - 2.5) / 3.0;
+    bool brain = ex * ex + ey * ey + ez * ez <= 1.05;
+    int16_t general = brain ? (y < 4 ? 1 : 0) : -1, stream = 0;
+    if (general == 1) {
+        if (y == 0)
+            stream = 1; /* early */
+        else if (y <= 2)
+            stream = z < 2 ? 2 : z < 4 ? 3 : 4; /* midventral, midlateral, midparietal */
+        else
+            stream = z < 2 ? 5 : z < 4 ? 6 : 7; /* ventral, lateral, parietal */
+    }
+    bool v = general == 1;
+    lab[0] = brain;
+    lab[1] = general;
+    lab[2] = stream;
+    lab[3] = v && z < 2 && y >= 2 ? (x < 3 ? 1 : x < 5 ? 2 : x < 7 ? 3 : 0) : 0;      /* OFA, FFA-1, FFA-2 */
+    lab[4] = v && z >= 2 && z < 4 && y >= 2 ? (x < 2 ? 1 : x >= nx - 2 ? 2 : 0) : 0;  /* EBA, FBA-1 */
+    lab[5] = v && z < 3 && y == 3 && x >= nx - 3 ? 2 : v && z >= 4 && y == 2 ? 1 : 0; /* PPA, OPA */
+    lab[6] = v && z < 2 && y == 1 && x >= 4 && x < 6 ? 2 : 0;                         /* VWFA-1 */
+    lab[7] = 0;
+}
+static const char *const atlas_files[] = {"brainmask",   "nsdgeneral",  "streams",   "floc-faces",
+                                          "floc-bodies", "floc-places", "floc-words"};
+
+static vt_status write_ctab(const char *root, int subj, const char *atlas)
+{
+    for (int a = 0; a < vt_nsd_n_atlases; a++) {
+        if (strcmp(vt_nsd_atlases[a].atlas, atlas) != 0) continue;
+        char path[4096], text[2048] = "  0 Unknown\n";
+        for (int l = 0; l < vt_nsd_atlases[a].n; l++)
+            snprintf(text + strlen(text), sizeof text - strlen(text), "  %d %s\n", vt_nsd_atlases[a].labels[l].value,
+                     vt_nsd_atlases[a].labels[l].name);
+        vt_nsd_path_ctab(path, sizeof path, root, subj, atlas);
+        return write_text(path, text);
+    }
+    return VT_OK;
+}
+
+static vt_status write_subject(const char *root, uint64_t seed, int subj, const double *subjectim,
+                               const double *masterordering)
+{
+    int nx = subj_nx[subj - 1], nvox = nx * NY * NZ, n_sess = subj_sessions[subj - 1];
+    vt_status st = VT_OK;
+    char path[4096], dir[3072];
+    int16_t *labels = vt_malloc((size_t)nvox * 8, sizeof *labels);
+    float *snr = vt_malloc((size_t)nvox, sizeof *snr);
+    double *w = vt_malloc((size_t)nvox * N_FEAT, sizeof *w);
+    int16_t *betas = vt_malloc((size_t)nvox * TRIALS, sizeof *betas),
+            *nii = vt_malloc((size_t)nvox * TRIALS, sizeof *nii);
+    if (!labels || !snr || !w || !betas || !nii) {
+        st = vt_fail(VT_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    /* Voxels: labels, a true signal/noise sd ratio, and unit-norm tuning over the features. */
+    vt_rng r = vt_rng_make(seed, 100 + (uint64_t)subj);
+    for (int v = 0; v < nvox; v++) {
+        int x = v % nx, y = (v / nx) % NY, z = v / (nx * NY);
+        anatomy(nx, x, y, z, labels + 8 * v);
+        double u = vt_rng_uniform(&r);
+        snr[v] = labels[8 * v + 1] == 1 ? (float)(0.1 + 1.3 * u) : labels[8 * v] ? (float)(0.08 * u) : 0.0f;
+        double norm = 0;
+        for (int k = 0; k < N_FEAT; k++) {
+            double e = vt_rng_normal(&r);
+            w[v * N_FEAT + k] = e;
+            norm += e * e;
+        }
+        for (int k = 0; k < N_FEAT; k++) w[v * N_FEAT + k] /= sqrt(norm);
+    }
+    snprintf(dir, sizeof dir, "%s/nsddata/ppdata/subj%02d/func1pt8mm/roi", root, subj);
+    if ((st = mkdirs(dir))) goto done;
+    snprintf(dir, sizeof dir, "%s/nsddata/freesurfer/subj%02d/label", root, subj);
+    if ((st = mkdirs(dir))) goto done;
+    int64_t dims3[3] = {nx, NY, NZ}, dims4[4] = {nx, NY, NZ, TRIALS};
+    int16_t *vol = (int16_t *)nii; /* scratch for one label volume */
+    for (int a = 0; a < 7; a++) {
+        for (int v = 0; v < nvox; v++) vol[v] = labels[8 * v + a];
+        if (a == 0)
+            snprintf(path, sizeof path, "%s/nsddata/ppdata/subj%02d/func1pt8mm/brainmask.nii.gz", root, subj);
+        else
+            vt_nsd_path_roi(path, sizeof path, root, subj, "func1pt8mm", atlas_files[a]);
+        if ((st = vt_nifti_write(path, 3, dims3, VT_I16, vol, 1.8))) goto done;
+        if (a > 0 && (st = write_ctab(root, subj, atlas_files[a]))) goto done;
+    }
+    vt_nsd_path_betas_dir(dir, sizeof dir, root, subj, "func1pt8mm", "betas_fithrf_GLMdenoise_RR");
+    if ((st = mkdirs(dir))) goto done;
+    snprintf(path, sizeof path, "%s/ncsnr.nii.gz", dir);
+    if ((st = vt_nifti_write(path, 3, dims3, VT_F32, snr, 1.8))) goto done;
+
+    /* Betas in percent signal change: a per-session offset and gain (which z-scoring removes)
+     * times (signal + noise), noise sd 1, signal sd = snr; stored x 300 as int16; zero outside
+     * the brain mask, as NSD's files are. */
+    for (int s = 0; s < n_sess; s++) {
+        vt_rng rs = vt_rng_make(seed, 10000 + (uint64_t)subj * 100 + (uint64_t)s);
+        for (int v = 0; v < nvox; v++) {
+            double off = 0.5 * vt_rng_normal(&rs), gain = 1 + 0.3 * vt_rng_uniform(&rs);
+            for (int t = 0; t < TRIALS; t++) {
+                int trial = s * TRIALS + t;
+                int img = (int)subjectim[(subj - 1) * N_SUBJIM + (int)masterordering[trial] - 1] - 1;
+                double g = 0;
+                for (int k = 0; k < N_FEAT; k++) g += w[v * N_FEAT + k] * feature(seed, img, k);
+                double beta = labels[8 * v] ? off + gain * (snr[v] * g + vt_rng_normal(&rs)) : 0;
+                double q = lround(beta * 300);
+                q = q > 32767 ? 32767 : q < -32768 ? -32768 : q;
+                betas[(size_t)t * nvox + v] = (int16_t)q; /* HDF5: trials x Z x Y x X (C order) */
+                nii[(size_t)t * nvox + v] = (int16_t)q;   /* NIfTI: X x Y x Z x trials, x fastest: same bytes */
+            }
+        }
+        snprintf(path, sizeof path, "%s/betas_session%02d.hdf5", dir, s + 1);
+        vt_h5_out o;
+        if ((st = vt_h5_create(&o, path))) goto done;
+        int64_t shape[4] = {TRIALS, NZ, NY, nx}, chunk[4] = {TRIALS, 1, 1, 1};
+        if ((st = vt_h5_write(o.file, "betas", VT_I16, 4, shape, betas, chunk, -1, path))) {
+            vt_h5_abandon(&o);
+            goto done;
+        }
+        if ((st = vt_h5_commit(&o))) goto done;
+        snprintf(path, sizeof path, "%s/betas_session%02d.nii.gz", dir, s + 1);
+        if ((st = vt_nifti_write(path, 4, dims4, VT_I16, nii, 1.8))) goto done;
+    }
+done:
+    free(labels);
+    free(snr);
+    free(w);
+    free(betas);
+    free(nii);
+    return st;
+}
+
+vt_status vt_nsd_make_tiny(const char *dir, uint64_t seed)
+{
+    vt_h5_quiet();
+    vt_status st = mkdirs(dir);
+    if (st) return st;
+    double *subjectim = vt_malloc(8 * N_SUBJIM, sizeof *subjectim);
+    double *mo = vt_malloc(N_DESIGN, sizeof *mo);
+    if (!subjectim || !mo) st = vt_fail(VT_ERR_NOMEM, "out of memory");
+    if (!st) st = write_stimuli(dir, seed);
+    if (!st) st = write_design(dir, seed, subjectim, mo);
+    for (int s = 1; s <= 2 && !st; s++) st = write_subject(dir, seed, s, subjectim, mo);
+    free(subjectim);
+    free(mo);
+    if (st) return st;
+    char path[4096], text[1024];
+    snprintf(path, sizeof path, "%s/ventral_tiny.json", dir);
+    snprintf(text, sizeof text,
+             "{\"dataset\": \"nsd-tiny\", \"seed\": %llu, \"subjects\": [1, 2], \"sessions\": [%d, %d], "
+             "\"trials_per_session\": %d, \"images\": %d, \"images_per_subject\": %d, \"shared\": %d, "
+             "\"repetitions\": %d, \"image_size\": %d, \"grids\": [[%d, %d, %d], [%d, %d, %d]], "
+             "\"ventral\": \"%s\"}\n",
+             (unsigned long long)seed, subj_sessions[0], subj_sessions[1], TRIALS, N_BRICK, N_SUBJIM, N_SHARED, N_REPS,
+             IMG, subj_nx[0], NY, NZ, subj_nx[1], NY, NZ, vt_version());
+    return write_text(path, text);
+}

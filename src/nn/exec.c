@@ -1,0 +1,262 @@
+/* Executor: runs the prepared layers of a graph on one batch, hands selected layer outputs to
+ * the capture callback, and frees every intermediate as soon as its last consumer has run, so
+ * peak memory stays near the largest live set rather than the sum of all layers. */
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/nn.h"
+
+/* ---- capture selection ---- */
+
+typedef enum { TERM_ALL, TERM_NONE, TERM_OP, TERM_NAME, TERM_INDEX } term_kind;
+
+typedef struct {
+    term_kind kind;
+    char *text;
+    int64_t lo, hi;
+} term;
+
+struct vt_capture {
+    int n;
+    term *terms;
+};
+
+void vt_capture_free(vt_capture *c)
+{
+    if (!c) return;
+    for (int i = 0; i < c->n; i++) free(c->terms[i].text);
+    free(c->terms);
+    free(c);
+}
+
+static bool parse_index(const char *s, int64_t *lo, int64_t *hi)
+{
+    char *end;
+    *lo = strtoll(s, &end, 10);
+    if (end == s || *lo < 0) return false;
+    if (*end == '\0') {
+        *hi = *lo;
+        return true;
+    }
+    if (*end != '-') return false;
+    const char *s2 = end + 1;
+    *hi = strtoll(s2, &end, 10);
+    return end != s2 && *end == '\0' && *hi >= *lo;
+}
+
+vt_status vt_capture_parse(const char *spec, vt_capture **out)
+{
+    *out = NULL;
+    if (!spec) return vt_fail(VT_ERR_ARG, "capture spec is NULL");
+    vt_capture *c = vt_calloc(1, sizeof *c);
+    char *copy = strdup(spec);
+    int cap = 1;
+    for (const char *p = spec; *p; p++) cap += *p == ',';
+    if (c) c->terms = vt_calloc((size_t)cap, sizeof *c->terms);
+    if (!c || !copy || !c->terms) {
+        free(copy);
+        vt_capture_free(c);
+        return vt_fail(VT_ERR_NOMEM, "out of memory");
+    }
+    vt_status st = VT_OK;
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok && st == VT_OK; tok = strtok_r(NULL, ",", &save)) {
+        term *t = &c->terms[c->n];
+        if (strcmp(tok, "all") == 0) t->kind = TERM_ALL;
+        else if (strcmp(tok, "none") == 0) t->kind = TERM_NONE;
+        else if (strncmp(tok, "op:", 3) == 0 && tok[3]) t->kind = TERM_OP, t->text = strdup(tok + 3);
+        else if (strncmp(tok, "name:", 5) == 0 && tok[5]) t->kind = TERM_NAME, t->text = strdup(tok + 5);
+        else if (strncmp(tok, "index:", 6) == 0) {
+            t->kind = TERM_INDEX;
+            if (!parse_index(tok + 6, &t->lo, &t->hi))
+                st = vt_fail(VT_ERR_ARG, "capture spec '%s': '%s' is not index:A or index:A-B with 0 <= A <= B", spec,
+                             tok);
+        } else
+            st = vt_fail(VT_ERR_ARG,
+                         "capture spec '%s': unknown term '%s' (expected all, none, op:TYPE, name:GLOB or index:A-B)",
+                         spec, tok);
+        if (st == VT_OK && (t->kind == TERM_OP || t->kind == TERM_NAME) && !t->text)
+            st = vt_fail(VT_ERR_NOMEM, "out of memory");
+        c->n++;
+    }
+    free(copy);
+    if (st == VT_OK && c->n == 0) st = vt_fail(VT_ERR_ARG, "capture spec is empty");
+    if (st != VT_OK) {
+        vt_capture_free(c);
+        return st;
+    }
+    *out = c;
+    return VT_OK;
+}
+
+bool vt_capture_matches(const vt_capture *c, const vt_layer_info *l)
+{
+    if (!c) return false;
+    for (int i = 0; i < c->n; i++) {
+        const term *t = &c->terms[i];
+        switch (t->kind) {
+        case TERM_ALL: return true;
+        case TERM_NONE: break;
+        case TERM_OP:
+            if (strcmp(t->text, l->op) == 0) return true;
+            break;
+        case TERM_NAME:
+            if (fnmatch(t->text, l->name, 0) == 0 || fnmatch(t->text, l->output, 0) == 0) return true;
+            break;
+        case TERM_INDEX:
+            if (l->index >= t->lo && l->index <= t->hi) return true;
+            break;
+        }
+    }
+    return false;
+}
+
+/* ---- run ---- */
+
+vt_status vt_graph_set_precision(vt_graph *g, vt_precision precision)
+{
+    if (!g) return vt_fail(VT_ERR_ARG, "graph is NULL");
+    if (precision != VT_PRECISION_F32 && precision != VT_PRECISION_BF16)
+        return vt_fail(VT_ERR_ARG, "unknown precision %d", (int)precision);
+    if (precision == VT_PRECISION_BF16 && !__builtin_cpu_supports("avx512bf16") && !__builtin_cpu_supports("amx-bf16"))
+        return vt_fail(VT_ERR_UNSUPPORTED, "bf16 precision needs a CPU with AVX512-BF16 or AMX; this one has neither");
+    if (g->precision != precision) {
+        for (int i = 0; i < g->n_nodes; i++) {
+            vt_node *n = &g->nodes[i];
+            if (n->state && n->op->release) n->op->release(n);
+            n->state = NULL;
+        }
+    }
+    g->precision = precision;
+    return VT_OK;
+}
+
+static bool shapes_match(const vt_graph *g, int n, const vt_tensor *const *inputs)
+{
+    if (!g->prepared) return false;
+    for (int i = 0; i < n; i++) {
+        const vt_shape *s = &g->prepared_shapes[i];
+        if (s->rank != inputs[i]->rank) return false;
+        for (int d = 0; d < s->rank; d++)
+            if (s->dims[d] != inputs[i]->shape[d]) return false;
+    }
+    return true;
+}
+
+vt_status vt_graph_run(vt_graph *g, int n_inputs, const vt_tensor *const *inputs, const vt_capture *sel,
+                       vt_capture_fn fn, void *user, vt_tensor ***outputs)
+{
+    if (outputs) *outputs = NULL;
+    if (!g) return vt_fail(VT_ERR_ARG, "graph is NULL");
+    if (n_inputs != g->n_inputs)
+        return vt_fail(VT_ERR_ARG, "%s: the model has %d inputs, %d given", g->what, g->n_inputs, n_inputs);
+    for (int i = 0; i < n_inputs; i++) {
+        const vt_value *v = &g->values[g->inputs[i]];
+        if (!inputs[i]) return vt_fail(VT_ERR_ARG, "%s: input '%s' is NULL", g->what, v->name);
+        if (inputs[i]->dtype != v->decl_dtype)
+            return vt_fail(VT_ERR_ARG, "%s: input '%s' must be %s, not %s", g->what, v->name,
+                           vt_dtype_name(v->decl_dtype), vt_dtype_name(inputs[i]->dtype));
+    }
+    if (!shapes_match(g, n_inputs, inputs)) {
+        vt_shape shapes[VT_NN_MAX_IO];
+        for (int i = 0; i < n_inputs; i++) {
+            shapes[i].rank = inputs[i]->rank;
+            memcpy(shapes[i].dims, inputs[i]->shape, sizeof shapes[i].dims);
+        }
+        vt_status st = vt_graph_prepare(g, n_inputs, shapes);
+        if (st != VT_OK) return st;
+    }
+
+    vt_tensor **live = vt_calloc((size_t)g->n_values, sizeof *live);
+    bool *borrowed = vt_calloc((size_t)g->n_values, sizeof *borrowed);
+    if (!live || !borrowed) {
+        free(live);
+        free(borrowed);
+        return VT_ERR_NOMEM;
+    }
+    for (int i = 0; i < n_inputs; i++) {
+        live[g->inputs[i]] = (vt_tensor *)inputs[i]; /* never written: inputs are read-only to every op */
+        borrowed[g->inputs[i]] = true;
+    }
+
+    vt_status st = VT_OK;
+    for (int i = 0; i < g->n_nodes && st == VT_OK; i++) {
+        vt_node *n = &g->nodes[i];
+        if (n->folded) continue;
+        vt_opctx c = {.g = g, .node = n, .n_in = n->n_in, .n_out = n->n_out};
+        for (int k = 0; k < n->n_in; k++) {
+            if (n->in[k] < 0) continue;
+            const vt_value *v = &g->values[n->in[k]];
+            c.in[k] = v->init ? v->init : v->folded ? v->folded : live[n->in[k]];
+            if (!c.in[k]) st = vt_node_fail(&c, VT_ERR_INTERNAL, "input '%s' is not available", v->name);
+        }
+        vt_tensor *scratch[VT_NN_MAX_IO] = {0};
+        for (int k = 0; k < n->n_out && st == VT_OK; k++) {
+            const vt_value *v = n->out[k] >= 0 ? &g->values[n->out[k]] : NULL;
+            if (v) scratch[k] = vt_tensor_new_uninit(v->dtype, v->rank, v->shape);
+            else scratch[k] = vt_tensor_new_uninit(VT_F32, 1, (int64_t[]){0}); /* absent output: nothing to hold */
+            if (!scratch[k]) st = VT_ERR_NOMEM;
+            c.out[k] = scratch[k];
+        }
+        if (st == VT_OK) st = n->op->run(&c);
+        for (int k = 0; k < n->n_out; k++) {
+            if (n->out[k] >= 0 && st == VT_OK) live[n->out[k]] = scratch[k];
+            else vt_tensor_free(scratch[k]);
+        }
+        if (st != VT_OK) break;
+        /* Capture, then drop what nobody reads any more. */
+        for (int k = 0; k < n->n_out && st == VT_OK; k++) {
+            if (n->out[k] < 0) continue;
+            int li = n->first_layer;
+            for (int j = 0; j < k; j++) li += n->out[j] >= 0;
+            vt_layer_info info;
+            vt_graph_layer(g, li, &info);
+            if (fn && vt_capture_matches(sel, &info)) st = fn(user, &info, live[n->out[k]]);
+        }
+        for (int k = 0; k < n->n_in; k++) {
+            int v = n->in[k];
+            if (v >= 0 && live[v] && g->values[v].last_use == i && !g->values[v].is_output) {
+                if (!borrowed[v]) vt_tensor_free(live[v]);
+                live[v] = NULL;
+            }
+        }
+        for (int k = 0; k < n->n_out; k++) {
+            int v = n->out[k];
+            if (v >= 0 && live[v] && g->values[v].last_use < 0 && !g->values[v].is_output) {
+                vt_tensor_free(live[v]);
+                live[v] = NULL;
+            }
+        }
+    }
+
+    if (st == VT_OK && outputs) {
+        vt_tensor **outs = vt_calloc((size_t)(g->n_outputs ? g->n_outputs : 1), sizeof *outs);
+        if (!outs) st = VT_ERR_NOMEM;
+        for (int i = 0; i < g->n_outputs && st == VT_OK; i++) {
+            int v = g->outputs[i];
+            const vt_value *val = &g->values[v];
+            if (live[v] && !borrowed[v]) {
+                outs[i] = live[v];
+                live[v] = NULL;
+                continue;
+            }
+            const vt_tensor *src = val->init ? val->init : val->folded ? val->folded : live[v];
+            if (!src) {
+                st = vt_fail(VT_ERR_INTERNAL, "%s: output '%s' was not computed", g->what, val->name);
+                break;
+            }
+            st = vt_tensor_convert(src, src->dtype, &outs[i]);
+        }
+        if (st == VT_OK) *outputs = outs;
+        else {
+            for (int i = 0; outs && i < g->n_outputs; i++) vt_tensor_free(outs[i]);
+            free(outs);
+        }
+    }
+    for (int v = 0; v < g->n_values; v++)
+        if (live[v] && !borrowed[v]) vt_tensor_free(live[v]);
+    free(live);
+    free(borrowed);
+    return st;
+}

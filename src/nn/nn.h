@@ -1,0 +1,153 @@
+/* Internal graph IR and operator interface of the nn module (not installed).
+ *
+ * A graph owns values (named tensors: graph inputs, initializers, node outputs) and nodes (one
+ * ONNX operator each, attributes copied out of the protobuf so the model file can be dropped).
+ * Every op implements two phases over a vt_opctx:
+ *   infer: from the inputs' dtype/shape (and data, when an input is constant) set each output's
+ *          dtype and shape. Never allocates output data.
+ *   run:   compute the preallocated outputs from the inputs.
+ * Ops with backend state (oneDNN primitives) keep it in node->state, created lazily by run
+ * and dropped by release when shapes change.
+ */
+#ifndef VT_NN_H
+#define VT_NN_H
+
+#include <stdbool.h>
+
+#include "ventral/graph.h"
+
+#define VT_NN_MAX_IO 64 /* inputs or outputs of one node (Concat/Sum/Split beyond this are refused) */
+
+typedef enum vt_attr_type {
+    VT_ATTR_FLOAT,
+    VT_ATTR_INT,
+    VT_ATTR_STRING,
+    VT_ATTR_TENSOR,
+    VT_ATTR_FLOATS,
+    VT_ATTR_INTS,
+    VT_ATTR_STRINGS,
+    VT_ATTR_OTHER /* graphs, sparse tensors, type protos: kept by name only */
+} vt_attr_type;
+
+typedef struct vt_attr {
+    char *name;
+    vt_attr_type type;
+    float f;
+    int64_t i;
+    char *s;
+    vt_tensor *t;
+    int n;          /* FLOATS / INTS / STRINGS */
+    float *floats;
+    int64_t *ints;
+    char **strings;
+} vt_attr;
+
+typedef struct vt_value {
+    char *name;
+    vt_dtype dtype;
+    int rank; /* -1: not inferred yet */
+    int64_t shape[VT_MAX_RANK];
+    vt_tensor *init;   /* initializer (owned; lives as long as the graph) */
+    vt_tensor *folded; /* folded constant of the last prepare (owned) */
+    int producer;      /* node index, -1 for inputs and initializers */
+    int last_use;      /* last runtime node reading it (prepare), -1 if none */
+    bool is_input;     /* a graph input to be fed */
+    bool is_output;    /* a graph output */
+    /* Declared type of a graph input: */
+    vt_dtype decl_dtype;
+    int decl_rank;
+    int64_t decl_shape[VT_MAX_RANK];
+} vt_value;
+
+struct vt_op;
+
+typedef struct vt_node {
+    char *name, *op_type, *domain;
+    int opset; /* the model's opset for the node's domain */
+    int n_in, n_out;
+    int *in, *out; /* value indices; -1 = absent optional input/output */
+    int n_attrs;
+    vt_attr *attrs;
+    const struct vt_op *op;
+    bool folded;  /* constant at the last prepare: not a layer */
+    void *state;  /* backend state (owned, freed by op->release) */
+    int first_layer; /* layer index of its first output at the last prepare, -1 if folded */
+} vt_node;
+
+typedef struct vt_layer {
+    int node, out_slot, value;
+    const char *name;
+} vt_layer;
+
+struct vt_graph {
+    char *what; /* file name for messages */
+    int n_values, cap_values;
+    vt_value *values;
+    int n_nodes, cap_nodes;
+    vt_node *nodes;
+    int n_inputs, n_outputs;
+    int *inputs, *outputs; /* value indices */
+    bool prepared;
+    vt_shape prepared_shapes[VT_NN_MAX_IO];
+    int n_layers;
+    vt_layer *layers;
+    vt_precision precision;
+    bool reference; /* run the naive reference kernels only (test oracle) */
+};
+
+/* The context one op call sees. Inputs are headers: at infer time `in[k]->data` is NULL unless
+ * the input is constant; at run time every present input has data. Absent optional inputs are
+ * NULL. Outputs: infer sets dtype/rank/shape of out[k]; run fills out[k]->data. */
+typedef struct vt_opctx {
+    vt_graph *g;
+    vt_node *node;
+    int n_in, n_out;
+    const vt_tensor *in[VT_NN_MAX_IO];
+    vt_tensor *out[VT_NN_MAX_IO];
+} vt_opctx;
+
+typedef struct vt_op {
+    const char *domain; /* "" = ai.onnx */
+    const char *type;
+    int since;          /* first opset whose semantics this entry implements */
+    vt_status (*infer)(vt_opctx *c);
+    vt_status (*run)(vt_opctx *c);
+    void (*release)(vt_node *n);
+    bool no_fold; /* never constant-fold (none today; random ops would be) */
+} vt_op;
+
+/* Op registry (ops/registry.c): the entry with the highest `since` <= opset, or NULL. */
+const vt_op *vt_op_find(const char *domain, const char *type, int opset);
+
+/* Attribute lookup with defaults. */
+const vt_attr *vt_attr_get(const vt_node *n, const char *name);
+int64_t vt_attr_int(const vt_node *n, const char *name, int64_t dflt);
+float vt_attr_float(const vt_node *n, const char *name, float dflt);
+const char *vt_attr_str(const vt_node *n, const char *name, const char *dflt);
+/* INTS attribute: count (or -1 when absent) and pointer. */
+int vt_attr_ints(const vt_node *n, const char *name, const int64_t **v);
+
+/* Fails with "<what>: node '<name>' (<op>): <message>". */
+vt_status vt_node_fail(const vt_opctx *c, vt_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Shape helpers. */
+int64_t vt_shape_numel(int rank, const int64_t *shape);
+void vt_out_set(vt_tensor *out, vt_dtype dtype, int rank, const int64_t *shape);
+/* Reads a constant integer input (int64/int32) of at most `cap` elements; VT_ERR_UNSUPPORTED when
+ * the input is not constant at prepare time. Returns the count in *n. */
+vt_status vt_const_ints(const vt_opctx *c, int k, int64_t *v, int cap, int *n);
+
+/* Graph building (graph.c), used by the importer. */
+vt_graph *vt_graph_new(const char *what);
+int vt_graph_add_value(vt_graph *g, const char *name); /* existing index or new; -1 on no memory */
+int vt_graph_find_value(const vt_graph *g, const char *name);
+vt_node *vt_graph_add_node(vt_graph *g);
+void vt_attr_clear(vt_attr *a);
+
+/* Selects the kernel path: true when oneDNN should be used for this graph. */
+static inline bool vt_nn_fast(const vt_graph *g) { return !g->reference; }
+
+/* Reference-mode switch for tests (internal; the oracle of the oneDNN kernels). */
+void vt_graph_set_reference(vt_graph *g, bool reference);
+
+#endif

@@ -1,0 +1,425 @@
+/* ONNX import: ModelProto (protobuf-c bindings generated from the system onnx.proto) into the
+ * graph IR. Everything the graph needs is copied out, so the protobuf tree is freed at once. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/nn.h"
+#include "onnx/onnx.pb-c.h"
+#include "ventral/onnx.h"
+
+/* Highest default-domain opset whose operator semantics we implement. */
+enum { OPSET_MIN = 7, OPSET_MAX = 18 };
+
+static vt_status read_file(const char *path, uint8_t **data, size_t *len)
+{
+    *data = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return vt_fail(VT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    vt_status st = VT_OK;
+    long size = -1;
+    if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
+    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) st = vt_fail(VT_ERR_IO, "%s: cannot determine its size", path);
+    uint8_t *buf = st == VT_OK ? vt_malloc((size_t)size, 1) : NULL;
+    if (st == VT_OK && !buf) st = VT_ERR_NOMEM;
+    if (st == VT_OK && size > 0 && fread(buf, 1, (size_t)size, f) != (size_t)size)
+        st = vt_fail(VT_ERR_IO, "%s: read failed", path);
+    fclose(f);
+    if (st != VT_OK) {
+        free(buf);
+        return st;
+    }
+    *data = buf;
+    *len = (size_t)size;
+    return VT_OK;
+}
+
+static bool map_dtype(int32_t onnx_type, vt_dtype *out)
+{
+    switch (onnx_type) {
+    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT: *out = VT_F32; return true;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: *out = VT_F64; return true;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: *out = VT_I64; return true;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT32: *out = VT_I32; return true;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT16: *out = VT_I16; return true;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT8: *out = VT_I8; return true;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT8: *out = VT_U8; return true;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT16: *out = VT_U16; return true;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32: *out = VT_U32; return true;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64: *out = VT_U64; return true;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL: *out = VT_BOOL; return true;
+    default: return false;
+    }
+}
+
+static const char *onnx_type_name(int32_t t)
+{
+    static const char *names[] = {"undefined", "float",  "uint8",  "int8",      "uint16",     "int16",
+                                  "int32",     "int64",  "string", "bool",      "float16",    "double",
+                                  "uint32",    "uint64", "complex64", "complex128", "bfloat16"};
+    return t >= 0 && t < (int32_t)(sizeof names / sizeof names[0]) ? names[t] : "unknown";
+}
+
+/* External data: "location" relative to the model's folder, optional "offset" and "length". */
+static vt_status read_external(const Onnx__TensorProto *tp, const char *dir, const char *what, void *dst,
+                               size_t nbytes)
+{
+    const char *location = NULL;
+    long long offset = 0, length = -1;
+    for (size_t i = 0; i < tp->n_external_data; i++) {
+        const Onnx__StringStringEntryProto *e = tp->external_data[i];
+        if (!e->key || !e->value) continue;
+        if (strcmp(e->key, "location") == 0) location = e->value;
+        else if (strcmp(e->key, "offset") == 0) offset = atoll(e->value);
+        else if (strcmp(e->key, "length") == 0) length = atoll(e->value);
+    }
+    if (!location || !location[0])
+        return vt_fail(VT_ERR_FORMAT, "%s: tensor '%s' is external but names no location", what, tp->name);
+    /* Only files beside the model: an absolute path or ".." could read anything on the machine. */
+    if (location[0] == '/' || strstr(location, ".."))
+        return vt_fail(VT_ERR_FORMAT, "%s: tensor '%s': external location '%s' must be a relative path inside the "
+                                      "model's folder", what, tp->name, location);
+    if (length >= 0 && (size_t)length != nbytes)
+        return vt_fail(VT_ERR_FORMAT, "%s: tensor '%s': external length %lld does not match its shape (%zu bytes)",
+                       what, tp->name, length, nbytes);
+    size_t plen = strlen(dir ? dir : ".") + strlen(location) + 2;
+    char *path = vt_malloc(plen, 1);
+    if (!path) return VT_ERR_NOMEM;
+    snprintf(path, plen, "%s/%s", dir ? dir : ".", location);
+    FILE *f = fopen(path, "rb");
+    vt_status st = VT_OK;
+    if (!f) st = vt_fail(VT_ERR_IO, "%s: tensor '%s': cannot open external data %s: %s", what, tp->name, path,
+                         strerror(errno));
+    else {
+        if (fseek(f, (long)offset, SEEK_SET) != 0 || fread(dst, 1, nbytes, f) != nbytes)
+            st = vt_fail(VT_ERR_FORMAT, "%s: tensor '%s': external data %s is shorter than offset %lld + %zu bytes",
+                         what, tp->name, path, offset, nbytes);
+        fclose(f);
+    }
+    free(path);
+    return st;
+}
+
+/* TensorProto -> new owned tensor (raw_data, typed fields or external data). */
+static vt_status tensor_from_proto(const Onnx__TensorProto *tp, const char *dir, const char *what, vt_tensor **out)
+{
+    *out = NULL;
+    const char *tname = tp->name ? tp->name : "";
+    vt_dtype dt;
+    if (!map_dtype(tp->data_type, &dt))
+        return vt_fail(VT_ERR_UNSUPPORTED, "%s: tensor '%s' has element type %s, which ventral does not support", what,
+                       tname, onnx_type_name(tp->data_type));
+    if (tp->n_dims > VT_MAX_RANK)
+        return vt_fail(VT_ERR_UNSUPPORTED, "%s: tensor '%s' has rank %zu (at most %d)", what, tname, tp->n_dims,
+                       VT_MAX_RANK);
+    int64_t shape[VT_MAX_RANK];
+    for (size_t d = 0; d < tp->n_dims; d++) {
+        if (tp->dims[d] < 0) return vt_fail(VT_ERR_FORMAT, "%s: tensor '%s' has a negative dimension", what, tname);
+        shape[d] = tp->dims[d];
+    }
+    vt_tensor *t = vt_tensor_new(dt, (int)tp->n_dims, shape);
+    if (!t) return vt_fail_context(VT_ERR_NOMEM, "%s: tensor '%s': ", what, tname);
+    int64_t n = vt_tensor_numel(t);
+    size_t nbytes = vt_tensor_nbytes(t);
+    vt_status st = VT_OK;
+    if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
+        st = read_external(tp, dir, what, t->data, nbytes);
+    } else if (tp->has_raw_data) {
+        if (tp->raw_data.len != nbytes)
+            st = vt_fail(VT_ERR_FORMAT, "%s: tensor '%s' holds %zu bytes of raw data, its shape needs %zu", what, tname,
+                         tp->raw_data.len, nbytes);
+        else if (nbytes) memcpy(t->data, tp->raw_data.data, nbytes); /* little-endian host, as ONNX stores it */
+    } else if (n > 0) {
+        size_t have = 0;
+        switch (dt) {
+        case VT_F32:
+            have = tp->n_float_data;
+            if (have == (size_t)n) memcpy(t->data, tp->float_data, nbytes);
+            break;
+        case VT_F64:
+            have = tp->n_double_data;
+            if (have == (size_t)n) memcpy(t->data, tp->double_data, nbytes);
+            break;
+        case VT_I64:
+            have = tp->n_int64_data;
+            if (have == (size_t)n) memcpy(t->data, tp->int64_data, nbytes);
+            break;
+        case VT_U32:
+        case VT_U64:
+            have = tp->n_uint64_data;
+            for (size_t i = 0; have == (size_t)n && i < have; i++) {
+                if (dt == VT_U32) ((uint32_t *)t->data)[i] = (uint32_t)tp->uint64_data[i];
+                else ((uint64_t *)t->data)[i] = tp->uint64_data[i];
+            }
+            break;
+        default: /* int32, int16, int8, uint8, uint16, bool: all in int32_data */
+            have = tp->n_int32_data;
+            for (size_t i = 0; have == (size_t)n && i < have; i++) {
+                int32_t v = tp->int32_data[i];
+                switch (dt) {
+                case VT_I32: ((int32_t *)t->data)[i] = v; break;
+                case VT_I16: ((int16_t *)t->data)[i] = (int16_t)v; break;
+                case VT_I8: ((int8_t *)t->data)[i] = (int8_t)v; break;
+                case VT_U8: ((uint8_t *)t->data)[i] = (uint8_t)v; break;
+                case VT_U16: ((uint16_t *)t->data)[i] = (uint16_t)v; break;
+                case VT_BOOL: ((uint8_t *)t->data)[i] = v != 0; break;
+                default: break;
+                }
+            }
+            break;
+        }
+        if (have != (size_t)n)
+            st = vt_fail(VT_ERR_FORMAT, "%s: tensor '%s' holds %zu values, its shape needs %lld", what, tname, have,
+                         (long long)n);
+    }
+    if (st != VT_OK) {
+        vt_tensor_free(t);
+        return st;
+    }
+    *out = t;
+    return VT_OK;
+}
+
+static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
+
+static vt_status copy_attr(const Onnx__AttributeProto *ap, const char *dir, const char *what, vt_attr *a)
+{
+    memset(a, 0, sizeof *a);
+    a->name = dup_or_empty(ap->name);
+    if (!a->name) return vt_fail(VT_ERR_NOMEM, "out of memory");
+    switch (ap->type) {
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT: a->type = VT_ATTR_FLOAT, a->f = ap->f; break;
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT: a->type = VT_ATTR_INT, a->i = ap->i; break;
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING:
+        a->type = VT_ATTR_STRING;
+        a->s = vt_malloc(ap->s.len + 1, 1);
+        if (!a->s) return VT_ERR_NOMEM;
+        if (ap->s.len) memcpy(a->s, ap->s.data, ap->s.len);
+        a->s[ap->s.len] = '\0';
+        break;
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR:
+        a->type = VT_ATTR_TENSOR;
+        if (!ap->t) return vt_fail(VT_ERR_FORMAT, "%s: attribute '%s' has no tensor", what, a->name);
+        return tensor_from_proto(ap->t, dir, what, &a->t);
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS:
+        a->type = VT_ATTR_FLOATS;
+        a->n = (int)ap->n_floats;
+        a->floats = vt_malloc(ap->n_floats, sizeof(float));
+        if (!a->floats) return VT_ERR_NOMEM;
+        if (ap->n_floats) memcpy(a->floats, ap->floats, ap->n_floats * sizeof(float));
+        break;
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS:
+        a->type = VT_ATTR_INTS;
+        a->n = (int)ap->n_ints;
+        a->ints = vt_malloc(ap->n_ints, sizeof(int64_t));
+        if (!a->ints) return VT_ERR_NOMEM;
+        if (ap->n_ints) memcpy(a->ints, ap->ints, ap->n_ints * sizeof(int64_t));
+        break;
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS:
+        a->type = VT_ATTR_STRINGS;
+        a->strings = vt_calloc(ap->n_strings, sizeof(char *));
+        if (!a->strings) return VT_ERR_NOMEM;
+        for (size_t i = 0; i < ap->n_strings; i++) {
+            a->strings[i] = vt_malloc(ap->strings[i].len + 1, 1);
+            if (!a->strings[i]) return VT_ERR_NOMEM;
+            if (ap->strings[i].len) memcpy(a->strings[i], ap->strings[i].data, ap->strings[i].len);
+            a->strings[i][ap->strings[i].len] = '\0';
+            a->n = (int)i + 1;
+        }
+        break;
+    default: a->type = VT_ATTR_OTHER; break;
+    }
+    return VT_OK;
+}
+
+static bool is_default_domain(const char *d) { return !d || !d[0] || strcmp(d, "ai.onnx") == 0; }
+
+static int opset_of(const Onnx__ModelProto *m, const char *domain)
+{
+    for (size_t i = 0; i < m->n_opset_import; i++) {
+        const Onnx__OperatorSetIdProto *o = m->opset_import[i];
+        bool dflt = is_default_domain(o->domain);
+        if ((dflt && is_default_domain(domain)) || (!dflt && domain && o->domain && strcmp(o->domain, domain) == 0))
+            return o->has_version ? (int)o->version : 1;
+    }
+    return -1;
+}
+
+static vt_status build_graph(const Onnx__ModelProto *m, const char *dir, vt_graph *g)
+{
+    const char *what = g->what;
+    const Onnx__GraphProto *gp = m->graph;
+    if (!gp) return vt_fail(VT_ERR_FORMAT, "%s: the model has no graph", what);
+    int opset = opset_of(m, "");
+    if (opset < 0 && m->n_opset_import == 0) opset = OPSET_MIN; /* very old files without opset_import */
+    if (opset < OPSET_MIN || opset > OPSET_MAX)
+        return vt_fail(VT_ERR_UNSUPPORTED, "%s: default-domain opset %d is outside the supported %d-%d", what, opset,
+                       OPSET_MIN, OPSET_MAX);
+
+    for (size_t i = 0; i < gp->n_initializer; i++) {
+        const Onnx__TensorProto *tp = gp->initializer[i];
+        int v = vt_graph_add_value(g, tp->name ? tp->name : "");
+        if (v < 0) return VT_ERR_NOMEM;
+        vt_tensor_free(g->values[v].init);
+        vt_status st = tensor_from_proto(tp, dir, what, &g->values[v].init);
+        if (st != VT_OK) return st;
+    }
+    g->inputs = vt_calloc(gp->n_input + 1, sizeof(int));
+    g->outputs = vt_calloc(gp->n_output + 1, sizeof(int));
+    if (!g->inputs || !g->outputs) return VT_ERR_NOMEM;
+    for (size_t i = 0; i < gp->n_input; i++) {
+        const Onnx__ValueInfoProto *vi = gp->input[i];
+        const char *name = vi->name ? vi->name : "";
+        int v = vt_graph_find_value(g, name);
+        if (v >= 0 && g->values[v].init) continue; /* an initializer listed as input (IR < 4): a constant */
+        if (v < 0) v = vt_graph_add_value(g, name);
+        if (v < 0) return VT_ERR_NOMEM;
+        vt_value *val = &g->values[v];
+        const Onnx__TypeProto *tp = vi->type;
+        if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
+            return vt_fail(VT_ERR_UNSUPPORTED, "%s: input '%s' is not a tensor", what, name);
+        if (!map_dtype(tp->tensor_type->elem_type, &val->decl_dtype))
+            return vt_fail(VT_ERR_UNSUPPORTED, "%s: input '%s' has element type %s, which ventral does not support",
+                           what, name, onnx_type_name(tp->tensor_type->elem_type));
+        const Onnx__TensorShapeProto *sp = tp->tensor_type->shape;
+        val->decl_rank = sp ? (int)sp->n_dim : -1;
+        if (val->decl_rank > VT_MAX_RANK)
+            return vt_fail(VT_ERR_UNSUPPORTED, "%s: input '%s' has rank %d (at most %d)", what, name, val->decl_rank,
+                           VT_MAX_RANK);
+        for (int d = 0; d < val->decl_rank; d++) {
+            const Onnx__TensorShapeProto__Dimension *dim = sp->dim[d];
+            val->decl_shape[d] = dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && dim->dim_value >= 0 ? dim->dim_value : -1;
+        }
+        val->is_input = true;
+        g->inputs[g->n_inputs++] = v;
+    }
+
+    for (size_t i = 0; i < gp->n_node; i++) {
+        const Onnx__NodeProto *np = gp->node[i];
+        const char *op_type = np->op_type ? np->op_type : "";
+        const char *domain = is_default_domain(np->domain) ? "" : np->domain;
+        int node_opset = opset_of(m, domain);
+        if (!domain[0] && node_opset < 0) node_opset = opset;
+        const vt_op *op = vt_op_find(domain, op_type, node_opset);
+        char label[64];
+        if (!np->name || !np->name[0]) snprintf(label, sizeof label, "#%zu", i);
+        if (!op)
+            return vt_fail(VT_ERR_UNSUPPORTED, "%s: node '%s' (%s, domain %s, opset %d): operator not supported", what,
+                           np->name && np->name[0] ? np->name : label, op_type, domain[0] ? domain : "ai.onnx",
+                           node_opset);
+        if (np->n_input > VT_NN_MAX_IO || np->n_output > VT_NN_MAX_IO)
+            return vt_fail(VT_ERR_UNSUPPORTED, "%s: node '%s' (%s) has more than %d inputs or outputs", what,
+                           np->name ? np->name : "", op_type, VT_NN_MAX_IO);
+        vt_node *n = vt_graph_add_node(g);
+        if (!n) return VT_ERR_NOMEM;
+        n->name = dup_or_empty(np->name);
+        n->op_type = strdup(op_type);
+        n->domain = strdup(domain);
+        n->opset = node_opset;
+        n->op = op;
+        n->in = vt_calloc(np->n_input + 1, sizeof(int));
+        n->out = vt_calloc(np->n_output + 1, sizeof(int));
+        n->attrs = vt_calloc(np->n_attribute + 1, sizeof(vt_attr));
+        if (!n->name || !n->op_type || !n->domain || !n->in || !n->out || !n->attrs) return VT_ERR_NOMEM;
+        for (size_t k = 0; k < np->n_attribute; k++) {
+            vt_status st = copy_attr(np->attribute[k], dir, what, &n->attrs[k]);
+            n->n_attrs = (int)k + 1;
+            if (st != VT_OK) return st;
+        }
+        for (size_t k = 0; k < np->n_input; k++) {
+            const char *name = np->input[k];
+            n->in[k] = -1;
+            if (name && name[0]) {
+                int v = vt_graph_find_value(g, name);
+                if (v < 0)
+                    return vt_fail(VT_ERR_FORMAT, "%s: node '%s' (%s) reads '%s', which no earlier node, input or "
+                                                  "initializer defines", what, n->name, op_type, name);
+                n->in[k] = v;
+            }
+            n->n_in = (int)k + 1;
+        }
+        for (size_t k = 0; k < np->n_output; k++) {
+            const char *name = np->output[k];
+            n->out[k] = -1;
+            if (name && name[0]) {
+                if (vt_graph_find_value(g, name) >= 0)
+                    return vt_fail(VT_ERR_FORMAT, "%s: value '%s' is defined twice (node '%s')", what, name, n->name);
+                int v = vt_graph_add_value(g, name);
+                if (v < 0) return VT_ERR_NOMEM;
+                g->values[v].producer = g->n_nodes - 1;
+                n->out[k] = v;
+            }
+            n->n_out = (int)k + 1;
+        }
+    }
+    for (size_t i = 0; i < gp->n_output; i++) {
+        const char *name = gp->output[i]->name ? gp->output[i]->name : "";
+        int v = vt_graph_find_value(g, name);
+        if (v < 0) return vt_fail(VT_ERR_FORMAT, "%s: graph output '%s' is not defined by any node", what, name);
+        g->values[v].is_output = true;
+        g->outputs[g->n_outputs++] = v;
+    }
+    return VT_OK;
+}
+
+vt_status vt_onnx_load_buffer(const void *data, size_t len, const char *dir, const char *what, vt_graph **out)
+{
+    *out = NULL;
+    if (!what) what = "model";
+    Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, data);
+    if (!m) return vt_fail(VT_ERR_FORMAT, "%s: not an ONNX model (corrupt or truncated protobuf)", what);
+    vt_graph *g = vt_graph_new(what);
+    vt_status st = g ? build_graph(m, dir, g) : VT_ERR_NOMEM;
+    onnx__model_proto__free_unpacked(m, NULL);
+    if (st != VT_OK) {
+        vt_graph_free(g);
+        return st;
+    }
+    *out = g;
+    return VT_OK;
+}
+
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) return strdup(".");
+    size_t n = (size_t)(slash - path);
+    char *d = malloc(n + 2);
+    if (!d) return NULL;
+    memcpy(d, path, n ? n : 1);
+    d[n ? n : 1] = '\0';
+    return d;
+}
+
+vt_status vt_onnx_load(const char *path, vt_graph **out)
+{
+    *out = NULL;
+    if (!path) return vt_fail(VT_ERR_ARG, "model path is NULL");
+    uint8_t *data;
+    size_t len;
+    vt_status st = read_file(path, &data, &len);
+    if (st != VT_OK) return st;
+    char *dir = dir_of(path);
+    st = dir ? vt_onnx_load_buffer(data, len, dir, path, out) : vt_fail(VT_ERR_NOMEM, "out of memory");
+    free(dir);
+    free(data);
+    return st;
+}
+
+vt_status vt_onnx_read_tensor(const char *path, vt_tensor **out)
+{
+    *out = NULL;
+    uint8_t *data;
+    size_t len;
+    vt_status st = read_file(path, &data, &len);
+    if (st != VT_OK) return st;
+    Onnx__TensorProto *tp = onnx__tensor_proto__unpack(NULL, len, data);
+    free(data);
+    if (!tp) return vt_fail(VT_ERR_FORMAT, "%s: not a serialized ONNX tensor (corrupt or truncated)", path);
+    char *dir = dir_of(path);
+    st = dir ? tensor_from_proto(tp, dir, path, out) : vt_fail(VT_ERR_NOMEM, "out of memory");
+    free(dir);
+    onnx__tensor_proto__free_unpacked(tp, NULL);
+    return st;
+}

@@ -1,0 +1,349 @@
+/* Conv and ConvTranspose over 1-D and 2-D spatial dims (NCW / NCHW), groups, dilation, pads,
+ * auto_pad. Two kernels: a naive reference (plain C, OpenMP over output planes, double
+ * accumulation) kept as the test oracle, and oneDNN's forward convolution (primitive created
+ * once per prepared shape and cached in node->state, weights reordered once). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/ops/ops.h"
+
+vt_status vt_window_of(const vt_opctx *c, const vt_tensor *x, const int64_t *kernel, bool ceil_mode, vt_window *w)
+{
+    const vt_node *n = c->node;
+    int nsp = x->rank - 2;
+    if (nsp < 1 || nsp > 2)
+        return vt_node_fail(c, VT_ERR_UNSUPPORTED, "%d spatial dimensions (1 or 2 are supported)", nsp < 0 ? 0 : nsp);
+    memset(w, 0, sizeof *w);
+    w->nsp = nsp;
+    const int64_t *ks, *st, *dl, *pd;
+    int nk = vt_attr_ints(n, "kernel_shape", &ks), ns = vt_attr_ints(n, "strides", &st);
+    int nd = vt_attr_ints(n, "dilations", &dl), np = vt_attr_ints(n, "pads", &pd);
+    if (kernel) ks = kernel, nk = nsp;
+    if (nk != nsp) return vt_node_fail(c, VT_ERR_ARG, "kernel_shape must have %d values", nsp);
+    if ((ns >= 0 && ns != nsp) || (nd >= 0 && nd != nsp) || (np >= 0 && np != 2 * nsp))
+        return vt_node_fail(c, VT_ERR_ARG, "strides/dilations/pads do not match %d spatial dims", nsp);
+    int off = 2 - nsp; /* 1-D maps onto the w axis */
+    w->in[0] = w->out[0] = 1;
+    w->k[0] = w->s[0] = w->d[0] = 1;
+    for (int i = 0; i < nsp; i++) {
+        int j = i + off;
+        w->in[j] = x->shape[2 + i];
+        w->k[j] = ks[i];
+        w->s[j] = ns >= 0 ? st[i] : 1;
+        w->d[j] = nd >= 0 ? dl[i] : 1;
+        w->pb[j] = np >= 0 ? pd[i] : 0;
+        w->pe[j] = np >= 0 ? pd[i + nsp] : 0;
+        if (w->k[j] < 1 || w->s[j] < 1 || w->d[j] < 1 || w->pb[j] < 0 || w->pe[j] < 0)
+            return vt_node_fail(c, VT_ERR_ARG, "kernel, strides and dilations must be >= 1, pads >= 0");
+    }
+    const char *ap = vt_attr_str(n, "auto_pad", "NOTSET");
+    for (int j = off; j < 2; j++) {
+        int64_t ext = (w->k[j] - 1) * w->d[j] + 1;
+        if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
+            int64_t o = (w->in[j] + w->s[j] - 1) / w->s[j];
+            int64_t total = (o - 1) * w->s[j] + ext - w->in[j];
+            if (total < 0) total = 0;
+            w->pb[j] = !strcmp(ap, "SAME_UPPER") ? total / 2 : total - total / 2;
+            w->pe[j] = total - w->pb[j];
+        } else if (!strcmp(ap, "VALID")) w->pb[j] = w->pe[j] = 0;
+        else if (strcmp(ap, "NOTSET") != 0) return vt_node_fail(c, VT_ERR_ARG, "auto_pad '%s'", ap);
+        int64_t span = w->in[j] + w->pb[j] + w->pe[j] - ext;
+        if (span < 0) return vt_node_fail(c, VT_ERR_ARG, "the window is larger than the padded input");
+        int64_t o = (ceil_mode ? (span + w->s[j] - 1) / w->s[j] : span / w->s[j]) + 1;
+        if (ceil_mode && (o - 1) * w->s[j] >= w->in[j] + w->pb[j]) o--; /* PyTorch: last window starts inside */
+        w->out[j] = o;
+    }
+    return VT_OK;
+}
+
+/* ---- Conv ---- */
+
+static vt_status conv_infer(vt_opctx *c)
+{
+    vt_status st = vt_need_f32(c, 0);
+    if (st == VT_OK) st = vt_need_f32(c, 1);
+    if (st != VT_OK) return st;
+    const vt_tensor *x = c->in[0], *wt = c->in[1];
+    if (x->rank != wt->rank) return vt_node_fail(c, VT_ERR_ARG, "X and W ranks differ");
+    int64_t g = vt_attr_int(c->node, "group", 1);
+    int64_t kernel[2] = {0, 0};
+    for (int i = 0; i < x->rank - 2 && i < 2; i++) kernel[i] = wt->shape[2 + i];
+    vt_window w;
+    if ((st = vt_window_of(c, x, kernel, false, &w)) != VT_OK) return st;
+    if (g < 1 || x->shape[1] % g || wt->shape[0] % g || wt->shape[1] * g != x->shape[1])
+        return vt_node_fail(c, VT_ERR_ARG, "channels (X %lld, W %lldx%lld) do not match group %lld",
+                            (long long)x->shape[1], (long long)wt->shape[0], (long long)wt->shape[1], (long long)g);
+    if (c->n_in > 2 && c->in[2] && vt_tensor_numel(c->in[2]) != wt->shape[0])
+        return vt_node_fail(c, VT_ERR_ARG, "bias has %lld values for %lld output channels",
+                            (long long)vt_tensor_numel(c->in[2]), (long long)wt->shape[0]);
+    int64_t sh[4] = {x->shape[0], wt->shape[0], w.out[0], w.out[1]};
+    if (w.nsp == 1) sh[2] = w.out[1];
+    vt_out_set(c->out[0], VT_F32, x->rank, sh);
+    return VT_OK;
+}
+
+static void conv_naive(const vt_opctx *c, const vt_window *w)
+{
+    const vt_tensor *x = c->in[0], *wt = c->in[1];
+    const float *xd = x->data, *wd = wt->data, *bd = c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL;
+    float *yd = c->out[0]->data;
+    int64_t N = x->shape[0], C = x->shape[1], M = wt->shape[0], G = vt_attr_int(c->node, "group", 1);
+    int64_t Cg = C / G, Mg = M / G, IH = w->in[0], IW = w->in[1], OH = w->out[0], OW = w->out[1];
+    int64_t KH = w->k[0], KW = w->k[1];
+#pragma omp parallel
+    {
+        int64_t plane = OH * OW;
+        double *acc = malloc(sizeof(double) * (size_t)(plane > 0 ? plane : 1));
+#pragma omp for schedule(static)
+        for (int64_t nm = 0; nm < N * M; nm++) {
+            int64_t nb = nm / M, m = nm % M, g = m / Mg;
+            if (!acc) continue;
+            for (int64_t i = 0; i < OH * OW; i++) acc[i] = bd ? bd[m] : 0.0;
+            for (int64_t ci = 0; ci < Cg; ci++) {
+                const float *xp = xd + (nb * C + g * Cg + ci) * IH * IW;
+                for (int64_t kh = 0; kh < KH; kh++)
+                    for (int64_t kw = 0; kw < KW; kw++) {
+                        double wv = wd[((m * Cg + ci) * KH + kh) * KW + kw];
+                        for (int64_t oh = 0; oh < OH; oh++) {
+                            int64_t ih = oh * w->s[0] - w->pb[0] + kh * w->d[0];
+                            if (ih < 0 || ih >= IH) continue;
+                            for (int64_t ow = 0; ow < OW; ow++) {
+                                int64_t iw = ow * w->s[1] - w->pb[1] + kw * w->d[1];
+                                if (iw >= 0 && iw < IW) acc[oh * OW + ow] += wv * xp[ih * IW + iw];
+                            }
+                        }
+                    }
+            }
+            float *yp = yd + (nb * M + m) * OH * OW;
+            for (int64_t i = 0; i < OH * OW; i++) yp[i] = (float)acc[i];
+        }
+        free(acc);
+    }
+}
+
+typedef struct conv_state {
+    dnnl_primitive_t prim;
+    vt_dnnl_arg src, dst;
+    dnnl_memory_t wei, bias;
+    const void *wei_src; /* the weight data the reordered copy was made from */
+} conv_state;
+
+static void conv_release(vt_node *n)
+{
+    conv_state *s = n->state;
+    if (!s) return;
+    if (s->prim) dnnl_primitive_destroy(s->prim);
+    vt_dnnl_arg_free(&s->src);
+    vt_dnnl_arg_free(&s->dst);
+    if (s->wei) dnnl_memory_destroy(s->wei);
+    if (s->bias) dnnl_memory_destroy(s->bias);
+    free(s);
+    n->state = NULL;
+}
+
+/* Builds the oneDNN primitive for the prepared shapes; weights (and bias) are copied into the
+ * primitive's preferred layout once, as long as they are constants of the graph. */
+static vt_status conv_create(vt_opctx *c, const vt_window *w, conv_state *s)
+{
+    const vt_tensor *x = c->in[0], *wt = c->in[1];
+    int64_t G = vt_attr_int(c->node, "group", 1), M = wt->shape[0];
+    int64_t src_dims[4] = {x->shape[0], x->shape[1], w->in[0], w->in[1]};
+    int64_t dst_dims[4] = {x->shape[0], M, w->out[0], w->out[1]};
+    dnnl_dims_t wdims = {G, M / G, wt->shape[1], w->k[0], w->k[1]}, wdims4 = {M, wt->shape[1], w->k[0], w->k[1]};
+    dnnl_memory_desc_t src_user, dst_user, wei_user, bias_md, src_any, dst_any, wei_any;
+    dnnl_data_type_t cdt = c->g->precision == VT_PRECISION_BF16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_status_t e = vt_dnnl_plain_md(&src_user, 4, src_dims, dnnl_f32);
+    if (e == dnnl_success) e = vt_dnnl_plain_md(&dst_user, 4, dst_dims, dnnl_f32);
+    if (e == dnnl_success)
+        e = G == 1 ? dnnl_memory_desc_init_by_tag(&wei_user, 4, wdims4, dnnl_f32, dnnl_oihw)
+                   : dnnl_memory_desc_init_by_tag(&wei_user, 5, wdims, dnnl_f32, dnnl_goihw);
+    if (e == dnnl_success) e = vt_dnnl_plain_md(&bias_md, 1, &M, dnnl_f32);
+    dnnl_dims_t sd;
+    for (int i = 0; i < 4; i++) sd[i] = src_dims[i];
+    if (e == dnnl_success) e = dnnl_memory_desc_init_by_tag(&src_any, 4, sd, cdt, dnnl_format_tag_any);
+    for (int i = 0; i < 4; i++) sd[i] = dst_dims[i];
+    if (e == dnnl_success) e = dnnl_memory_desc_init_by_tag(&dst_any, 4, sd, dnnl_f32, dnnl_format_tag_any);
+    if (e == dnnl_success)
+        e = G == 1 ? dnnl_memory_desc_init_by_tag(&wei_any, 4, wdims4, cdt, dnnl_format_tag_any)
+                   : dnnl_memory_desc_init_by_tag(&wei_any, 5, wdims, cdt, dnnl_format_tag_any);
+    vt_status st = vt_dnnl_check(c, e, "memory descriptors");
+    if (st != VT_OK) return st;
+    dnnl_dims_t strides = {w->s[0], w->s[1]}, dil = {w->d[0] - 1, w->d[1] - 1}, pl = {w->pb[0], w->pb[1]},
+                pr = {w->pe[0], w->pe[1]};
+    bool has_bias = c->n_in > 2 && c->in[2];
+    dnnl_convolution_desc_t cd;
+    e = dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &src_any,
+                                                   &wei_any, has_bias ? &bias_md : NULL, &dst_any, strides, dil, pl,
+                                                   pr);
+    dnnl_primitive_attr_t attr = NULL;
+    if (e == dnnl_success) e = vt_dnnl_attr(c->g, &attr);
+    dnnl_primitive_desc_t pd = NULL;
+    if (e == dnnl_success) e = dnnl_primitive_desc_create(&pd, &cd, attr, vt_dnnl_engine(), NULL);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if ((st = vt_dnnl_check(c, e, "convolution descriptor")) != VT_OK) return st;
+    const dnnl_memory_desc_t *src_p = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+    const dnnl_memory_desc_t *dst_p = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    const dnnl_memory_desc_t *wei_p = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    e = dnnl_primitive_create(&s->prim, pd);
+    if (e == dnnl_success) e = vt_dnnl_arg_init(&s->src, &src_user, src_p, true);
+    if (e == dnnl_success) e = vt_dnnl_arg_init(&s->dst, &dst_user, dst_p, false);
+    /* Weights: reorder once into the primitive's layout. */
+    vt_dnnl_arg wa = {0};
+    if (e == dnnl_success) e = vt_dnnl_arg_init(&wa, &wei_user, wei_p, true);
+    dnnl_memory_t wm = NULL;
+    if (e == dnnl_success) e = vt_dnnl_arg_in(&wa, wt->data, &wm);
+    if (e == dnnl_success) {
+        if (wa.prim) {
+            s->wei = wa.prim;
+            wa.prim = NULL;
+        } else e = dnnl_memory_create(&s->wei, wei_p, vt_dnnl_engine(), (void *)wt->data);
+    }
+    vt_dnnl_arg_free(&wa);
+    if (e == dnnl_success && has_bias)
+        e = dnnl_memory_create(&s->bias, &bias_md, vt_dnnl_engine(), (void *)c->in[2]->data);
+    dnnl_primitive_desc_destroy(pd);
+    s->wei_src = wt->data;
+    return vt_dnnl_check(c, e, "convolution primitive");
+}
+
+static vt_status conv_run(vt_opctx *c)
+{
+    vt_window w;
+    const vt_tensor *wt = c->in[1];
+    int64_t kernel[2] = {wt->shape[2], wt->rank > 3 ? wt->shape[3] : 0};
+    vt_status st = vt_window_of(c, c->in[0], kernel, false, &w);
+    if (st != VT_OK) return st;
+    /* oneDNN needs constant weights (reordered once); graphs feeding W at run time use the reference. */
+    const vt_value *wv = &c->g->values[c->node->in[1]];
+    const vt_value *bv = c->n_in > 2 && c->node->in[2] >= 0 ? &c->g->values[c->node->in[2]] : NULL;
+    bool consts = (wv->init || wv->folded) && (!bv || bv->init || bv->folded);
+    if (!vt_nn_fast(c->g) || !consts) {
+        conv_naive(c, &w);
+        return VT_OK;
+    }
+    conv_state *s = c->node->state;
+    if (!s) {
+        s = vt_calloc(1, sizeof *s);
+        if (!s) return VT_ERR_NOMEM;
+        c->node->state = s;
+        if ((st = conv_create(c, &w, s)) != VT_OK) {
+            conv_release(c->node);
+            return st;
+        }
+    }
+    dnnl_memory_t src, dst;
+    dnnl_status_t e = vt_dnnl_arg_in(&s->src, c->in[0]->data, &src);
+    if (e == dnnl_success) e = vt_dnnl_arg_out_prepare(&s->dst, c->out[0]->data, &dst);
+    if (e == dnnl_success) {
+        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, s->wei}, {DNNL_ARG_DST, dst},
+                                   {DNNL_ARG_BIAS, s->bias}};
+        e = vt_dnnl_exec(s->prim, s->bias ? 4 : 3, args);
+    }
+    if (e == dnnl_success) e = vt_dnnl_arg_out_finish(&s->dst);
+    return vt_dnnl_check(c, e, "convolution");
+}
+
+/* ---- ConvTranspose (reference kernel) ---- */
+
+static vt_status convt_geom(const vt_opctx *c, vt_window *w, int64_t *oshape)
+{
+    const vt_tensor *x = c->in[0], *wt = c->in[1];
+    int nsp = x->rank - 2;
+    if (nsp < 1 || nsp > 2) return vt_node_fail(c, VT_ERR_UNSUPPORTED, "%d spatial dimensions", nsp);
+    memset(w, 0, sizeof *w);
+    w->nsp = nsp;
+    const int64_t *st, *dl, *pd, *op, *os;
+    int ns = vt_attr_ints(c->node, "strides", &st), nd = vt_attr_ints(c->node, "dilations", &dl);
+    int np = vt_attr_ints(c->node, "pads", &pd), nop = vt_attr_ints(c->node, "output_padding", &op);
+    int nos = vt_attr_ints(c->node, "output_shape", &os);
+    const char *ap = vt_attr_str(c->node, "auto_pad", "NOTSET");
+    int off = 2 - nsp;
+    w->in[0] = w->out[0] = w->k[0] = w->s[0] = w->d[0] = 1;
+    for (int i = 0; i < nsp; i++) {
+        int j = i + off;
+        w->in[j] = x->shape[2 + i];
+        w->k[j] = wt->shape[2 + i];
+        w->s[j] = ns > i ? st[i] : 1;
+        w->d[j] = nd > i ? dl[i] : 1;
+        w->pb[j] = np == 2 * nsp ? pd[i] : 0;
+        w->pe[j] = np == 2 * nsp ? pd[i + nsp] : 0;
+        int64_t opad = nop > i ? op[i] : 0, ext = (w->k[j] - 1) * w->d[j] + 1;
+        int64_t full = w->s[j] * (w->in[j] - 1) + opad + ext;
+        if (nos == nsp || !strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
+            int64_t target = nos == nsp ? os[i] : w->in[j] * w->s[j];
+            int64_t total = full - target; /* negative: the output extends past the last window (bias only) */
+            bool lower = !strcmp(ap, "SAME_LOWER");
+            w->pb[j] = lower ? total - total / 2 : total / 2;
+            w->pe[j] = total - w->pb[j];
+        }
+        w->out[j] = full - w->pb[j] - w->pe[j];
+    }
+    int64_t g = vt_attr_int(c->node, "group", 1);
+    if (g < 1 || x->shape[1] != wt->shape[0] || wt->shape[0] % g)
+        return vt_node_fail(c, VT_ERR_ARG, "channels do not match the weights and group");
+    oshape[0] = x->shape[0];
+    oshape[1] = wt->shape[1] * g;
+    oshape[2] = w->out[off];
+    oshape[3] = w->out[1];
+    return VT_OK;
+}
+
+static vt_status convt_infer(vt_opctx *c)
+{
+    vt_status st = vt_need_f32(c, 0);
+    if (st == VT_OK) st = vt_need_f32(c, 1);
+    if (st != VT_OK) return st;
+    vt_window w;
+    int64_t sh[4];
+    if ((st = convt_geom(c, &w, sh)) != VT_OK) return st;
+    vt_out_set(c->out[0], VT_F32, c->in[0]->rank, sh);
+    return VT_OK;
+}
+
+static vt_status convt_run(vt_opctx *c)
+{
+    vt_window w;
+    int64_t sh[4];
+    vt_status st = convt_geom(c, &w, sh);
+    if (st != VT_OK) return st;
+    const float *xd = c->in[0]->data, *wd = c->in[1]->data, *bd = c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL;
+    float *yd = c->out[0]->data;
+    int64_t N = sh[0], M = sh[1], C = c->in[0]->shape[1], G = vt_attr_int(c->node, "group", 1);
+    int64_t Cg = C / G, Mg = M / G, IH = w.in[0], IW = w.in[1], OH = w.out[0], OW = w.out[1];
+    /* Gather form: each output pixel sums the inputs whose window covers it (one writer each). */
+#pragma omp parallel for schedule(static)
+    for (int64_t nm = 0; nm < N * M; nm++) {
+        int64_t nb = nm / M, m = nm % M, g = m / Mg, mg = m % Mg;
+        for (int64_t oh = 0; oh < OH; oh++)
+            for (int64_t ow = 0; ow < OW; ow++) {
+                double acc = bd ? bd[m] : 0.0;
+                for (int64_t kh = 0; kh < w.k[0]; kh++) {
+                    int64_t th = oh + w.pb[0] - kh * w.d[0];
+                    if (th < 0 || th % w.s[0]) continue;
+                    int64_t ih = th / w.s[0];
+                    if (ih >= IH) continue;
+                    for (int64_t kw = 0; kw < w.k[1]; kw++) {
+                        int64_t tw = ow + w.pb[1] - kw * w.d[1];
+                        if (tw < 0 || tw % w.s[1]) continue;
+                        int64_t iw = tw / w.s[1];
+                        if (iw >= IW) continue;
+                        for (int64_t ci = 0; ci < Cg; ci++) {
+                            int64_t cc = g * Cg + ci;
+                            acc += (double)xd[((nb * C + cc) * IH + ih) * IW + iw] *
+                                   wd[((cc * Mg + mg) * w.k[0] + kh) * w.k[1] + kw];
+                        }
+                    }
+                }
+                yd[((nb * M + m) * OH + oh) * OW + ow] = (float)acc;
+            }
+    }
+    return VT_OK;
+}
+
+static const vt_op ops[] = {
+    {"", "Conv", 1, conv_infer, conv_run, conv_release, false},
+    {"", "ConvTranspose", 1, convt_infer, convt_run, NULL, false},
+};
+
+VT_OP_TABLE(vt_ops_conv, ops);

@@ -1,0 +1,510 @@
+/* Element-wise operators: unary activations and math (float32), numpy-broadcast binary
+ * arithmetic and comparisons (float32/float64/int32/int64), variadic Sum/Max/Min/Mean, Where,
+ * Cast, Identity/Dropout (pass-through). Each output element is computed by one thread from
+ * its inputs alone, so results never depend on the thread count. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/ops/ops.h"
+
+/* ---- unary float32 ---- */
+
+typedef enum {
+    U_RELU,
+    U_LEAKY,
+    U_SIGMOID,
+    U_TANH,
+    U_ERF,
+    U_EXP,
+    U_LOG,
+    U_SQRT,
+    U_NEG,
+    U_ABS,
+    U_RECIP,
+    U_FLOOR,
+    U_CEIL,
+    U_HSIGMOID,
+    U_HSWISH,
+    U_CLIP,
+    U_ELU,
+    U_SELU,
+    U_SOFTPLUS,
+    U_SOFTSIGN,
+    U_SIN,
+    U_COS,
+    U_ROUND,
+    U_SIGN
+} unary_kind;
+
+static unary_kind unary_of(const char *type)
+{
+    static const struct {
+        const char *name;
+        unary_kind k;
+    } map[] = {{"Relu", U_RELU},       {"LeakyRelu", U_LEAKY},  {"Sigmoid", U_SIGMOID},   {"Tanh", U_TANH},
+               {"Erf", U_ERF},         {"Exp", U_EXP},          {"Log", U_LOG},           {"Sqrt", U_SQRT},
+               {"Neg", U_NEG},         {"Abs", U_ABS},          {"Reciprocal", U_RECIP},  {"Floor", U_FLOOR},
+               {"Ceil", U_CEIL},       {"HardSigmoid", U_HSIGMOID}, {"HardSwish", U_HSWISH}, {"Clip", U_CLIP},
+               {"Elu", U_ELU},         {"Selu", U_SELU},        {"Softplus", U_SOFTPLUS}, {"Softsign", U_SOFTSIGN},
+               {"Sin", U_SIN},         {"Cos", U_COS},          {"Round", U_ROUND},       {"Sign", U_SIGN}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(map[i].name, type) == 0) return map[i].k;
+    return U_RELU;
+}
+
+static vt_status unary_infer(vt_opctx *c)
+{
+    vt_status st = vt_need_input(c, 0);
+    if (st != VT_OK) return st;
+    unary_kind k = unary_of(c->node->op_type);
+    bool int_ok = k == U_RELU || k == U_NEG || k == U_ABS || k == U_CLIP || k == U_SIGN;
+    if (c->in[0]->dtype != VT_F32 && !(int_ok && (c->in[0]->dtype == VT_I64 || c->in[0]->dtype == VT_I32)))
+        return vt_node_fail(c, VT_ERR_UNSUPPORTED, "input is %s; this op supports float32 only",
+                            vt_dtype_name(c->in[0]->dtype));
+    vt_out_set(c->out[0], c->in[0]->dtype, c->in[0]->rank, c->in[0]->shape);
+    return VT_OK;
+}
+
+static float round_half_even(float x)
+{
+    float r = roundf(x);
+    if (fabsf(x - truncf(x)) == 0.5f) r = 2.0f * roundf(x / 2.0f);
+    return r;
+}
+
+static vt_status unary_int_run(vt_opctx *c, unary_kind k)
+{
+    const vt_tensor *x = c->in[0];
+    int64_t n = vt_tensor_numel(x);
+    double lo = -INFINITY, hi = INFINITY;
+    if (k == U_CLIP) {
+        if (c->n_in > 1 && c->in[1]) lo = vt_elem_f64(c->in[1], 0);
+        if (c->n_in > 2 && c->in[2]) hi = vt_elem_f64(c->in[2], 0);
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int64_t v = vt_elem_i64(x, i), r = v;
+        switch (k) {
+        case U_RELU: r = v > 0 ? v : 0; break;
+        case U_NEG: r = -v; break;
+        case U_ABS: r = v < 0 ? -v : v; break;
+        case U_SIGN: r = (v > 0) - (v < 0); break;
+        case U_CLIP: r = v < lo ? (int64_t)lo : v > hi ? (int64_t)hi : v; break;
+        default: break;
+        }
+        vt_elem_set_i64(c->out[0], i, r);
+    }
+    return VT_OK;
+}
+
+static vt_status unary_run(vt_opctx *c)
+{
+    unary_kind k = unary_of(c->node->op_type);
+    if (c->in[0]->dtype != VT_F32) return unary_int_run(c, k);
+    const float *x = c->in[0]->data;
+    float *y = c->out[0]->data;
+    int64_t n = vt_tensor_numel(c->in[0]);
+    const vt_node *nd = c->node;
+    float alpha = 0, beta = 0, gamma = 0, lo = -INFINITY, hi = INFINITY;
+    switch (k) {
+    case U_LEAKY: alpha = vt_attr_float(nd, "alpha", 0.01f); break;
+    case U_HSIGMOID:
+        alpha = vt_attr_float(nd, "alpha", 0.2f);
+        beta = vt_attr_float(nd, "beta", 0.5f);
+        break;
+    case U_ELU: alpha = vt_attr_float(nd, "alpha", 1.0f); break;
+    case U_SELU:
+        alpha = vt_attr_float(nd, "alpha", 1.67326319217681884765625f);
+        gamma = vt_attr_float(nd, "gamma", 1.05070102214813232421875f);
+        break;
+    case U_CLIP:
+        if (nd->opset < 11) {
+            lo = vt_attr_float(nd, "min", -INFINITY);
+            hi = vt_attr_float(nd, "max", INFINITY);
+        } else {
+            if (c->n_in > 1 && c->in[1]) lo = *(const float *)c->in[1]->data;
+            if (c->n_in > 2 && c->in[2]) hi = *(const float *)c->in[2]->data;
+        }
+        break;
+    default: break;
+    }
+#define UNARY(expr)                                                                                                    \
+    do {                                                                                                               \
+        _Pragma("omp parallel for schedule(static) if (n > 32768)") for (int64_t i = 0; i < n; i++)                   \
+        {                                                                                                              \
+            float v = x[i];                                                                                            \
+            y[i] = (expr);                                                                                             \
+        }                                                                                                              \
+    } while (0)
+    switch (k) {
+    case U_RELU: UNARY(v > 0 ? v : 0.0f); break;
+    case U_LEAKY: UNARY(v >= 0 ? v : alpha * v); break;
+    case U_SIGMOID: UNARY(v >= 0 ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v))); break;
+    case U_TANH: UNARY(tanhf(v)); break;
+    case U_ERF: UNARY(erff(v)); break;
+    case U_EXP: UNARY(expf(v)); break;
+    case U_LOG: UNARY(logf(v)); break;
+    case U_SQRT: UNARY(sqrtf(v)); break;
+    case U_NEG: UNARY(-v); break;
+    case U_ABS: UNARY(fabsf(v)); break;
+    case U_RECIP: UNARY(1.0f / v); break;
+    case U_FLOOR: UNARY(floorf(v)); break;
+    case U_CEIL: UNARY(ceilf(v)); break;
+    case U_HSIGMOID: UNARY(fmaxf(0.0f, fminf(1.0f, alpha * v + beta))); break;
+    case U_HSWISH: UNARY(v * fmaxf(0.0f, fminf(1.0f, v / 6.0f + 0.5f))); break;
+    case U_CLIP: UNARY(v < lo ? lo : v > hi ? hi : v); break;
+    case U_ELU: UNARY(v >= 0 ? v : alpha * (expf(v) - 1.0f)); break;
+    case U_SELU: UNARY(v > 0 ? gamma * v : gamma * (alpha * expf(v) - alpha)); break;
+    case U_SOFTPLUS: UNARY(v > 20.0f ? v : log1pf(expf(v))); break;
+    case U_SOFTSIGN: UNARY(v / (1.0f + fabsf(v))); break;
+    case U_SIN: UNARY(sinf(v)); break;
+    case U_COS: UNARY(cosf(v)); break;
+    case U_ROUND: UNARY(round_half_even(v)); break;
+    case U_SIGN: UNARY((float)((v > 0) - (v < 0))); break;
+    }
+#undef UNARY
+    return VT_OK;
+}
+
+/* ---- binary with broadcasting ---- */
+
+typedef enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MOD, B_MAX, B_MIN, B_EQ, B_LT, B_GT, B_LE, B_GE, B_AND, B_OR, B_XOR, B_PRELU } binary_kind;
+
+static binary_kind binary_of(const char *t)
+{
+    static const struct {
+        const char *name;
+        binary_kind k;
+    } map[] = {{"Add", B_ADD},   {"Sub", B_SUB},          {"Mul", B_MUL},      {"Div", B_DIV},
+               {"Pow", B_POW},   {"Mod", B_MOD},          {"Max", B_MAX},      {"Min", B_MIN},
+               {"Sum", B_ADD},   {"Mean", B_ADD},         {"Equal", B_EQ},     {"Less", B_LT},
+               {"Greater", B_GT}, {"LessOrEqual", B_LE}, {"GreaterOrEqual", B_GE}, {"And", B_AND},
+               {"Or", B_OR},     {"Xor", B_XOR},          {"PRelu", B_PRELU}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(map[i].name, t) == 0) return map[i].k;
+    return B_ADD;
+}
+
+static bool is_compare(binary_kind k) { return k >= B_EQ && k <= B_XOR; }
+
+static vt_status binary_infer(vt_opctx *c)
+{
+    binary_kind k = binary_of(c->node->op_type);
+    if (c->n_in < 1) return vt_node_fail(c, VT_ERR_FORMAT, "needs at least one input");
+    int rank = 0;
+    int64_t shape[VT_MAX_RANK];
+    vt_dtype dt = VT_F32;
+    for (int i = 0; i < c->n_in; i++) {
+        vt_status st = vt_need_input(c, i);
+        if (st != VT_OK) return st;
+        const vt_tensor *t = c->in[i];
+        if (i == 0) {
+            dt = t->dtype;
+            rank = t->rank;
+            memcpy(shape, t->shape, sizeof shape);
+            continue;
+        }
+        if (t->dtype != dt && k != B_POW)
+            return vt_node_fail(c, VT_ERR_ARG, "inputs have different types (%s, %s)", vt_dtype_name(dt),
+                                vt_dtype_name(t->dtype));
+        if (!vt_broadcast_shape(rank, shape, t->rank, t->shape, &rank, shape)) {
+            char a[96], b[96];
+            vt_tensor h = {.rank = rank};
+            memcpy(h.shape, shape, sizeof h.shape);
+            return vt_node_fail(c, VT_ERR_ARG, "input shapes %s and %s do not broadcast",
+                                vt_tensor_shape_str(&h, a, sizeof a), vt_tensor_shape_str(t, b, sizeof b));
+        }
+    }
+    bool ok = dt == VT_F32 || dt == VT_F64 || dt == VT_I64 || dt == VT_I32;
+    if (k >= B_AND && k <= B_XOR) ok = dt == VT_BOOL;
+    if (k == B_EQ && dt == VT_BOOL) ok = true;
+    if (!ok) return vt_node_fail(c, VT_ERR_UNSUPPORTED, "element type %s is not supported", vt_dtype_name(dt));
+    vt_out_set(c->out[0], is_compare(k) ? VT_BOOL : dt, rank, shape);
+    return VT_OK;
+}
+
+static inline double apply_f(binary_kind k, double a, double b, bool fmod_mode)
+{
+    switch (k) {
+    case B_ADD: return a + b;
+    case B_SUB: return a - b;
+    case B_MUL: return a * b;
+    case B_DIV: return a / b;
+    case B_POW: return pow(a, b);
+    case B_MOD: {
+        double r = fmod(a, b);
+        if (!fmod_mode && r != 0 && ((r < 0) != (b < 0))) r += b;
+        return r;
+    }
+    case B_MAX: return a > b || a != a ? a : b;
+    case B_MIN: return a < b || a != a ? a : b;
+    case B_EQ: return a == b;
+    case B_LT: return a < b;
+    case B_GT: return a > b;
+    case B_LE: return a <= b;
+    case B_GE: return a >= b;
+    case B_AND: return (a != 0) && (b != 0);
+    case B_OR: return (a != 0) || (b != 0);
+    case B_XOR: return (a != 0) != (b != 0);
+    case B_PRELU: return a < 0 ? a * b : a;
+    }
+    return 0;
+}
+
+static inline int64_t apply_i(binary_kind k, int64_t a, int64_t b, bool fmod_mode)
+{
+    switch (k) {
+    case B_ADD: return a + b;
+    case B_SUB: return a - b;
+    case B_MUL: return a * b;
+    case B_DIV: return b ? a / b : 0;
+    case B_POW: {
+        int64_t r = 1;
+        for (int64_t e = 0; e < b; e++) r *= a;
+        return r;
+    }
+    case B_MOD: {
+        if (!b) return 0;
+        int64_t r = a % b;
+        if (!fmod_mode && r != 0 && ((r < 0) != (b < 0))) r += b;
+        return r;
+    }
+    case B_MAX: return a > b ? a : b;
+    case B_MIN: return a < b ? a : b;
+    case B_PRELU: return a < 0 ? a * b : a;
+    default: return (int64_t)apply_f(k, (double)a, (double)b, fmod_mode);
+    }
+}
+
+/* out = a (op) b with broadcasting; out has the broadcast shape. The fast float32 path
+ * collapses the walk into contiguous inner runs. */
+static void binary_apply(binary_kind k, const vt_tensor *a, const vt_tensor *b, vt_tensor *out, bool fmod_mode)
+{
+    int ro = out->rank;
+    int64_t sa[VT_MAX_RANK], sb[VT_MAX_RANK];
+    vt_broadcast_strides(ro, out->shape, a->rank, a->shape, sa);
+    vt_broadcast_strides(ro, out->shape, b->rank, b->shape, sb);
+    /* Inner run: the longest suffix of dims over which each input is either contiguous or fully
+     * broadcast; the walk then divides only over the outer dims. */
+    int64_t inner = 1;
+    int ia = -1, ib = -1, d = ro - 1;
+    for (; d >= 0; d--) {
+        if (out->shape[d] == 1) continue;
+        int ca = sa[d] != 0, cb = sb[d] != 0;
+        if (ia < 0) ia = ca, ib = cb;
+        if (ca != ia || cb != ib || (ca && sa[d] != inner) || (cb && sb[d] != inner)) break;
+        inner *= out->shape[d];
+    }
+    if (ia < 0) ia = ib = 0;
+    int outer_rank = d + 1;
+    int64_t n = vt_tensor_numel(out);
+    int64_t outer = inner ? n / inner : 0;
+    bool fa = a->dtype == VT_F32 && b->dtype == VT_F32 && out->dtype == VT_F32;
+#pragma omp parallel for schedule(static) if (n > 32768)
+    for (int64_t o = 0; o < outer; o++) {
+        int64_t rem = o, oa = 0, ob = 0;
+        for (int j = outer_rank - 1; j >= 0; j--) {
+            int64_t idx = rem % out->shape[j];
+            rem /= out->shape[j];
+            oa += idx * sa[j];
+            ob += idx * sb[j];
+        }
+        int64_t base = o * inner;
+        if (fa) {
+            const float *pa = (const float *)a->data + oa, *pb = (const float *)b->data + ob;
+            float *po = (float *)out->data + base;
+            switch (k) {
+            case B_ADD:
+                for (int64_t i = 0; i < inner; i++) po[i] = pa[i * ia] + pb[i * ib];
+                break;
+            case B_SUB:
+                for (int64_t i = 0; i < inner; i++) po[i] = pa[i * ia] - pb[i * ib];
+                break;
+            case B_MUL:
+                for (int64_t i = 0; i < inner; i++) po[i] = pa[i * ia] * pb[i * ib];
+                break;
+            case B_DIV:
+                for (int64_t i = 0; i < inner; i++) po[i] = pa[i * ia] / pb[i * ib];
+                break;
+            case B_POW:
+                for (int64_t i = 0; i < inner; i++) po[i] = powf(pa[i * ia], pb[i * ib]);
+                break;
+            default:
+                for (int64_t i = 0; i < inner; i++) po[i] = (float)apply_f(k, pa[i * ia], pb[i * ib], fmod_mode);
+                break;
+            }
+            continue;
+        }
+        for (int64_t i = 0; i < inner; i++) {
+            int64_t xa = oa + i * ia, xb = ob + i * ib;
+            if (out->dtype == VT_F32 || out->dtype == VT_F64 ||
+                ((a->dtype == VT_F32 || a->dtype == VT_F64) && is_compare(k))) {
+                double r = apply_f(k, vt_elem_f64(a, xa), vt_elem_f64(b, xb), fmod_mode);
+                vt_elem_set_f64(out, base + i, r);
+            } else
+                vt_elem_set_i64(out, base + i, apply_i(k, vt_elem_i64(a, xa), vt_elem_i64(b, xb), fmod_mode));
+        }
+    }
+}
+
+static vt_status binary_run(vt_opctx *c)
+{
+    binary_kind k = binary_of(c->node->op_type);
+    bool fmod_mode = vt_attr_int(c->node, "fmod", 0) != 0;
+    vt_tensor *out = c->out[0];
+    if (c->n_in == 1) return vt_copy_data(out, c->in[0]);
+    vt_tensor *conv = NULL;
+    const vt_tensor *b = c->in[1];
+    if (b->dtype != c->in[0]->dtype) { /* Pow with an integer exponent */
+        vt_status st = vt_tensor_convert(b, c->in[0]->dtype, &conv);
+        if (st != VT_OK) return st;
+        b = conv;
+    }
+    binary_apply(k, c->in[0], b, out, fmod_mode);
+    vt_tensor_free(conv);
+    /* Variadic Sum/Max/Min/Mean: fold the rest into the output (same shape by construction). */
+    for (int i = 2; i < c->n_in; i++) binary_apply(k, out, c->in[i], out, fmod_mode);
+    if (strcmp(c->node->op_type, "Mean") == 0 && out->dtype == VT_F32) {
+        float *y = out->data;
+        int64_t n = vt_tensor_numel(out);
+        for (int64_t i = 0; i < n; i++) y[i] /= (float)c->n_in;
+    }
+    return VT_OK;
+}
+
+/* In-place broadcast for variadic ops needs out shape >= every input: binary_apply reads `out`
+ * as input a with its own (full) shape, which is safe element by element. */
+
+/* ---- Not, Where ---- */
+
+static vt_status not_infer(vt_opctx *c)
+{
+    vt_status st = vt_need_input(c, 0);
+    if (st != VT_OK) return st;
+    if (c->in[0]->dtype != VT_BOOL) return vt_node_fail(c, VT_ERR_UNSUPPORTED, "input must be bool");
+    vt_out_set(c->out[0], VT_BOOL, c->in[0]->rank, c->in[0]->shape);
+    return VT_OK;
+}
+
+static vt_status not_run(vt_opctx *c)
+{
+    const uint8_t *x = c->in[0]->data;
+    uint8_t *y = c->out[0]->data;
+    int64_t n = vt_tensor_numel(c->in[0]);
+    for (int64_t i = 0; i < n; i++) y[i] = !x[i];
+    return VT_OK;
+}
+
+static vt_status where_infer(vt_opctx *c)
+{
+    for (int i = 0; i < 3; i++) {
+        vt_status st = vt_need_input(c, i);
+        if (st != VT_OK) return st;
+    }
+    if (c->in[0]->dtype != VT_BOOL) return vt_node_fail(c, VT_ERR_ARG, "condition must be bool");
+    if (c->in[1]->dtype != c->in[2]->dtype) return vt_node_fail(c, VT_ERR_ARG, "X and Y have different types");
+    int r;
+    int64_t s[VT_MAX_RANK];
+    if (!vt_broadcast_shape(c->in[0]->rank, c->in[0]->shape, c->in[1]->rank, c->in[1]->shape, &r, s) ||
+        !vt_broadcast_shape(r, s, c->in[2]->rank, c->in[2]->shape, &r, s))
+        return vt_node_fail(c, VT_ERR_ARG, "input shapes do not broadcast");
+    vt_out_set(c->out[0], c->in[1]->dtype, r, s);
+    return VT_OK;
+}
+
+static vt_status where_run(vt_opctx *c)
+{
+    vt_tensor *out = c->out[0];
+    int ro = out->rank;
+    int64_t st[3][VT_MAX_RANK];
+    for (int i = 0; i < 3; i++) vt_broadcast_strides(ro, out->shape, c->in[i]->rank, c->in[i]->shape, st[i]);
+    int64_t n = vt_tensor_numel(out);
+    size_t es = vt_dtype_size(out->dtype);
+    const uint8_t *cond = c->in[0]->data;
+#pragma omp parallel for schedule(static) if (n > 32768)
+    for (int64_t i = 0; i < n; i++) {
+        int64_t rem = i, off[3] = {0, 0, 0};
+        for (int j = ro - 1; j >= 0; j--) {
+            int64_t idx = rem % out->shape[j];
+            rem /= out->shape[j];
+            for (int q = 0; q < 3; q++) off[q] += idx * st[q][j];
+        }
+        const vt_tensor *src = cond[off[0]] ? c->in[1] : c->in[2];
+        int64_t so = cond[off[0]] ? off[1] : off[2];
+        memcpy((char *)out->data + (size_t)i * es, (const char *)src->data + (size_t)so * es, es);
+    }
+    return VT_OK;
+}
+
+/* ---- Cast, Identity, Dropout ---- */
+
+static vt_status cast_infer(vt_opctx *c)
+{
+    vt_status st = vt_need_input(c, 0);
+    if (st != VT_OK) return st;
+    vt_dtype to;
+    int64_t t = vt_attr_int(c->node, "to", -1);
+    if (!vt_onnx_dtype(t, &to)) return vt_node_fail(c, VT_ERR_UNSUPPORTED, "cast to ONNX type %lld", (long long)t);
+    vt_out_set(c->out[0], to, c->in[0]->rank, c->in[0]->shape);
+    return VT_OK;
+}
+
+static vt_status cast_run(vt_opctx *c)
+{
+    const vt_tensor *x = c->in[0];
+    vt_tensor *y = c->out[0];
+    if (x->dtype == y->dtype) return vt_copy_data(y, x);
+    int64_t n = vt_tensor_numel(x);
+    bool from_float = vt_dtype_is_float(x->dtype), to_float = vt_dtype_is_float(y->dtype);
+    for (int64_t i = 0; i < n; i++) {
+        if (from_float || to_float) {
+            double v = vt_elem_f64(x, i);
+            if (!to_float && y->dtype != VT_BOOL) v = trunc(v);
+            vt_elem_set_f64(y, i, v);
+        } else vt_elem_set_i64(y, i, vt_elem_i64(x, i));
+    }
+    return VT_OK;
+}
+
+static vt_status identity_infer(vt_opctx *c)
+{
+    vt_status st = vt_need_input(c, 0);
+    if (st != VT_OK) return st;
+    vt_out_set(c->out[0], c->in[0]->dtype, c->in[0]->rank, c->in[0]->shape);
+    if (c->n_out > 1) vt_out_set(c->out[1], VT_BOOL, c->in[0]->rank, c->in[0]->shape); /* Dropout mask */
+    return VT_OK;
+}
+
+static vt_status identity_run(vt_opctx *c)
+{
+    if (c->n_out > 1) memset(c->out[1]->data, 1, vt_tensor_nbytes(c->out[1]));
+    return vt_copy_data(c->out[0], c->in[0]);
+}
+
+static vt_status dropout_infer(vt_opctx *c)
+{
+    /* Inference semantics: training_mode (input 2, opset >= 12) must be absent or false. */
+    if (c->n_in > 2 && c->in[2] && (!c->in[2]->data || ((const uint8_t *)c->in[2]->data)[0]))
+        return vt_node_fail(c, VT_ERR_UNSUPPORTED, "training-mode Dropout is not supported (inference only)");
+    return identity_infer(c);
+}
+
+#define UN(name) {"", name, 1, unary_infer, unary_run, NULL, false}
+#define BIN(name, since) {"", name, since, binary_infer, binary_run, NULL, false}
+
+static const vt_op ops[] = {
+    UN("Relu"), UN("LeakyRelu"), UN("Sigmoid"), UN("Tanh"), UN("Erf"), UN("Exp"), UN("Log"), UN("Sqrt"),
+    UN("Neg"), UN("Abs"), UN("Reciprocal"), UN("Floor"), UN("Ceil"), UN("HardSigmoid"), UN("HardSwish"),
+    UN("Clip"), UN("Elu"), UN("Selu"), UN("Softplus"), UN("Softsign"), UN("Sin"), UN("Cos"), UN("Round"),
+    UN("Sign"),
+    BIN("Add", 7), BIN("Sub", 7), BIN("Mul", 7), BIN("Div", 7), BIN("Pow", 7), BIN("Mod", 10), BIN("Max", 8),
+    BIN("Min", 8), BIN("Sum", 8), BIN("Mean", 8), BIN("Equal", 7), BIN("Less", 7), BIN("Greater", 7),
+    BIN("LessOrEqual", 12), BIN("GreaterOrEqual", 12), BIN("And", 7), BIN("Or", 7), BIN("Xor", 7), BIN("PRelu", 7),
+    {"", "Not", 1, not_infer, not_run, NULL, false},
+    {"", "Where", 9, where_infer, where_run, NULL, false},
+    {"", "Cast", 6, cast_infer, cast_run, NULL, false},
+    {"", "Identity", 1, identity_infer, identity_run, NULL, false},
+    {"", "Dropout", 7, dropout_infer, identity_run, NULL, false},
+};
+
+VT_OP_TABLE(vt_ops_elementwise, ops);

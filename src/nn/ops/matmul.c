@@ -1,0 +1,276 @@
+/* MatMul (numpy semantics: batched, broadcast, 1-D promotion) and Gemm (transA/transB, alpha,
+ * beta, broadcast C). A naive reference kernel (double accumulation, fixed order) and oneDNN's
+ * matmul primitive over plain strided layouts, created once per prepared shape. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/ops/ops.h"
+
+/* A problem as batched [B..] x M x K times [B..] x K x N with per-operand batch strides. */
+typedef struct mm_shape {
+    int nb;                    /* batch rank of the output */
+    int64_t bshape[VT_MAX_RANK];
+    int64_t astr[VT_MAX_RANK], bstr[VT_MAX_RANK]; /* batch strides in elements (0 = broadcast) */
+    int64_t M, K, N;
+    bool ta, tb;               /* Gemm transposes */
+} mm_shape;
+
+static vt_status matmul_shape(const vt_opctx *c, mm_shape *p, int *orank, int64_t *oshape)
+{
+    const vt_tensor *a = c->in[0], *b = c->in[1];
+    memset(p, 0, sizeof *p);
+    if (a->rank < 1 || b->rank < 1) return vt_node_fail(c, VT_ERR_ARG, "inputs must have rank >= 1");
+    int ra = a->rank, rb = b->rank;
+    int64_t as[VT_MAX_RANK + 1], bs[VT_MAX_RANK + 1];
+    if (ra == 1) as[0] = 1, as[1] = a->shape[0], ra = 2;
+    else memcpy(as, a->shape, sizeof *as * (size_t)ra);
+    if (rb == 1) bs[0] = b->shape[0], bs[1] = 1, rb = 2;
+    else memcpy(bs, b->shape, sizeof *bs * (size_t)rb);
+    p->M = as[ra - 2];
+    p->K = as[ra - 1];
+    p->N = bs[rb - 1];
+    if (bs[rb - 2] != p->K)
+        return vt_node_fail(c, VT_ERR_ARG, "inner dimensions differ (%lld vs %lld)", (long long)p->K,
+                            (long long)bs[rb - 2]);
+    if (!vt_broadcast_shape(ra - 2, as, rb - 2, bs, &p->nb, p->bshape))
+        return vt_node_fail(c, VT_ERR_ARG, "batch dimensions do not broadcast");
+    vt_broadcast_strides(p->nb, p->bshape, ra - 2, as, p->astr);
+    vt_broadcast_strides(p->nb, p->bshape, rb - 2, bs, p->bstr);
+    for (int i = 0; i < p->nb; i++) p->astr[i] *= p->M * p->K, p->bstr[i] *= p->K * p->N;
+    int r = 0;
+    for (int i = 0; i < p->nb; i++) oshape[r++] = p->bshape[i];
+    if (a->rank > 1) oshape[r++] = p->M;
+    if (b->rank > 1) oshape[r++] = p->N;
+    *orank = r;
+    return VT_OK;
+}
+
+/* C[b] = A[b] . B[b] (+ bias) in double, one output row per task. */
+static void mm_naive(const mm_shape *p, const float *A, const float *B, float *C, const vt_tensor *bias, float alpha,
+                     float beta)
+{
+    int64_t nbatch = vt_shape_numel(p->nb, p->bshape), M = p->M, N = p->N, K = p->K;
+    int r = bias ? bias->rank : 0;
+    int64_t bsh[2] = {r >= 2 ? bias->shape[r - 2] : 1, r >= 1 ? bias->shape[r - 1] : 1};
+    const float *bd = bias ? bias->data : NULL;
+#pragma omp parallel
+    {
+        double *acc = malloc(sizeof(double) * (size_t)(N ? N : 1));
+#pragma omp for schedule(static)
+        for (int64_t bi = 0; bi < nbatch * M; bi++) {
+            int64_t b = bi / M, i = bi % M, rem = b, ao = 0, bo = 0;
+            if (!acc) continue;
+            for (int j = p->nb - 1; j >= 0; j--) {
+                int64_t idx = rem % p->bshape[j];
+                rem /= p->bshape[j];
+                ao += idx * p->astr[j];
+                bo += idx * p->bstr[j];
+            }
+            for (int64_t j = 0; j < N; j++) acc[j] = 0;
+            for (int64_t k = 0; k < K; k++) {
+                double av = p->ta ? A[ao + k * M + i] : A[ao + i * K + k];
+                if (av == 0) continue;
+                if (p->tb)
+                    for (int64_t j = 0; j < N; j++) acc[j] += av * B[bo + j * K + k];
+                else
+                    for (int64_t j = 0; j < N; j++) acc[j] += av * B[bo + k * N + j];
+            }
+            float *cp = C + (b * M + i) * N;
+            for (int64_t j = 0; j < N; j++) {
+                double v = alpha * acc[j];
+                if (bd) v += beta * (double)bd[(bsh[0] == 1 ? 0 : i) * bsh[1] + (bsh[1] == 1 ? 0 : j)];
+                cp[j] = (float)v;
+            }
+        }
+        free(acc);
+    }
+}
+
+/* ---- oneDNN ---- */
+
+typedef struct mm_state {
+    dnnl_primitive_t prim;
+    dnnl_memory_t a, b, c, bias;
+} mm_state;
+
+static void mm_release(vt_node *n)
+{
+    mm_state *s = n->state;
+    if (!s) return;
+    if (s->prim) dnnl_primitive_destroy(s->prim);
+    if (s->a) dnnl_memory_destroy(s->a);
+    if (s->b) dnnl_memory_destroy(s->b);
+    if (s->c) dnnl_memory_destroy(s->c);
+    if (s->bias) dnnl_memory_destroy(s->bias);
+    free(s);
+    n->state = NULL;
+}
+
+/* Memory descriptor of a (batched) matrix with broadcast batch strides and an optional transpose. */
+static dnnl_status_t mm_md(dnnl_memory_desc_t *md, const mm_shape *p, const int64_t *bstr, int64_t rows, int64_t cols,
+                           bool trans, dnnl_data_type_t dt, bool batch_bcast_as_one)
+{
+    int nd = p->nb + 2;
+    dnnl_dims_t dims, strides;
+    for (int i = 0; i < p->nb; i++) {
+        dims[i] = batch_bcast_as_one && bstr[i] == 0 ? 1 : p->bshape[i];
+        strides[i] = bstr[i];
+    }
+    dims[nd - 2] = rows;
+    dims[nd - 1] = cols;
+    strides[nd - 2] = trans ? 1 : cols;
+    strides[nd - 1] = trans ? rows : 1;
+    /* Size-1 batch dims need a non-zero stride for oneDNN's layout checks. */
+    int64_t s = rows * cols;
+    for (int i = p->nb - 1; i >= 0; i--) {
+        if (dims[i] == 1 || strides[i] == 0) strides[i] = s;
+        else s = strides[i] * dims[i] > s ? strides[i] * dims[i] : s;
+    }
+    return dnnl_memory_desc_init_by_strides(md, nd, dims, dt, strides);
+}
+
+static vt_status mm_create(vt_opctx *c, const mm_shape *p, const vt_tensor *bias, mm_state *s)
+{
+    dnnl_memory_desc_t amd, bmd, cmd, biasmd;
+    int64_t cstr[VT_MAX_RANK], acc = p->M * p->N;
+    for (int i = p->nb - 1; i >= 0; i--) cstr[i] = acc, acc *= p->bshape[i];
+    dnnl_status_t e = mm_md(&amd, p, p->astr, p->M, p->K, p->ta, dnnl_f32, true);
+    if (e == dnnl_success) e = mm_md(&bmd, p, p->bstr, p->K, p->N, p->tb, dnnl_f32, true);
+    if (e == dnnl_success) e = mm_md(&cmd, p, cstr, p->M, p->N, false, dnnl_f32, false);
+    if (e == dnnl_success && bias) {
+        int r = bias->rank;
+        dnnl_dims_t bd = {r >= 2 ? bias->shape[r - 2] : 1, r >= 1 ? bias->shape[r - 1] : 1};
+        e = dnnl_memory_desc_init_by_tag(&biasmd, 2, bd, dnnl_f32, dnnl_ab);
+    }
+    vt_status st = vt_dnnl_check(c, e, "matmul memory descriptors");
+    if (st != VT_OK) return st;
+    dnnl_matmul_desc_t md;
+    e = dnnl_matmul_desc_init(&md, &amd, &bmd, bias ? &biasmd : NULL, &cmd);
+    dnnl_primitive_attr_t attr = NULL;
+    if (e == dnnl_success) e = vt_dnnl_attr(c->g, &attr);
+    dnnl_primitive_desc_t pd = NULL;
+    if (e == dnnl_success) e = dnnl_primitive_desc_create(&pd, &md, attr, vt_dnnl_engine(), NULL);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if ((st = vt_dnnl_check(c, e, "matmul descriptor")) != VT_OK) return st;
+    e = dnnl_primitive_create(&s->prim, pd);
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_engine_t eng = vt_dnnl_engine();
+    if (e == dnnl_success) e = dnnl_memory_create(&s->a, &amd, eng, DNNL_MEMORY_NONE);
+    if (e == dnnl_success) e = dnnl_memory_create(&s->b, &bmd, eng, DNNL_MEMORY_NONE);
+    if (e == dnnl_success) e = dnnl_memory_create(&s->c, &cmd, eng, DNNL_MEMORY_NONE);
+    if (e == dnnl_success && bias) e = dnnl_memory_create(&s->bias, &biasmd, eng, DNNL_MEMORY_NONE);
+    return vt_dnnl_check(c, e, "matmul primitive");
+}
+
+static vt_status mm_exec(vt_opctx *c, const mm_shape *p, const vt_tensor *bias, float alpha, float beta)
+{
+    const float *A = c->in[0]->data, *B = c->in[1]->data;
+    float *C = c->out[0]->data;
+    /* oneDNN's matmul applies bias with weight 1; other alpha/beta, and the 1-D (matrix-vector)
+     * corner cases, take the reference path. */
+    bool fast = vt_nn_fast(c->g) && alpha == 1.0f && (!bias || beta == 1.0f) && p->M > 0 && p->N > 0 && p->K > 0;
+    if (bias && bias->rank > 2) fast = false;
+    if (!fast) {
+        mm_naive(p, A, B, C, bias, alpha, beta);
+        return VT_OK;
+    }
+    mm_state *s = c->node->state;
+    vt_status st;
+    if (!s) {
+        s = vt_calloc(1, sizeof *s);
+        if (!s) return VT_ERR_NOMEM;
+        c->node->state = s;
+        if ((st = mm_create(c, p, bias, s)) != VT_OK) {
+            mm_release(c->node);
+            return st;
+        }
+    }
+    dnnl_status_t e = dnnl_memory_set_data_handle(s->a, (void *)A);
+    if (e == dnnl_success) e = dnnl_memory_set_data_handle(s->b, (void *)B);
+    if (e == dnnl_success) e = dnnl_memory_set_data_handle(s->c, C);
+    if (e == dnnl_success && bias) e = dnnl_memory_set_data_handle(s->bias, bias->data);
+    if (e == dnnl_success) {
+        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, s->a}, {DNNL_ARG_WEIGHTS, s->b}, {DNNL_ARG_DST, s->c},
+                                   {DNNL_ARG_BIAS, s->bias}};
+        e = vt_dnnl_exec(s->prim, bias ? 4 : 3, args);
+    }
+    return vt_dnnl_check(c, e, "matmul");
+}
+
+static vt_status matmul_infer(vt_opctx *c)
+{
+    vt_status st = vt_need_f32(c, 0);
+    if (st == VT_OK) st = vt_need_f32(c, 1);
+    if (st != VT_OK) return st;
+    mm_shape p;
+    int r;
+    int64_t sh[VT_MAX_RANK + 2];
+    if ((st = matmul_shape(c, &p, &r, sh)) != VT_OK) return st;
+    if (r > VT_MAX_RANK) return vt_node_fail(c, VT_ERR_UNSUPPORTED, "output rank %d", r);
+    vt_out_set(c->out[0], VT_F32, r, sh);
+    return VT_OK;
+}
+
+static vt_status matmul_run(vt_opctx *c)
+{
+    mm_shape p;
+    int r;
+    int64_t sh[VT_MAX_RANK + 2];
+    vt_status st = matmul_shape(c, &p, &r, sh);
+    if (st != VT_OK) return st;
+    return mm_exec(c, &p, NULL, 1.0f, 0.0f);
+}
+
+/* ---- Gemm ---- */
+
+static vt_status gemm_shape(const vt_opctx *c, mm_shape *p)
+{
+    const vt_tensor *a = c->in[0], *b = c->in[1];
+    if (a->rank != 2 || b->rank != 2) return vt_node_fail(c, VT_ERR_ARG, "A and B must be matrices");
+    memset(p, 0, sizeof *p);
+    p->ta = vt_attr_int(c->node, "transA", 0) != 0;
+    p->tb = vt_attr_int(c->node, "transB", 0) != 0;
+    p->M = p->ta ? a->shape[1] : a->shape[0];
+    p->K = p->ta ? a->shape[0] : a->shape[1];
+    int64_t kb = p->tb ? b->shape[1] : b->shape[0];
+    p->N = p->tb ? b->shape[0] : b->shape[1];
+    if (kb != p->K) return vt_node_fail(c, VT_ERR_ARG, "inner dimensions differ (%lld vs %lld)", (long long)p->K, (long long)kb);
+    if (c->n_in > 2 && c->in[2]) {
+        const vt_tensor *cc = c->in[2];
+        int r;
+        int64_t o[VT_MAX_RANK];
+        if (cc->rank > 2 || !vt_broadcast_shape(2, (int64_t[]){p->M, p->N}, cc->rank, cc->shape, &r, o) ||
+            o[0] != p->M || o[1] != p->N)
+            return vt_node_fail(c, VT_ERR_ARG, "C does not broadcast to %lld x %lld", (long long)p->M, (long long)p->N);
+    }
+    return VT_OK;
+}
+
+static vt_status gemm_infer(vt_opctx *c)
+{
+    vt_status st = vt_need_f32(c, 0);
+    if (st == VT_OK) st = vt_need_f32(c, 1);
+    if (st == VT_OK && c->n_in > 2 && c->in[2]) st = vt_need_f32(c, 2);
+    if (st != VT_OK) return st;
+    mm_shape p;
+    if ((st = gemm_shape(c, &p)) != VT_OK) return st;
+    vt_out_set(c->out[0], VT_F32, 2, (int64_t[]){p.M, p.N});
+    return VT_OK;
+}
+
+static vt_status gemm_run(vt_opctx *c)
+{
+    mm_shape p;
+    vt_status st = gemm_shape(c, &p);
+    if (st != VT_OK) return st;
+    const vt_tensor *bias = c->n_in > 2 ? c->in[2] : NULL;
+    return mm_exec(c, &p, bias, vt_attr_float(c->node, "alpha", 1.0f), vt_attr_float(c->node, "beta", 1.0f));
+}
+
+static const vt_op ops[] = {
+    {"", "MatMul", 1, matmul_infer, matmul_run, mm_release, false},
+    {"", "Gemm", 7, gemm_infer, gemm_run, mm_release, false},
+};
+
+VT_OP_TABLE(vt_ops_matmul, ops);

@@ -1,0 +1,179 @@
+/* Normalisations in inference form: BatchNormalization (running statistics), LayerNormalization,
+ * InstanceNormalization, LRN. Statistics accumulate in double in a fixed order per row, so the
+ * result does not depend on threads or batch size. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/ops/ops.h"
+
+static vt_status bn_infer(vt_opctx *c)
+{
+    for (int i = 0; i < 5; i++) {
+        vt_status st = vt_need_f32(c, i);
+        if (st != VT_OK) return st;
+    }
+    const vt_tensor *x = c->in[0];
+    if (x->rank < 2) return vt_node_fail(c, VT_ERR_ARG, "input must be N x C x ...");
+    if (vt_attr_int(c->node, "training_mode", 0) != 0)
+        return vt_node_fail(c, VT_ERR_UNSUPPORTED, "training_mode=1 (batch statistics) is not supported");
+    for (int k = 1; k < c->n_out; k++)
+        if (c->node->out[k] >= 0)
+            return vt_node_fail(c, VT_ERR_UNSUPPORTED, "the training outputs (running mean/var) are not supported");
+    for (int i = 1; i < 5; i++)
+        if (vt_tensor_numel(c->in[i]) != x->shape[1])
+            return vt_node_fail(c, VT_ERR_ARG, "input %d has %lld values for %lld channels", i,
+                                (long long)vt_tensor_numel(c->in[i]), (long long)x->shape[1]);
+    vt_out_set(c->out[0], VT_F32, x->rank, x->shape);
+    for (int k = 1; k < c->n_out; k++) vt_out_set(c->out[k], VT_F32, 1, &x->shape[1]);
+    return VT_OK;
+}
+
+static vt_status bn_run(vt_opctx *c)
+{
+    const vt_tensor *x = c->in[0];
+    float eps = vt_attr_float(c->node, "epsilon", 1e-5f);
+    const float *sc = c->in[1]->data, *b = c->in[2]->data, *mean = c->in[3]->data, *var = c->in[4]->data;
+    int64_t N = x->shape[0], C = x->shape[1], sp = N * C > 0 ? vt_tensor_numel(x) / (N * C) : 0;
+    const float *xd = x->data;
+    float *yd = c->out[0]->data;
+#pragma omp parallel for schedule(static) if (N * C * sp > 32768)
+    for (int64_t p = 0; p < N * C; p++) {
+        int64_t ch = p % C;
+        /* PyTorch's eval form: y = (x - mean) * (scale / sqrt(var + eps)) + bias, in float. */
+        float a = sc[ch] / sqrtf(var[ch] + eps), m = mean[ch], bb = b[ch];
+        const float *xp = xd + p * sp;
+        float *yp = yd + p * sp;
+        for (int64_t i = 0; i < sp; i++) yp[i] = (xp[i] - m) * a + bb;
+    }
+    return VT_OK;
+}
+
+static vt_status ln_infer(vt_opctx *c)
+{
+    vt_status st = vt_need_f32(c, 0);
+    if (st == VT_OK) st = vt_need_f32(c, 1);
+    if (st != VT_OK) return st;
+    const vt_tensor *x = c->in[0];
+    int axis = 0;
+    if (!vt_axis(vt_attr_int(c->node, "axis", -1), x->rank, &axis)) return vt_node_fail(c, VT_ERR_ARG, "axis out of range");
+    int64_t inner = 1;
+    for (int d = axis; d < x->rank; d++) inner *= x->shape[d];
+    if (vt_tensor_numel(c->in[1]) != inner || (c->n_in > 2 && c->in[2] && vt_tensor_numel(c->in[2]) != inner))
+        return vt_node_fail(c, VT_ERR_UNSUPPORTED, "scale and bias must cover the normalised dims exactly");
+    vt_out_set(c->out[0], VT_F32, x->rank, x->shape);
+    int64_t sh[VT_MAX_RANK];
+    for (int d = 0; d < x->rank; d++) sh[d] = d < axis ? x->shape[d] : 1;
+    for (int k = 1; k < c->n_out; k++) vt_out_set(c->out[k], VT_F32, x->rank, sh);
+    return VT_OK;
+}
+
+static vt_status ln_run(vt_opctx *c)
+{
+    const vt_tensor *x = c->in[0];
+    int axis = x->rank - 1;
+    vt_axis(vt_attr_int(c->node, "axis", -1), x->rank, &axis);
+    float eps = vt_attr_float(c->node, "epsilon", 1e-5f);
+    int64_t outer = 1, inner = 1;
+    for (int d = 0; d < axis; d++) outer *= x->shape[d];
+    for (int d = axis; d < x->rank; d++) inner *= x->shape[d];
+    const float *xd = x->data, *sc = c->in[1]->data, *b = c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL;
+    float *yd = c->out[0]->data;
+    float *md = c->n_out > 1 && c->node->out[1] >= 0 ? c->out[1]->data : NULL;
+    float *rd = c->n_out > 2 && c->node->out[2] >= 0 ? c->out[2]->data : NULL;
+#pragma omp parallel for schedule(static) if (outer * inner > 32768)
+    for (int64_t o = 0; o < outer; o++) {
+        const float *xp = xd + o * inner;
+        float *yp = yd + o * inner;
+        double s = 0, ss = 0;
+        for (int64_t i = 0; i < inner; i++) s += xp[i];
+        double mean = s / (double)inner;
+        for (int64_t i = 0; i < inner; i++) ss += (xp[i] - mean) * (xp[i] - mean);
+        double rstd = 1.0 / sqrt(ss / (double)inner + eps);
+        for (int64_t i = 0; i < inner; i++) yp[i] = (float)((xp[i] - mean) * rstd * sc[i] + (b ? b[i] : 0.0));
+        if (md) md[o] = (float)mean;
+        if (rd) rd[o] = (float)rstd;
+    }
+    return VT_OK;
+}
+
+static vt_status in_infer(vt_opctx *c)
+{
+    for (int i = 0; i < 3; i++) {
+        vt_status st = vt_need_f32(c, i);
+        if (st != VT_OK) return st;
+    }
+    const vt_tensor *x = c->in[0];
+    if (x->rank < 3) return vt_node_fail(c, VT_ERR_ARG, "input must be N x C x spatial...");
+    if (vt_tensor_numel(c->in[1]) != x->shape[1] || vt_tensor_numel(c->in[2]) != x->shape[1])
+        return vt_node_fail(c, VT_ERR_ARG, "scale and bias must have C values");
+    vt_out_set(c->out[0], VT_F32, x->rank, x->shape);
+    return VT_OK;
+}
+
+static vt_status in_run(vt_opctx *c)
+{
+    const vt_tensor *x = c->in[0];
+    float eps = vt_attr_float(c->node, "epsilon", 1e-5f);
+    int64_t N = x->shape[0], C = x->shape[1], sp = N * C > 0 ? vt_tensor_numel(x) / (N * C) : 0;
+    const float *xd = x->data, *sc = c->in[1]->data, *b = c->in[2]->data;
+    float *yd = c->out[0]->data;
+#pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < N * C; p++) {
+        const float *xp = xd + p * sp;
+        float *yp = yd + p * sp;
+        double s = 0, ss = 0;
+        for (int64_t i = 0; i < sp; i++) s += xp[i];
+        double mean = s / (double)sp;
+        for (int64_t i = 0; i < sp; i++) ss += (xp[i] - mean) * (xp[i] - mean);
+        double rstd = 1.0 / sqrt(ss / (double)sp + eps);
+        int64_t ch = p % C;
+        for (int64_t i = 0; i < sp; i++) yp[i] = (float)((xp[i] - mean) * rstd * sc[ch] + b[ch]);
+    }
+    return VT_OK;
+}
+
+static vt_status lrn_infer(vt_opctx *c)
+{
+    vt_status st = vt_need_f32(c, 0);
+    if (st != VT_OK) return st;
+    if (c->in[0]->rank < 2) return vt_node_fail(c, VT_ERR_ARG, "input must be N x C x ...");
+    if (vt_attr_int(c->node, "size", 0) < 1) return vt_node_fail(c, VT_ERR_ARG, "size must be >= 1");
+    vt_out_set(c->out[0], VT_F32, c->in[0]->rank, c->in[0]->shape);
+    return VT_OK;
+}
+
+static vt_status lrn_run(vt_opctx *c)
+{
+    const vt_tensor *x = c->in[0];
+    int64_t size = vt_attr_int(c->node, "size", 1);
+    double alpha = vt_attr_float(c->node, "alpha", 1e-4f), beta = vt_attr_float(c->node, "beta", 0.75f),
+           bias = vt_attr_float(c->node, "bias", 1.0f);
+    int64_t N = x->shape[0], C = x->shape[1], sp = N * C > 0 ? vt_tensor_numel(x) / (N * C) : 0;
+    int64_t lo = (size - 1) / 2, hi = size - 1 - lo;
+    const float *xd = x->data;
+    float *yd = c->out[0]->data;
+#pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < N * C; p++) {
+        int64_t nb = p / C, ch = p % C;
+        int64_t c0 = ch - lo < 0 ? 0 : ch - lo, c1 = ch + hi >= C ? C - 1 : ch + hi;
+        for (int64_t i = 0; i < sp; i++) {
+            double s = 0;
+            for (int64_t q = c0; q <= c1; q++) {
+                double v = xd[(nb * C + q) * sp + i];
+                s += v * v;
+            }
+            yd[p * sp + i] = (float)(xd[p * sp + i] / pow(bias + alpha / (double)size * s, beta));
+        }
+    }
+    return VT_OK;
+}
+
+static const vt_op ops[] = {
+    {"", "BatchNormalization", 7, bn_infer, bn_run, NULL, false},
+    {"", "LayerNormalization", 17, ln_infer, ln_run, NULL, false},
+    {"", "InstanceNormalization", 6, in_infer, in_run, NULL, false},
+    {"", "LRN", 1, lrn_infer, lrn_run, NULL, false},
+};
+
+VT_OP_TABLE(vt_ops_norm, ops);

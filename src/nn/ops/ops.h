@@ -1,0 +1,95 @@
+/* Shared pieces of the operator families (the files in ops/): each family exports a table of vt_op entries
+ * that ops/registry.c merges; helpers for broadcasting, axes and dtype checks. */
+#ifndef VT_NN_OPS_H
+#define VT_NN_OPS_H
+
+#include <string.h>
+
+#include "nn/nn.h"
+
+typedef struct vt_op_table {
+    const vt_op *ops;
+    int n;
+} vt_op_table;
+
+extern const vt_op_table vt_ops_elementwise, vt_ops_shape, vt_ops_reduce, vt_ops_conv, vt_ops_pool, vt_ops_norm,
+    vt_ops_matmul;
+
+#define VT_OP_TABLE(name, array) const vt_op_table name = {array, (int)(sizeof array / sizeof array[0])}
+
+/* Numpy-style broadcast of two shapes into out; false when they do not broadcast. */
+bool vt_broadcast_shape(int ra, const int64_t *a, int rb, const int64_t *b, int *ro, int64_t *out);
+
+/* Offsets of an n-ary broadcast walk: for output shape `oshape` and an input of shape `ishape`
+ * (right-aligned), the element strides (0 along broadcast dims). */
+void vt_broadcast_strides(int ro, const int64_t *oshape, int ri, const int64_t *ishape, int64_t *strides);
+
+/* Normalises an axis in [-rank, rank) to [0, rank); false if out of range. */
+static inline bool vt_axis(int64_t axis, int rank, int *out)
+{
+    if (axis < -rank || axis >= rank) return false;
+    *out = (int)(axis < 0 ? axis + rank : axis);
+    return true;
+}
+
+/* The input must be present and float32 (most compute ops are float32-only). */
+vt_status vt_need_f32(const vt_opctx *c, int k);
+/* The input must be present. */
+vt_status vt_need_input(const vt_opctx *c, int k);
+
+/* Element access of numeric tensors as double / int64 (slow path for shape-sized data). */
+double vt_elem_f64(const vt_tensor *t, int64_t i);
+int64_t vt_elem_i64(const vt_tensor *t, int64_t i);
+void vt_elem_set_f64(vt_tensor *t, int64_t i, double v);
+void vt_elem_set_i64(vt_tensor *t, int64_t i, int64_t v);
+
+/* Copies the input into an output of the same size (used by the view-like ops). */
+vt_status vt_copy_data(vt_tensor *dst, const vt_tensor *src);
+
+/* Maps an ONNX TensorProto data type number to a vt_dtype; false when unsupported. */
+bool vt_onnx_dtype(int64_t onnx_type, vt_dtype *out);
+
+/* Geometry of a sliding window over 1-D or 2-D spatial dims (Conv, ConvTranspose, pooling).
+ * 1-D inputs are handled as 2-D with height 1. */
+typedef struct vt_window {
+    int nsp;                       /* spatial rank of the node: 1 or 2 */
+    int64_t in[2], out[2];         /* spatial sizes (h, w); h = 1 for 1-D */
+    int64_t k[2], s[2], d[2];      /* kernel, stride, dilation */
+    int64_t pb[2], pe[2];          /* padding at the beginning / end */
+} vt_window;
+
+/* Reads kernel_shape (or `kernel` when given), strides, dilations, pads and auto_pad of the node
+ * for input spatial sizes taken from `x` (N, C, spatial...), and computes the output size
+ * (floor, or ceil_mode with PyTorch's rule that the last window must start inside the input). */
+vt_status vt_window_of(const vt_opctx *c, const vt_tensor *x, const int64_t *kernel, bool ceil_mode, vt_window *w);
+
+/* ---- oneDNN glue (ops/dnnl.c) ---- */
+#include <oneapi/dnnl/dnnl.h>
+
+/* The process-wide CPU engine and stream (created on first use); NULL with the error set on failure. */
+dnnl_engine_t vt_dnnl_engine(void);
+dnnl_stream_t vt_dnnl_stream(void);
+/* VT_OK for dnnl_success, else a node failure naming the oneDNN call. */
+vt_status vt_dnnl_check(const vt_opctx *c, dnnl_status_t s, const char *what);
+/* Plain (C-order) f32/bf16 memory descriptor for dims. */
+dnnl_status_t vt_dnnl_plain_md(dnnl_memory_desc_t *md, int ndims, const int64_t *dims, dnnl_data_type_t dt);
+/* An argument that may need a layout change: the user's plain memory and, when the primitive
+ * wants another layout, the primitive's memory plus the reorder between them. */
+typedef struct vt_dnnl_arg {
+    dnnl_memory_t user, prim;
+    dnnl_primitive_t reorder;
+} vt_dnnl_arg;
+/* Sets up `a` for a user md and the primitive's wanted md (to_prim: reorder user -> prim, else prim -> user). */
+dnnl_status_t vt_dnnl_arg_init(vt_dnnl_arg *a, const dnnl_memory_desc_t *user_md, const dnnl_memory_desc_t *prim_md,
+                               bool to_prim);
+void vt_dnnl_arg_free(vt_dnnl_arg *a);
+/* The memory the primitive reads/writes; runs the input reorder (to_prim) after setting the user handle. */
+dnnl_status_t vt_dnnl_arg_in(vt_dnnl_arg *a, const void *data, dnnl_memory_t *out);
+dnnl_status_t vt_dnnl_arg_out_prepare(vt_dnnl_arg *a, void *data, dnnl_memory_t *out);
+dnnl_status_t vt_dnnl_arg_out_finish(vt_dnnl_arg *a);
+/* Executes a primitive and waits. */
+dnnl_status_t vt_dnnl_exec(dnnl_primitive_t p, int nargs, const dnnl_exec_arg_t *args);
+/* Primitive attributes for the graph's precision (bf16 => fpmath mode bf16, scratchpad user-less). */
+dnnl_status_t vt_dnnl_attr(const vt_graph *g, dnnl_primitive_attr_t *attr);
+
+#endif

@@ -1,0 +1,120 @@
+/* Pooling: MaxPool, AveragePool (ceil_mode, count_include_pad, dilations), GlobalAveragePool,
+ * GlobalMaxPool over 1-D/2-D spatial dims. Memory-bound: plain C with OpenMP over planes, one
+ * writer per output, a fixed summation order. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/ops/ops.h"
+
+static vt_status pool_infer(vt_opctx *c)
+{
+    vt_status st = vt_need_f32(c, 0);
+    if (st != VT_OK) return st;
+    if (c->n_out > 1 && c->node->out[1] >= 0)
+        return vt_node_fail(c, VT_ERR_UNSUPPORTED, "the Indices output of MaxPool is not supported");
+    vt_window w;
+    bool ceil_mode = vt_attr_int(c->node, "ceil_mode", 0) != 0;
+    if ((st = vt_window_of(c, c->in[0], NULL, ceil_mode, &w)) != VT_OK) return st;
+    int64_t sh[4] = {c->in[0]->shape[0], c->in[0]->shape[1], w.out[0], w.out[1]};
+    if (w.nsp == 1) sh[2] = w.out[1];
+    vt_out_set(c->out[0], VT_F32, c->in[0]->rank, sh);
+    for (int k = 1; k < c->n_out; k++) vt_out_set(c->out[k], VT_I64, 0, NULL);
+    return VT_OK;
+}
+
+static vt_status pool_run(vt_opctx *c)
+{
+    vt_window w;
+    bool ceil_mode = vt_attr_int(c->node, "ceil_mode", 0) != 0;
+    vt_status st = vt_window_of(c, c->in[0], NULL, ceil_mode, &w);
+    if (st != VT_OK) return st;
+    bool is_max = strcmp(c->node->op_type, "MaxPool") == 0;
+    bool include_pad = vt_attr_int(c->node, "count_include_pad", 0) != 0;
+    const float *xd = c->in[0]->data;
+    float *yd = c->out[0]->data;
+    int64_t planes = c->in[0]->shape[0] * c->in[0]->shape[1];
+    int64_t IH = w.in[0], IW = w.in[1], OH = w.out[0], OW = w.out[1];
+#pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < planes; p++) {
+        const float *xp = xd + p * IH * IW;
+        float *yp = yd + p * OH * OW;
+        for (int64_t oh = 0; oh < OH; oh++)
+            for (int64_t ow = 0; ow < OW; ow++) {
+                int64_t h0 = oh * w.s[0] - w.pb[0], w0 = ow * w.s[1] - w.pb[1];
+                float mx = -INFINITY;
+                double sum = 0;
+                int64_t cnt = 0;
+                for (int64_t kh = 0; kh < w.k[0]; kh++) {
+                    int64_t ih = h0 + kh * w.d[0];
+                    if (ih < 0 || ih >= IH) continue;
+                    for (int64_t kw = 0; kw < w.k[1]; kw++) {
+                        int64_t iw = w0 + kw * w.d[1];
+                        if (iw < 0 || iw >= IW) continue;
+                        float v = xp[ih * IW + iw];
+                        if (v > mx || v != v) mx = v;
+                        sum += v;
+                        cnt++;
+                    }
+                }
+                if (is_max) yp[oh * OW + ow] = mx;
+                else {
+                    if (include_pad) {
+                        /* PyTorch: the window clipped to the padded extent (not beyond it in ceil mode). */
+                        int64_t hs = h0, he = h0 + (w.k[0] - 1) * w.d[0] + 1, ws = w0,
+                                we = w0 + (w.k[1] - 1) * w.d[1] + 1;
+                        if (he > IH + w.pe[0]) he = IH + w.pe[0];
+                        if (we > IW + w.pe[1]) we = IW + w.pe[1];
+                        cnt = ((he - hs + w.d[0] - 1) / w.d[0]) * ((we - ws + w.d[1] - 1) / w.d[1]);
+                    }
+                    yp[oh * OW + ow] = cnt ? (float)(sum / (double)cnt) : 0.0f;
+                }
+            }
+    }
+    return VT_OK;
+}
+
+static vt_status global_infer(vt_opctx *c)
+{
+    vt_status st = vt_need_f32(c, 0);
+    if (st != VT_OK) return st;
+    const vt_tensor *x = c->in[0];
+    if (x->rank < 3) return vt_node_fail(c, VT_ERR_ARG, "input must be N x C x spatial...");
+    int64_t sh[VT_MAX_RANK];
+    for (int i = 0; i < x->rank; i++) sh[i] = i < 2 ? x->shape[i] : 1;
+    vt_out_set(c->out[0], VT_F32, x->rank, sh);
+    return VT_OK;
+}
+
+static vt_status global_run(vt_opctx *c)
+{
+    const vt_tensor *x = c->in[0];
+    bool is_max = strcmp(c->node->op_type, "GlobalMaxPool") == 0;
+    int64_t planes = x->shape[0] * x->shape[1], sp = vt_tensor_numel(x) / (planes ? planes : 1);
+    const float *xd = x->data;
+    float *yd = c->out[0]->data;
+#pragma omp parallel for schedule(static) if (planes * sp > 32768)
+    for (int64_t p = 0; p < planes; p++) {
+        const float *xp = xd + p * sp;
+        if (is_max) {
+            float mx = -INFINITY;
+            for (int64_t i = 0; i < sp; i++)
+                if (xp[i] > mx || xp[i] != xp[i]) mx = xp[i];
+            yd[p] = mx;
+        } else {
+            double s = 0;
+            for (int64_t i = 0; i < sp; i++) s += xp[i];
+            yd[p] = (float)(s / (double)sp);
+        }
+    }
+    return VT_OK;
+}
+
+static const vt_op ops[] = {
+    {"", "MaxPool", 1, pool_infer, pool_run, NULL, false},
+    {"", "AveragePool", 1, pool_infer, pool_run, NULL, false},
+    {"", "GlobalAveragePool", 1, global_infer, global_run, NULL, false},
+    {"", "GlobalMaxPool", 1, global_infer, global_run, NULL, false},
+};
+
+VT_OP_TABLE(vt_ops_pool, ops);

@@ -1,0 +1,249 @@
+/* Reductions (ReduceMean/Sum/Max/Min/Prod/SumSquare/L2, ArgMax/ArgMin) and Softmax/LogSoftmax.
+ * Every output element is reduced by one thread in a fixed order, accumulating in double:
+ * results are independent of the thread count and batch size. */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/ops/ops.h"
+
+typedef enum { R_MEAN, R_SUM, R_MAX, R_MIN, R_PROD, R_SUMSQ, R_L2, R_L1, R_LOGSUMEXP } reduce_kind;
+
+static reduce_kind reduce_of(const char *t)
+{
+    if (!strcmp(t, "ReduceMean")) return R_MEAN;
+    if (!strcmp(t, "ReduceSum")) return R_SUM;
+    if (!strcmp(t, "ReduceMax")) return R_MAX;
+    if (!strcmp(t, "ReduceMin")) return R_MIN;
+    if (!strcmp(t, "ReduceProd")) return R_PROD;
+    if (!strcmp(t, "ReduceSumSquare")) return R_SUMSQ;
+    if (!strcmp(t, "ReduceL2")) return R_L2;
+    if (!strcmp(t, "ReduceL1")) return R_L1;
+    return R_LOGSUMEXP;
+}
+
+/* Which axes are reduced: attribute "axes" before the op's input-axes version (13 for
+ * ReduceSum, 18 for the others), input 1 after. */
+static vt_status reduce_axes(const vt_opctx *c, bool *red)
+{
+    int r = c->in[0]->rank;
+    int64_t axes[VT_MAX_RANK];
+    int n = -1;
+    bool input_axes = c->node->opset >= (reduce_of(c->node->op_type) == R_SUM ? 13 : 18);
+    if (!input_axes) {
+        const int64_t *a;
+        n = vt_attr_ints(c->node, "axes", &a);
+        if (n > VT_MAX_RANK) return vt_node_fail(c, VT_ERR_ARG, "too many axes");
+        if (n > 0) memcpy(axes, a, sizeof *a * (size_t)n);
+    } else if (c->n_in > 1 && c->in[1]) {
+        vt_status st = vt_const_ints(c, 1, axes, VT_MAX_RANK, &n);
+        if (st != VT_OK) return st;
+    }
+    if (n <= 0) {
+        bool noop = vt_attr_int(c->node, "noop_with_empty_axes", 0) != 0;
+        for (int i = 0; i < r; i++) red[i] = !noop;
+        return VT_OK;
+    }
+    for (int i = 0; i < r; i++) red[i] = false;
+    for (int i = 0; i < n; i++) {
+        int a;
+        if (!vt_axis(axes[i], r, &a)) return vt_node_fail(c, VT_ERR_ARG, "axis %lld out of range", (long long)axes[i]);
+        red[a] = true;
+    }
+    return VT_OK;
+}
+
+static vt_status reduce_infer(vt_opctx *c)
+{
+    vt_status st = vt_need_input(c, 0);
+    if (st != VT_OK) return st;
+    const vt_tensor *x = c->in[0];
+    if (x->dtype != VT_F32 && x->dtype != VT_I64)
+        return vt_node_fail(c, VT_ERR_UNSUPPORTED, "element type %s", vt_dtype_name(x->dtype));
+    bool red[VT_MAX_RANK];
+    if ((st = reduce_axes(c, red)) != VT_OK) return st;
+    bool keep = vt_attr_int(c->node, "keepdims", 1) != 0;
+    int64_t sh[VT_MAX_RANK];
+    int r = 0;
+    for (int i = 0; i < x->rank; i++)
+        if (!red[i]) sh[r++] = x->shape[i];
+        else if (keep) sh[r++] = 1;
+    vt_out_set(c->out[0], x->dtype, r, sh);
+    return VT_OK;
+}
+
+static vt_status reduce_run(vt_opctx *c)
+{
+    const vt_tensor *x = c->in[0];
+    reduce_kind k = reduce_of(c->node->op_type);
+    bool red[VT_MAX_RANK];
+    vt_status st = reduce_axes(c, red);
+    if (st != VT_OK) return st;
+    int r = x->rank;
+    int64_t str[VT_MAX_RANK], s = 1;
+    for (int i = r - 1; i >= 0; i--) str[i] = s, s *= x->shape[i];
+    /* Offsets of the reduced block relative to an output element's base offset. */
+    int64_t nred = 1, nout = 1;
+    int kept[VT_MAX_RANK], nk = 0, rd[VT_MAX_RANK], nr = 0;
+    for (int i = 0; i < r; i++) {
+        if (red[i]) nred *= x->shape[i], rd[nr++] = i;
+        else nout *= x->shape[i], kept[nk++] = i;
+    }
+    int64_t *roff = vt_malloc((size_t)(nred ? nred : 1), sizeof *roff);
+    if (!roff) return VT_ERR_NOMEM;
+    for (int64_t j = 0; j < nred; j++) {
+        int64_t rem = j, off = 0;
+        for (int q = nr - 1; q >= 0; q--) {
+            off += (rem % x->shape[rd[q]]) * str[rd[q]];
+            rem /= x->shape[rd[q]];
+        }
+        roff[j] = off;
+    }
+    bool f32 = x->dtype == VT_F32;
+#pragma omp parallel for schedule(static) if (nout * nred > 32768)
+    for (int64_t o = 0; o < nout; o++) {
+        int64_t rem = o, base = 0;
+        for (int q = nk - 1; q >= 0; q--) {
+            base += (rem % x->shape[kept[q]]) * str[kept[q]];
+            rem /= x->shape[kept[q]];
+        }
+        double acc = k == R_PROD ? 1 : k == R_MAX ? -INFINITY : k == R_MIN ? INFINITY : 0;
+        double mx = -INFINITY;
+        if (k == R_LOGSUMEXP)
+            for (int64_t j = 0; j < nred; j++) {
+                double v = f32 ? ((const float *)x->data)[base + roff[j]] : (double)((const int64_t *)x->data)[base + roff[j]];
+                if (v > mx) mx = v;
+            }
+        for (int64_t j = 0; j < nred; j++) {
+            double v = f32 ? ((const float *)x->data)[base + roff[j]] : (double)((const int64_t *)x->data)[base + roff[j]];
+            switch (k) {
+            case R_MEAN:
+            case R_SUM: acc += v; break;
+            case R_MAX: acc = v > acc || v != v ? v : acc; break;
+            case R_MIN: acc = v < acc || v != v ? v : acc; break;
+            case R_PROD: acc *= v; break;
+            case R_SUMSQ:
+            case R_L2: acc += v * v; break;
+            case R_L1: acc += fabs(v); break;
+            case R_LOGSUMEXP: acc += exp(v - mx); break;
+            }
+        }
+        if (k == R_MEAN) acc /= (double)nred;
+        if (k == R_L2) acc = sqrt(acc);
+        if (k == R_LOGSUMEXP) acc = log(acc) + mx;
+        if (f32) ((float *)c->out[0]->data)[o] = (float)acc;
+        else ((int64_t *)c->out[0]->data)[o] = (int64_t)acc;
+    }
+    free(roff);
+    return VT_OK;
+}
+
+/* ---- ArgMax / ArgMin ---- */
+
+static vt_status arg_infer(vt_opctx *c)
+{
+    vt_status st = vt_need_f32(c, 0);
+    if (st != VT_OK) return st;
+    const vt_tensor *x = c->in[0];
+    int axis = 0;
+    if (!vt_axis(vt_attr_int(c->node, "axis", 0), x->rank, &axis)) return vt_node_fail(c, VT_ERR_ARG, "axis out of range");
+    bool keep = vt_attr_int(c->node, "keepdims", 1) != 0;
+    int64_t sh[VT_MAX_RANK];
+    int r = 0;
+    for (int i = 0; i < x->rank; i++)
+        if (i != axis) sh[r++] = x->shape[i];
+        else if (keep) sh[r++] = 1;
+    vt_out_set(c->out[0], VT_I64, r, sh);
+    return VT_OK;
+}
+
+static vt_status arg_run(vt_opctx *c)
+{
+    const vt_tensor *x = c->in[0];
+    int axis = 0;
+    vt_axis(vt_attr_int(c->node, "axis", 0), x->rank, &axis);
+    bool last = vt_attr_int(c->node, "select_last_index", 0) != 0, mx = strcmp(c->node->op_type, "ArgMax") == 0;
+    int64_t outer = 1, inner = 1, dim = x->shape[axis];
+    for (int d = 0; d < axis; d++) outer *= x->shape[d];
+    for (int d = axis + 1; d < x->rank; d++) inner *= x->shape[d];
+    const float *p = x->data;
+    int64_t *y = c->out[0]->data;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            int64_t best = 0;
+            float bv = p[o * dim * inner + i];
+            for (int64_t j = 1; j < dim; j++) {
+                float v = p[(o * dim + j) * inner + i];
+                bool better = mx ? (last ? v >= bv : v > bv) : (last ? v <= bv : v < bv);
+                if (better) best = j, bv = v;
+            }
+            y[o * inner + i] = best;
+        }
+    return VT_OK;
+}
+
+/* ---- Softmax / LogSoftmax ---- */
+
+static vt_status softmax_infer(vt_opctx *c)
+{
+    vt_status st = vt_need_f32(c, 0);
+    if (st != VT_OK) return st;
+    int axis = 0;
+    int64_t dflt = c->node->opset < 13 ? 1 : -1;
+    if (!vt_axis(vt_attr_int(c->node, "axis", dflt), c->in[0]->rank, &axis))
+        return vt_node_fail(c, VT_ERR_ARG, "axis out of range");
+    vt_out_set(c->out[0], VT_F32, c->in[0]->rank, c->in[0]->shape);
+    return VT_OK;
+}
+
+static vt_status softmax_run(vt_opctx *c)
+{
+    const vt_tensor *x = c->in[0];
+    int axis = 0;
+    int64_t dflt = c->node->opset < 13 ? 1 : -1;
+    vt_axis(vt_attr_int(c->node, "axis", dflt), x->rank, &axis);
+    bool log_mode = strcmp(c->node->op_type, "LogSoftmax") == 0;
+    /* Before opset 13 the input is coerced to 2-D at `axis`: softmax over all trailing dims. */
+    int64_t outer = 1, dim = 1, inner = 1;
+    for (int d = 0; d < axis; d++) outer *= x->shape[d];
+    if (c->node->opset < 13)
+        for (int d = axis; d < x->rank; d++) dim *= x->shape[d];
+    else {
+        dim = x->shape[axis];
+        for (int d = axis + 1; d < x->rank; d++) inner *= x->shape[d];
+    }
+    const float *p = x->data;
+    float *y = c->out[0]->data;
+#pragma omp parallel for schedule(static) if (outer * inner * dim > 32768)
+    for (int64_t oi = 0; oi < outer * inner; oi++) {
+        int64_t o = oi / inner, i = oi % inner;
+        const float *xp = p + o * dim * inner + i;
+        float *yp = y + o * dim * inner + i;
+        float mx = -INFINITY;
+        for (int64_t j = 0; j < dim; j++) mx = fmaxf(mx, xp[j * inner]);
+        double sum = 0;
+        for (int64_t j = 0; j < dim; j++) sum += exp((double)(xp[j * inner] - mx));
+        if (log_mode) {
+            float ls = (float)log(sum);
+            for (int64_t j = 0; j < dim; j++) yp[j * inner] = xp[j * inner] - mx - ls;
+        } else {
+            double inv = 1.0 / sum;
+            for (int64_t j = 0; j < dim; j++) yp[j * inner] = (float)(exp((double)(xp[j * inner] - mx)) * inv);
+        }
+    }
+    return VT_OK;
+}
+
+#define RED(name) {"", name, 1, reduce_infer, reduce_run, NULL, false}
+
+static const vt_op ops[] = {
+    RED("ReduceMean"), RED("ReduceSum"), RED("ReduceMax"), RED("ReduceMin"), RED("ReduceProd"),
+    RED("ReduceSumSquare"), RED("ReduceL2"), RED("ReduceL1"), RED("ReduceLogSumExp"),
+    {"", "ArgMax", 1, arg_infer, arg_run, NULL, false},
+    {"", "ArgMin", 1, arg_infer, arg_run, NULL, false},
+    {"", "Softmax", 1, softmax_infer, softmax_run, NULL, false},
+    {"", "LogSoftmax", 1, softmax_infer, softmax_run, NULL, false},
+};
+
+VT_OP_TABLE(vt_ops_reduce, ops);

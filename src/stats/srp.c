@@ -1,0 +1,294 @@
+/* Very sparse random projection: a compact R stored by feature, applied block by block.
+ *
+ * Plan: row j of R (feature j) holds each of its k entries independently with probability
+ * s = 1/√p. Instead of k Bernoulli draws per feature we skip to the next nonzero with a
+ * geometric gap (P(gap >= g) = (1 − s)^g), one RNG draw per nonzero, so building R costs
+ * O(√p·k) rather than O(p·k). The draw's low bit is the sign (the gap uses the top 53 bits).
+ * Each feature stores its positive columns, then its negative ones, so the kernel adds or
+ * subtracts without multiplying and the scale √(1/s)/√k is applied once per output.
+ *
+ * Kernel: a block of up to SRP_B rows of X is transposed tile by tile into xt[feature][row];
+ * each nonzero (j, c, ±) then adds ±xt[j][0..B) into acc[c][0..B), one cache line of float32
+ * accumulators (two for float64), which stay in L2 for k up to ~10⁴. Every output element
+ * receives its terms in ascending feature order whatever the block, so any batching and any
+ * thread count give the same bits; threads split the row blocks, never a sum. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <omp.h>
+
+#include "ventral/rng.h"
+#include "ventral/srp.h"
+
+enum {
+    SRP_B = 16,     /* rows per kernel block: 16 float32 = one 64-byte accumulator line */
+    SRP_J = 512,    /* features per transposed tile of X (SRP_J × SRP_B values in L1/L2) */
+    SRP_NARROW = 4, /* rows per block of the narrow kernel */
+};
+
+struct vt_srp_plan {
+    int64_t p, k;
+    uint64_t seed;
+    bool projects;
+    double scale;    /* √(1/s)/√k */
+    int64_t nnz;     /* entries of R */
+    int64_t *offset; /* p + 1: feature j's entries are cols[offset[j] .. offset[j+1]) */
+    int32_t *npos;   /* p: how many of those (the first ones) are positive */
+    int32_t *cols;   /* nnz column indices, ascending within the positive and negative runs */
+};
+
+vt_status vt_srp_jl_min_dim(int64_t n_samples, double eps, int64_t *k)
+{
+    *k = 0;
+    if (!(eps > 0 && eps < 1)) return vt_fail(VT_ERR_ARG, "srp: eps must lie in (0, 1), got %g", eps);
+    if (n_samples < 2)
+        return vt_fail(VT_ERR_ARG, "srp: the Johnson-Lindenstrauss bound needs at least 2 samples, got %lld",
+                       (long long)n_samples);
+    /* The same operations as scikit-learn: eps**2 and eps**3 are C pow, then a truncating cast. */
+    double denominator = pow(eps, 2) / 2 - pow(eps, 3) / 3;
+    double kd = 4 * log((double)n_samples) / denominator;
+    if (!(kd < 2147483647.0))
+        return vt_fail(VT_ERR_ARG, "srp: eps = %g with %lld samples needs k = %.4g components, too many", eps,
+                       (long long)n_samples, kd);
+    *k = (int64_t)kd;
+    return VT_OK;
+}
+
+/* Draws the nonzeros of feature j: their columns (ascending) and signs (1 = negative), or only
+ * counts them when cols is NULL. log1m_s = log(1 − s). */
+static int64_t draw_row(uint64_t seed, int64_t j, int64_t k, double log1m_s, int32_t *cols, uint8_t *neg)
+{
+    vt_rng r = vt_rng_make(seed, (uint64_t)j);
+    int64_t n = 0, c = -1;
+    for (;;) {
+        uint64_t u = vt_rng_u64(&r);
+        double uniform = (double)((u >> 11) + 1) * 0x1.0p-53; /* (0, 1]: log is finite */
+        double gap = floor(log(uniform) / log1m_s);
+        if (gap >= (double)(k - 1 - c)) break; /* the next nonzero would be past column k − 1 */
+        c += 1 + (int64_t)gap;
+        if (cols) {
+            cols[n] = (int32_t)c;
+            neg[n] = (uint8_t)(u & 1);
+        }
+        n++;
+    }
+    return n;
+}
+
+void vt_srp_plan_free(vt_srp_plan *plan)
+{
+    if (!plan) return;
+    free(plan->offset);
+    free(plan->npos);
+    free(plan->cols);
+    free(plan);
+}
+
+vt_status vt_srp_plan_new(int64_t p, int64_t k, uint64_t seed, vt_srp_plan **out)
+{
+    *out = NULL;
+    if (p < 1) return vt_fail(VT_ERR_ARG, "srp: the number of features p must be at least 1, got %lld", (long long)p);
+    if (k < 1 || k > INT32_MAX)
+        return vt_fail(VT_ERR_ARG, "srp: the number of components k must lie in [1, 2^31 - 1], got %lld", (long long)k);
+    vt_srp_plan *pl = vt_calloc(1, sizeof *pl);
+    if (!pl) return VT_ERR_NOMEM;
+    pl->p = p;
+    pl->k = k;
+    pl->seed = seed;
+    pl->projects = p > k;
+    if (!pl->projects) {
+        *out = pl;
+        return VT_OK;
+    }
+    /* scikit-learn's value: np.sqrt(1 / density) / np.sqrt(n_components), density = 1 / np.sqrt(p). */
+    double density = 1.0 / sqrt((double)p);
+    pl->scale = sqrt(1.0 / density) / sqrt((double)k);
+    double log1m_s = log1p(-density);
+    pl->offset = vt_malloc((size_t)p + 1, sizeof *pl->offset);
+    pl->npos = vt_malloc((size_t)p, sizeof *pl->npos);
+    if (!pl->offset || !pl->npos) {
+        vt_srp_plan_free(pl);
+        return VT_ERR_NOMEM;
+    }
+    /* Pass 1 counts each feature's nonzeros, pass 2 redraws and stores them: the RNG is cheaper
+     * than growing arrays, and both passes parallelise over features without any ordering. */
+    pl->offset[0] = 0;
+#pragma omp parallel for schedule(static, 4096)
+    for (int64_t j = 0; j < p; j++) pl->offset[j + 1] = draw_row(seed, j, k, log1m_s, NULL, NULL);
+    for (int64_t j = 0; j < p; j++) pl->offset[j + 1] += pl->offset[j];
+    pl->nnz = pl->offset[p];
+    pl->cols = vt_malloc((size_t)(pl->nnz ? pl->nnz : 1), sizeof *pl->cols);
+    int nt = vt_threads_get();
+    int32_t *scratch = vt_malloc((size_t)nt * (size_t)k, sizeof *scratch);
+    uint8_t *negs = vt_malloc((size_t)nt * (size_t)k, 1);
+    if (!pl->cols || !scratch || !negs) {
+        free(scratch);
+        free(negs);
+        vt_srp_plan_free(pl);
+        return VT_ERR_NOMEM;
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        int32_t *c = scratch + (size_t)omp_get_thread_num() * (size_t)k;
+        uint8_t *neg = negs + (size_t)omp_get_thread_num() * (size_t)k;
+#pragma omp for schedule(static, 4096)
+        for (int64_t j = 0; j < p; j++) {
+            int64_t n = draw_row(seed, j, k, log1m_s, c, neg);
+            int32_t *dst = pl->cols + pl->offset[j];
+            int64_t np = 0;
+            for (int64_t e = 0; e < n; e++)
+                if (!neg[e]) dst[np++] = c[e];
+            pl->npos[j] = (int32_t)np;
+            for (int64_t e = 0; e < n; e++)
+                if (neg[e]) dst[np++] = c[e];
+        }
+    }
+    free(scratch);
+    free(negs);
+    *out = pl;
+    return VT_OK;
+}
+
+int64_t vt_srp_plan_in_dim(const vt_srp_plan *plan)
+{
+    return plan->p;
+}
+int64_t vt_srp_plan_k(const vt_srp_plan *plan)
+{
+    return plan->k;
+}
+int64_t vt_srp_plan_out_dim(const vt_srp_plan *plan)
+{
+    return plan->projects ? plan->k : plan->p;
+}
+bool vt_srp_plan_projects(const vt_srp_plan *plan)
+{
+    return plan->projects;
+}
+int64_t vt_srp_plan_nnz(const vt_srp_plan *plan)
+{
+    return plan->nnz;
+}
+double vt_srp_plan_scale(const vt_srp_plan *plan)
+{
+    return plan->scale;
+}
+
+vt_status vt_srp_plan_row(const vt_srp_plan *plan, int64_t j, int32_t *cols, int8_t *signs, int64_t cap, int64_t *count)
+{
+    *count = 0;
+    if (j < 0 || j >= plan->p)
+        return vt_fail(VT_ERR_ARG, "srp: feature index %lld is outside [0, %lld)", (long long)j, (long long)plan->p);
+    if (!plan->projects) return VT_OK;
+    int64_t start = plan->offset[j], n = plan->offset[j + 1] - start, np = plan->npos[j];
+    *count = n;
+    if (n > cap)
+        return vt_fail(VT_ERR_ARG, "srp: feature %lld has %lld nonzeros, room for %lld", (long long)j, (long long)n,
+                       (long long)cap);
+    /* Merge the ascending positive and negative runs back into one ascending row. */
+    const int32_t *pc = plan->cols + start, *nc = pc + np;
+    int64_t a = 0, b = 0;
+    for (int64_t e = 0; e < n; e++) {
+        bool take_pos = b >= n - np || (a < np && pc[a] < nc[b]);
+        cols[e] = take_pos ? pc[a++] : nc[b++];
+        signs[e] = take_pos ? 1 : -1;
+    }
+    return VT_OK;
+}
+
+/* One kernel per dtype. ACC is the accumulator type (float for float32 input: an output element
+ * sums ~√p terms, whose rounding error stays far below the projection's own distortion ε). The
+ * target clones let AVX2 machines add 8 lanes at a time; IEEE addition gives the same bits in
+ * either clone (no FMA: the kernel only adds). */
+#define SRP_KERNEL(NAME, T, ACC, W)                                                                                    \
+    __attribute__((target_clones("avx2", "default"))) static void NAME(                                                \
+        const vt_srp_plan *pl, const T *x, int64_t rows, T *z, ACC *restrict acc, ACC *restrict xt)                    \
+    {                                                                                                                  \
+        const int64_t p = pl->p, k = pl->k;                                                                            \
+        memset(acc, 0, sizeof *acc *W *(size_t)k);                                                                     \
+        for (int64_t j0 = 0; j0 < p; j0 += SRP_J) {                                                                    \
+            int64_t jn = p - j0 < SRP_J ? p - j0 : SRP_J;                                                              \
+            /* Transpose the tile; rows past the block's end stay zero (they are never written out). */                \
+            for (int64_t b = 0; b < W; b++) {                                                                          \
+                if (b < rows) {                                                                                        \
+                    const T *xr = x + b * p + j0;                                                                      \
+                    for (int64_t jj = 0; jj < jn; jj++) xt[jj * W + b] = (ACC)xr[jj];                                  \
+                } else {                                                                                               \
+                    for (int64_t jj = 0; jj < jn; jj++) xt[jj * W + b] = 0;                                            \
+                }                                                                                                      \
+            }                                                                                                          \
+            for (int64_t jj = 0; jj < jn; jj++) {                                                                      \
+                const ACC *restrict xv = xt + jj * W;                                                                  \
+                /* A feature that is zero in every row of the block (common after ReLU) adds nothing:                  \
+                 * skipping it leaves the sums' bits unchanged, since they never hold −0. */                         \
+                int any = 0;                                                                                           \
+                for (int b = 0; b < W; b++) any |= xv[b] != 0;                                                         \
+                if (!any) continue;                                                                                    \
+                int64_t j = j0 + jj, e = pl->offset[j], mid = e + pl->npos[j], end = pl->offset[j + 1];                \
+                for (; e < mid; e++) {                                                                                 \
+                    ACC *restrict a = acc + (int64_t)pl->cols[e] * W;                                                  \
+                    for (int b = 0; b < W; b++) a[b] += xv[b];                                                         \
+                }                                                                                                      \
+                for (; e < end; e++) {                                                                                 \
+                    ACC *restrict a = acc + (int64_t)pl->cols[e] * W;                                                  \
+                    for (int b = 0; b < W; b++) a[b] -= xv[b];                                                         \
+                }                                                                                                      \
+            }                                                                                                          \
+        }                                                                                                              \
+        const ACC scale = (ACC)pl->scale;                                                                              \
+        for (int64_t b = 0; b < rows; b++)                                                                             \
+            for (int64_t c = 0; c < k; c++) z[b * k + c] = (T)(acc[c * W + b] * scale);                                \
+    }
+
+SRP_KERNEL(kernel_f32, float, float, SRP_B)
+SRP_KERNEL(kernel_f64, double, double, SRP_B)
+/* Narrow versions for blocks of at most SRP_NARROW rows (a stream of single stimuli would
+ * otherwise pay for 16 padded rows); per element they do exactly the same additions. */
+SRP_KERNEL(kernel_f32_narrow, float, float, SRP_NARROW)
+SRP_KERNEL(kernel_f64_narrow, double, double, SRP_NARROW)
+
+vt_status vt_srp_apply(const vt_srp_plan *plan, const vt_tensor *x, vt_tensor *z)
+{
+    if (x->dtype != VT_F32 && x->dtype != VT_F64)
+        return vt_fail(VT_ERR_UNSUPPORTED, "srp: X must be float32 or float64, got %s", vt_dtype_name(x->dtype));
+    int64_t expect_x[2] = {-1, plan->p};
+    if (vt_tensor_check_shape(x, "srp: X", 2, expect_x) != VT_OK) return VT_ERR_ARG;
+    int64_t rows = x->shape[0], out_dim = vt_srp_plan_out_dim(plan);
+    int64_t expect_z[2] = {rows, out_dim};
+    if (vt_tensor_check_shape(z, "srp: Z", 2, expect_z) != VT_OK) return VT_ERR_ARG;
+    if (z->dtype != x->dtype)
+        return vt_fail(VT_ERR_ARG, "srp: Z must have X's dtype %s, got %s", vt_dtype_name(x->dtype),
+                       vt_dtype_name(z->dtype));
+    if (vt_tensor_check_finite(x, "srp: X") != VT_OK) return VT_ERR_ARG;
+    if (rows == 0) return VT_OK;
+    if (!plan->projects) {
+        memcpy(z->data, x->data, vt_tensor_nbytes(x));
+        return VT_OK;
+    }
+    size_t es = vt_dtype_size(x->dtype);
+    int nt = vt_threads_get();
+    int64_t blocks = (rows + SRP_B - 1) / SRP_B;
+    if (blocks < nt) nt = (int)blocks;
+    size_t per_thread = (size_t)SRP_B * ((size_t)plan->k + SRP_J);
+    char *work = vt_malloc((size_t)nt * per_thread, es);
+    if (!work) return VT_ERR_NOMEM;
+#pragma omp parallel num_threads(nt)
+    {
+        char *acc = work + (size_t)omp_get_thread_num() * per_thread * es;
+        char *xt = acc + (size_t)SRP_B * (size_t)plan->k * es;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t blk = 0; blk < blocks; blk++) {
+            int64_t r0 = blk * SRP_B, n = rows - r0 < SRP_B ? rows - r0 : SRP_B;
+            bool narrow = n <= SRP_NARROW;
+            if (x->dtype == VT_F32)
+                (narrow ? kernel_f32_narrow : kernel_f32)(plan, vt_tensor_f32(x) + r0 * plan->p, n,
+                                                          vt_tensor_f32(z) + r0 * plan->k, (float *)acc, (float *)xt);
+            else
+                (narrow ? kernel_f64_narrow : kernel_f64)(plan, vt_tensor_f64(x) + r0 * plan->p, n,
+                                                          vt_tensor_f64(z) + r0 * plan->k, (double *)acc, (double *)xt);
+        }
+    }
+    free(work);
+    return VT_OK;
+}

@@ -1,0 +1,123 @@
+"""`ventral score` against an independent numpy / scikit-learn implementation of METHODS §6:
+the conwell2024 protocol (odd/even split, train-standardised features, 7 alphas with the
+LOO-Pearson criterion, mean over voxels, second-half layers, cRSA / veRSA / encoding, layer
+selection on train) and the default protocol's MSE criterion with an odd/even split. Every
+train and test score and every selected layer must agree to 1e-6."""
+import csv
+import io
+
+import numpy as np
+
+import scoreref
+import vtref
+
+args = vtref.parse_args()
+v = vtref.Ventral(args.ventral)
+rng = np.random.default_rng(7)
+n, reps, units = 36, 3, 24
+ids = [f"img{i:03d}" for i in range(n)]
+latent = rng.standard_normal((n, 5))
+layers = []
+for i, w in enumerate([20, 60, 45, 30]):
+    mix = rng.standard_normal((5, w))
+    x = np.tanh(latent @ mix * (0.3 + 0.3 * i)) + (0.9 - 0.2 * i) * rng.standard_normal((n, w))
+    layers.append((f"block{i}", "Relu", x.astype(np.float32).astype(np.float64)))
+signal = latent @ rng.standard_normal((5, units))
+resp = signal[:, None, :] + 0.8 * rng.standard_normal((n, reps, units))
+resp[rng.random((n, reps)) < 0.08] = np.nan
+resp[:, 0, :][np.all(np.isnan(resp), axis=(1, 2))] = 0.0  # every stimulus keeps one trial
+resp = resp.astype(np.float32).astype(np.float64)
+rois = ["FFA"] * 10 + ["PPA"] * 14
+# The brain lists stimuli in another order than the features: matching is by id.
+order = rng.permutation(n)
+feat_path = v.path("F.h5")
+scoreref.write_features(feat_path, [ids[i] for i in order], [(a, b, x[order]) for a, b, x in layers])
+brain_path = v.path("B.h5")
+scoreref.write_brain(brain_path, ids, resp, rois)
+
+
+def run_scores(db, *extra):
+    v.run("score", "--features", feat_path, "--brain", brain_path, "--db", db, "--bootstrap", "0", *extra)
+    out = v.run("results", "export", "--db", db, "--format", "csv").stdout
+    return list(csv.DictReader(io.StringIO(out)))
+
+
+def reference(alphas, criterion, standardize, mean, first_layer):
+    y = np.nanmean(resp, axis=1)
+    tr, te = np.arange(n)[::2], np.arange(n)[1::2]
+    ref = {}
+    for li in range(first_layer, len(layers)):
+        x = layers[li][2]
+        xtr, xte = x[tr], x[te]
+        if standardize:
+            mu, sd = xtr.mean(0), xtr.std(0)
+            sd[sd == 0] = 1
+            xtr, xte = (xtr - mu) / sd, (xte - mu) / sd
+        loo, pred = scoreref.fit_layer(xtr, y[tr], xte, alphas, criterion)
+        for roi in ["FFA", "PPA"]:
+            u = np.array([r == roi for r in rois])
+            ytr, yte = y[tr][:, u], y[te][:, u]
+            summ = np.mean if mean else np.median
+            ref[(li, roi, "crsa")] = (scoreref.compare(scoreref.rdm(xtr if not standardize else x[tr]), scoreref.rdm(ytr)),
+                                      scoreref.compare(scoreref.rdm(x[te]), scoreref.rdm(yte)))
+            ref[(li, roi, "versa")] = (scoreref.compare(scoreref.rdm(loo[:, u]), scoreref.rdm(ytr)),
+                                       scoreref.compare(scoreref.rdm(pred[:, u]), scoreref.rdm(yte)))
+            ref[(li, roi, "encoding")] = (summ(scoreref.pearson_cols(loo[:, u], ytr)),
+                                          summ(scoreref.pearson_cols(pred[:, u], yte)))
+    return ref
+
+
+def check_against(rows, ref, what):
+    got = {}
+    for r in rows:
+        key = (int(r["layer_index"]), r["roi"], r["metric"])
+        got.setdefault(key, [np.nan, np.nan, 0])
+        got[key][0 if r["split"] == "train" else 1] = float(r["value"])
+        if r["split"] == "test":
+            got[key][2] = int(r["selected"])
+    vtref.check(set(got) == set(ref), f"{what}: scored (layer, roi, metric) set {sorted(got)} == {sorted(ref)}")
+    keys = sorted(set(got) & set(ref))
+    vtref.check_close(f"{what}: train scores", [got[k][0] for k in keys], [ref[k][0] for k in keys], atol=1e-6, rtol=1e-6)
+    vtref.check_close(f"{what}: test scores", [got[k][1] for k in keys], [ref[k][1] for k in keys], atol=1e-6, rtol=1e-6)
+    for roi in ["FFA", "PPA"]:
+        for metric in ["crsa", "versa", "encoding"]:
+            cand = [k for k in ref if k[1] == roi and k[2] == metric]
+            best = max(cand, key=lambda k: (ref[k][0], -k[0]))
+            chosen = [k for k in cand if k in got and got[k][2] == 1]
+            vtref.check(chosen == [best], f"{what}: {roi}/{metric} selected {chosen}, reference {best}")
+
+
+conwell = run_scores(v.path("conwell.sqlite"), "--protocol", "conwell2024")
+check_against(conwell, reference([1e-1, 1, 10, 1e2, 1e3, 1e4, 1e5], "loo-pearson", True, True, 2), "conwell2024")
+
+default = run_scores(v.path("default.sqlite"), "--split", "odd-even", "--alphas", "0.1,1,10,100,1000")
+check_against(default, reference([0.1, 1, 10, 100, 1000], "mse", False, False, 0), "default (odd-even)")
+
+# Scoring again into the same database adds a second run with identical values (determinism)
+# and no duplicated row within a run.
+again = run_scores(v.path("default.sqlite"), "--split", "odd-even", "--alphas", "0.1,1,10,100,1000")
+runs = sorted({r["run_id"] for r in again})
+key = lambda r: (r["layer_index"], r["roi"], r["metric"], r["split"])
+first = {key(r): r["value"] for r in again if r["run_id"] == runs[0]}
+second = {key(r): r["value"] for r in again if r["run_id"] == runs[-1]}
+vtref.check(len(runs) == 2 and first == second and len(first) == len(default) and len(again) == 2 * len(default),
+            "a second scoring run reproduces the first exactly, without duplicates")
+
+# Bootstrap CIs on the selected layers bracket the test score.
+boot = v.run("score", "--features", feat_path, "--brain", brain_path, "--db", v.path("boot.sqlite"), "--split",
+             "odd-even", "--bootstrap", "200", "--metrics", "crsa,versa").stdout
+print(boot)
+rows = list(csv.DictReader(io.StringIO(v.run("results", "export", "--db", v.path("boot.sqlite"), "--format",
+                                             "csv").stdout)))
+sel = [r for r in rows if r["selected"] == "1" and r["split"] == "test"]
+vtref.check(len(sel) == 4 and all(float(r["ci_low"]) <= float(r["value"]) <= float(r["ci_high"]) for r in sel),
+            "bootstrap CI brackets each selected test score")
+
+# Bad inputs.
+scoreref.write_brain(v.path("B2.h5"), ids[:-1] + ["not-extracted"], resp, rois)
+v.expect_error("brain stimulus missing from the features", "score", "--features", feat_path, "--brain",
+               v.path("B2.h5"), "--db", v.path("x.sqlite"), contains="not-extracted")
+v.expect_error("features file is a brain store", "score", "--features", brain_path, "--brain", brain_path, "--db",
+               v.path("x.sqlite"), contains="not a ventral feature store")
+v.expect_error("unknown protocol", "score", "--features", feat_path, "--brain", brain_path, "--db",
+               v.path("x.sqlite"), "--protocol", "brainscore")

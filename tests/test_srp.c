@@ -1,0 +1,158 @@
+/* SRP library: the fast kernel against a naive oracle (same terms, same order: bit-identical),
+ * plan independence from the thread count, block independence, the identity plan, errors. */
+#include <string.h>
+
+#include "ventral/rng.h"
+#include "ventral/srp.h"
+#include "vt_test.h"
+
+/* Naive oracle: z[c] = scale · Σ_j sign(j,c) · x[j] over ascending j, from the plan's rows. */
+static void naive_project(const vt_srp_plan *plan, const double *x, int64_t rows, double *z)
+{
+    int64_t p = vt_srp_plan_in_dim(plan), k = vt_srp_plan_k(plan);
+    int32_t *cols = malloc(sizeof *cols * (size_t)k);
+    int8_t *signs = malloc((size_t)k);
+    for (int64_t b = 0; b < rows; b++) {
+        for (int64_t c = 0; c < k; c++) z[b * k + c] = 0;
+        for (int64_t j = 0; j < p; j++) {
+            int64_t n;
+            vt_srp_plan_row(plan, j, cols, signs, k, &n);
+            for (int64_t e = 0; e < n; e++) z[b * k + cols[e]] += signs[e] * x[b * p + j];
+        }
+        for (int64_t c = 0; c < k; c++) z[b * k + c] *= vt_srp_plan_scale(plan);
+    }
+    free(cols);
+    free(signs);
+}
+
+static void test_jl_min_dim(void)
+{
+    int64_t k;
+    /* scikit-learn johnson_lindenstrauss_min_dim values. */
+    CHECK(vt_srp_jl_min_dim(1000, 0.1, &k) == VT_OK && k == 5920);
+    CHECK(vt_srp_jl_min_dim(2, 0.5, &k) == VT_OK && k == 33);
+    CHECK(vt_srp_jl_min_dim(100, 0.25, &k) == VT_OK && k == 707);
+    CHECK(vt_srp_jl_min_dim(1000, 0.0, &k) == VT_ERR_ARG && strstr(vt_last_error(), "eps"));
+    CHECK(vt_srp_jl_min_dim(1000, 1.0, &k) == VT_ERR_ARG);
+    CHECK(vt_srp_jl_min_dim(1000, NAN, &k) == VT_ERR_ARG);
+    CHECK(vt_srp_jl_min_dim(1, 0.1, &k) == VT_ERR_ARG && k == 0);
+}
+
+static void test_kernel_matches_oracle(void)
+{
+    int64_t n = 37, p = 3001, k = 211; /* odd sizes: partial row blocks and feature tiles */
+    vt_srp_plan *plan;
+    CHECK(vt_srp_plan_new(p, k, 99, &plan) == VT_OK);
+    CHECK(vt_srp_plan_projects(plan) && vt_srp_plan_out_dim(plan) == k);
+    int64_t xs[2] = {n, p}, zs[2] = {n, k};
+    vt_tensor *x = vt_tensor_new(VT_F64, 2, xs), *z = vt_tensor_new(VT_F64, 2, zs);
+    vt_tensor *x32 = vt_tensor_new(VT_F32, 2, xs), *z32 = vt_tensor_new(VT_F32, 2, zs);
+    vt_rng r = vt_rng_make(5, 0);
+    for (int64_t i = 0; i < n * p; i++) {
+        /* ReLU-like: many exact zeros, so the kernel's skipping of all-zero features is exercised. */
+        double v = vt_rng_normal(&r);
+        vt_tensor_f64(x)[i] = i % p < 1000 ? (v > 0 ? v : 0) : v;
+        vt_tensor_f32(x32)[i] = (float)vt_tensor_f64(x)[i];
+    }
+    double *ref = malloc(sizeof *ref * (size_t)(n * k));
+    naive_project(plan, vt_tensor_f64(x), n, ref);
+    CHECK(vt_srp_apply(plan, x, z) == VT_OK);
+    CHECK(memcmp(ref, z->data, sizeof *ref * (size_t)(n * k)) == 0); /* same terms, same order */
+    CHECK_ARRAYS("float64 kernel vs naive oracle", vt_tensor_f64(z), ref, (long)(n * k), 0, 0);
+    CHECK(vt_srp_apply(plan, x32, z32) == VT_OK);
+    double *z32d = malloc(sizeof *z32d * (size_t)(n * k));
+    for (int64_t i = 0; i < n * k; i++) z32d[i] = vt_tensor_f32(z32)[i];
+    CHECK_ARRAYS("float32 kernel vs float64 oracle", z32d, ref, (long)(n * k), 1e-5, 1e-4);
+
+    /* Row blocks of any size give the same bits: project rows one at a time. */
+    int same = 1;
+    for (int64_t b = 0; b < n; b++) {
+        int64_t one_x[2] = {1, p}, one_z[2] = {1, k};
+        vt_tensor *xb = vt_tensor_wrap(VT_F32, 2, one_x, vt_tensor_f32(x32) + b * p);
+        vt_tensor *zb = vt_tensor_new(VT_F32, 2, one_z);
+        CHECK(vt_srp_apply(plan, xb, zb) == VT_OK);
+        same &= memcmp(zb->data, vt_tensor_f32(z32) + b * k, sizeof(float) * (size_t)k) == 0;
+        vt_tensor_free(xb);
+        vt_tensor_free(zb);
+    }
+    CHECK(same);
+
+    /* Errors: dtype mismatch, wrong shapes, NaN naming its place. */
+    CHECK(vt_srp_apply(plan, x, z32) == VT_ERR_ARG && strstr(vt_last_error(), "dtype"));
+    int64_t bad[2] = {n, k + 1};
+    vt_tensor *zbad = vt_tensor_new(VT_F64, 2, bad);
+    CHECK(vt_srp_apply(plan, x, zbad) == VT_ERR_ARG);
+    CHECK(vt_srp_apply(plan, zbad, z) == VT_ERR_ARG);
+    vt_tensor_f64(x)[5 * p + 7] = NAN;
+    CHECK(vt_srp_apply(plan, x, z) == VT_ERR_ARG && strstr(vt_last_error(), "NaN"));
+    int64_t is[2] = {2, p};
+    vt_tensor *xi = vt_tensor_new(VT_I32, 2, is);
+    CHECK(vt_srp_apply(plan, xi, z) == VT_ERR_UNSUPPORTED);
+    vt_tensor_free(xi);
+    vt_tensor_free(zbad);
+    free(ref);
+    free(z32d);
+    vt_tensor_free(x);
+    vt_tensor_free(z);
+    vt_tensor_free(x32);
+    vt_tensor_free(z32);
+    vt_srp_plan_free(plan);
+}
+
+static void test_plan_thread_independent(void)
+{
+    int64_t p = 20000, k = 300;
+    vt_srp_plan *a, *b;
+    int saved = vt_threads_get();
+    vt_threads_set(1);
+    CHECK(vt_srp_plan_new(p, k, 3, &a) == VT_OK);
+    vt_threads_set(3);
+    CHECK(vt_srp_plan_new(p, k, 3, &b) == VT_OK);
+    vt_threads_set(saved);
+    CHECK(vt_srp_plan_nnz(a) == vt_srp_plan_nnz(b));
+    int32_t ca[300], cb[300];
+    int8_t sa[300], sb[300];
+    int same = 1;
+    for (int64_t j = 0; j < p; j++) {
+        int64_t na, nb;
+        vt_srp_plan_row(a, j, ca, sa, k, &na);
+        vt_srp_plan_row(b, j, cb, sb, k, &nb);
+        same &= na == nb && memcmp(ca, cb, sizeof *ca * (size_t)na) == 0 && memcmp(sa, sb, (size_t)na) == 0;
+    }
+    CHECK(same);
+    /* Mean nonzeros per feature k/√p within 5 sigma. */
+    double expect = (double)p * (double)k / sqrt((double)p), sd = sqrt(expect);
+    CHECK_CLOSE((double)vt_srp_plan_nnz(a), expect, 5 * sd, 0);
+    CHECK_CLOSE(vt_srp_plan_scale(a), sqrt(sqrt((double)p)) / sqrt((double)k), 0, 1e-15);
+    int64_t n;
+    CHECK(vt_srp_plan_row(a, p, ca, sa, k, &n) == VT_ERR_ARG);
+    vt_srp_plan_free(a);
+    vt_srp_plan_free(b);
+}
+
+static void test_identity_plan_and_errors(void)
+{
+    vt_srp_plan *plan;
+    CHECK(vt_srp_plan_new(4, 4, 0, &plan) == VT_OK);
+    CHECK(!vt_srp_plan_projects(plan) && vt_srp_plan_out_dim(plan) == 4 && vt_srp_plan_nnz(plan) == 0);
+    double xv[8] = {1, 2, 3, 4, 5, 6, 7, 8}, zv[8] = {0};
+    int64_t s[2] = {2, 4};
+    vt_tensor *x = vt_tensor_wrap(VT_F64, 2, s, xv), *z = vt_tensor_wrap(VT_F64, 2, s, zv);
+    CHECK(vt_srp_apply(plan, x, z) == VT_OK && memcmp(xv, zv, sizeof xv) == 0);
+    vt_tensor_free(x);
+    vt_tensor_free(z);
+    vt_srp_plan_free(plan);
+    vt_srp_plan_free(NULL);
+    CHECK(vt_srp_plan_new(0, 4, 0, &plan) == VT_ERR_ARG && plan == NULL);
+    CHECK(vt_srp_plan_new(10, 0, 0, &plan) == VT_ERR_ARG && strstr(vt_last_error(), "k"));
+    CHECK(vt_srp_plan_new(10, INT64_C(1) << 31, 0, &plan) == VT_ERR_ARG);
+}
+
+int main(void)
+{
+    RUN(test_jl_min_dim);
+    RUN(test_kernel_matches_oracle);
+    RUN(test_plan_thread_independent);
+    RUN(test_identity_plan_and_errors);
+    return vt_test_summary();
+}
