@@ -5,10 +5,13 @@
 
 ventral is timed end to end as a command (read X.npy, build R, project, write Z.npy), best of
 --repeat runs; scikit-learn as fit + transform on an in-memory array (dense_output=True), and
-transform alone, best of --repeat. The ratio is sklearn time / ventral time (> 1: ventral faster).
+transform alone, best of --repeat. The ratio is sklearn time / ventral time (> 1: ventral faster),
+for wall time and for CPU time (user + system, children included: robust on a shared machine;
+ventral's CPU time adds up all its threads, so the CPU ratio is the work ratio).
 """
 import argparse
 import os
+import resource
 import subprocess
 import tempfile
 import time
@@ -17,13 +20,21 @@ import numpy as np
 from sklearn.random_projection import SparseRandomProjection
 
 
+def cpu_seconds():
+    """CPU time of this process plus its finished children (user + system)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def best(fn, repeat):
-    times = []
+    """Best wall time and best CPU time over `repeat` runs (CPU time is robust on a busy machine)."""
+    walls, cpus = [], []
     for _ in range(repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), cpu_seconds()
         fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+        walls.append(time.perf_counter() - t)
+        cpus.append(cpu_seconds() - c)
+    return min(walls), min(cpus)
 
 
 def main():
@@ -61,10 +72,14 @@ def main():
     print(f"X {a.n} x {a.p} {a.dtype} -> k = {a.k}; ventral threads = {a.threads or os.cpu_count()}")
     print(f"  |Zx|^2/|x|^2: ventral mean {r_vt.mean():.4f} sd {r_vt.std():.4f}; "
           f"sklearn mean {r_sk.mean():.4f} sd {r_sk.std():.4f}; output dtypes {z.dtype} / {z_sk.dtype}")
-    print(f"  ventral srp (command: read, plan, project, write)  {t_vt:8.3f} s")
-    print(f"  sklearn SparseRandomProjection fit + transform       {t_sk:8.3f} s   ratio {t_sk / t_vt:6.1f}x")
-    print(f"  sklearn transform only (R already built)            {t_sk_tr:8.3f} s   ratio {t_sk_tr / t_vt:6.1f}x")
-
+    print(f"  load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"  {'':52s} {'wall':>8s} {'ratio':>7s} {'cpu':>8s} {'ratio':>7s}")
+    rows = [("ventral srp (command: read, plan, project, write)", t_vt, None),
+            ("sklearn SparseRandomProjection fit + transform", t_sk, t_vt),
+            ("sklearn transform only (R already built)", t_sk_tr, t_vt)]
+    for name, (wall, cpu), ref in rows:
+        ratios = ("", "") if ref is None else (f"{wall / ref[0]:6.1f}x", f"{cpu / ref[1]:6.1f}x")
+        print(f"  {name:52s} {wall:7.3f}s {ratios[0]:>7s} {cpu:7.3f}s {ratios[1]:>7s}")
 
 if __name__ == "__main__":
     main()

@@ -16,6 +16,8 @@ packages=(
   # reference implementations used by the test suite (Debian's own python3)
   python3 python3-numpy python3-scipy python3-sklearn python3-h5py python3-nibabel python3-netcdf4
   python3-torch python3-torchvision python3-onnx
+  # report: the font the figures are drawn with; headless Chromium to check that the HTML report loads
+  fonts-dejavu-core chromium
 )
 
 if [ "$(id -u)" -eq 0 ]; then SUDO=(); else SUDO=(sudo); fi

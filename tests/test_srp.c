@@ -130,6 +130,34 @@ static void test_plan_thread_independent(void)
     vt_srp_plan_free(b);
 }
 
+/* R is the documented function of (seed, p, k): redraw some rows from the RNG stream directly. */
+static void test_plan_definition(void)
+{
+    int64_t p = 50000, k = 1000;
+    uint64_t seed = 12345;
+    vt_srp_plan *plan;
+    CHECK(vt_srp_plan_new(p, k, seed, &plan) == VT_OK);
+    double s = 1 / sqrt((double)p), log1m_s = log1p(-s);
+    int32_t cols[1000];
+    int8_t signs[1000];
+    int same = 1;
+    for (int64_t j = 0; j < p; j += 997) {
+        int64_t n, m = 0, c = -1;
+        vt_srp_plan_row(plan, j, cols, signs, k, &n);
+        for (uint64_t d = 0;; d++) {
+            uint64_t u = vt_rng_u64_at(seed, (uint64_t)j, d);
+            double gap = floor(log((double)((u >> 11) + 1) * 0x1.0p-53) / log1m_s);
+            if (gap >= (double)(k - 1 - c)) break;
+            c += 1 + (int64_t)gap;
+            same &= m < n && cols[m] == c && signs[m] == ((u & 1) ? -1 : 1);
+            m++;
+        }
+        same &= m == n;
+    }
+    CHECK(same);
+    vt_srp_plan_free(plan);
+}
+
 static void test_identity_plan_and_errors(void)
 {
     vt_srp_plan *plan;
@@ -153,6 +181,7 @@ int main(void)
     RUN(test_jl_min_dim);
     RUN(test_kernel_matches_oracle);
     RUN(test_plan_thread_independent);
+    RUN(test_plan_definition);
     RUN(test_identity_plan_and_errors);
     return vt_test_summary();
 }

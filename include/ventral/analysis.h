@@ -135,12 +135,29 @@ vt_status vt_analysis_model_rsm(vt_results *db, int64_t run_id, const char *kind
                                 const char *method, char ***names, vt_tensor **matrix);
 void vt_analysis_names_free(char **names, size_t n);
 
+/* The same averaged over subjects: for each subject with RSMs of `kind` in `roi` (NULL: RSMs not
+ * tied to a ROI) the model×model matrix, then the element-wise mean over the subjects that share
+ * the first subject's model list (a subject with another list, or with fewer than 2 models, is
+ * left out). *n_subjects (may be NULL) receives how many were averaged. */
+vt_status vt_analysis_model_rsm_mean(vt_results *db, int64_t run_id, const char *kind, const char *roi,
+                                     const char *method, char ***names, vt_tensor **matrix, size_t *n_subjects);
+
 /* Writes every analysis above for each (metric, ROI) cell of t (only those matching `metric`
  * and `roi` when not NULL): as a text report (a ranking table per cell, the correlations and
  * the grouped comparisons) or, with `json`, as one JSON object {"cells": [...]} holding every
  * number, per-subject values included. t must hold one run. */
 vt_status vt_analysis_write(const vt_results_table *t, const char *metric, const char *roi, const vt_analysis_opts *o,
                             bool json, FILE *f);
+
+/* The same straight from the database, loading one (metric, ROI) cell at a time so that memory
+ * stays bounded by the largest cell. run_id must be a run (not 0). */
+vt_status vt_analysis_write_db(vt_results *db, int64_t run_id, const char *metric, const char *roi,
+                               const vt_analysis_opts *o, bool json, FILE *f);
+
+/* The (metric, ROI) cells of a run (0: every run) read from the database, sorted by metric then
+ * ROI; the strings are owned by the array: free with vt_analysis_db_cells_free. */
+vt_status vt_analysis_db_cells(vt_results *db, int64_t run_id, vt_analysis_cell **cells, size_t *n);
+void vt_analysis_db_cells_free(vt_analysis_cell *cells, size_t n);
 
 /* The grouping attributes vt_analysis_groups accepts, in report order. */
 extern const char *const vt_analysis_attributes[4];

@@ -69,6 +69,19 @@ vt_status vt_brain_write(const char *path, const vt_brain *b);
  * dataset, wrong dtype or shape, a truncated file or a foreign format. */
 vt_status vt_brain_read(const char *path, vt_brain **out);
 
+/* Keeps only the units whose ROI label (unit_rois, '+'-separated components) has a component
+ * equal to `roi` or starting with "roi:" (an atlas name selects all its labels), in place:
+ * responses, maps and unit metadata. VT_ERR_ARG when the store has no ROI labels or no unit
+ * matches. */
+vt_status vt_brain_select_roi(vt_brain *b, const char *roi);
+
+/* A new float64 tensor units x stimuli x repetitions (the layout GSN takes), NaN kept. */
+vt_status vt_brain_units_first(const vt_brain *b, vt_tensor **out);
+
+/* A new float64 tensor stimuli x units: the mean over each stimulus's present trials (NaN
+ * where a unit has none) — the trial-averaged responses that encoding and RSA scores use. */
+vt_status vt_brain_trial_mean(const vt_brain *b, vt_tensor **out);
+
 /* Trials present per stimulus into counts[n_stimuli]: a trial counts when any unit has a
  * value (not NaN). */
 void vt_brain_trial_counts(const vt_brain *b, int32_t *counts);

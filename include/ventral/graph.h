@@ -53,6 +53,10 @@ typedef struct vt_layer_info {
     vt_dtype dtype;
     int rank;
     const int64_t *shape; /* shape[0] is the batch size for batched inputs */
+    double seconds;       /* time spent in the layer's node over all runs since the last prepare */
+    int batch_axis;       /* the dim holding the stimuli (its size is the batch and follows it); -1 when the
+                           * batch is merged with another dim (e.g. a flattened sequence-first [T*N, D]
+                           * attention tensor) or the layer does not depend on the batch */
 } vt_layer_info;
 
 void vt_graph_free(vt_graph *g);

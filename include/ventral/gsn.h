@@ -29,6 +29,10 @@
  * covariances over conditions with >= 2 trials, the data covariance uses min(valid count)
  * trials per condition (chosen by the same deterministic permutation as the package), and
  * cS = cD - cN / min(valid count).
+ *
+ * Cost: O(51 N^3) time for the shrinkage grid plus a few N^3 eigendecompositions (N = units),
+ * about 10 N^2 doubles of memory: meant for ROI-sized unit counts, not whole brains.
+ * docs/gsn.md lists the deliberate differences from the package.
  */
 #ifndef VENTRAL_GSN_H
 #define VENTRAL_GSN_H

@@ -44,8 +44,12 @@ typedef struct vt_nsd_assemble_options {
     const char *rois;   /* comma list of ATLAS:LABEL (name or number) or ATLAS (any label > 0); "all" = every voxel */
     const char *within; /* mask atlas every unit must lie in (label > 0), default "nsdgeneral"; "" = none */
     double ncsnr;       /* keep voxels with ncsnr > this (from ncsnr.nii.gz); NaN = no NCSNR selection */
-    const char *images; /* "shared" (sharedix, default) or "all" (every image the subject saw) */
+    const char *images; /* "shared" (sharedix, default), "all" (every image the subject saw), or a file of
+                           1-based NSD ids (one per line, or FILE.h5:DATASET), kept in its order */
     int max_sessions;   /* 0 = every session file present */
+    /* Called before each session is read (done = sessions read so far); may be NULL. */
+    void (*progress)(void *ctx, int done, int total);
+    void *progress_ctx;
 } vt_nsd_assemble_options;
 
 void vt_nsd_assemble_defaults(vt_nsd_assemble_options *o);
@@ -62,7 +66,8 @@ vt_status vt_nsd_assemble(const vt_nsd_assemble_options *o, vt_brain **out);
  * with 3 sessions and subject 2 with 2, 60 trials per session, 60 images per subject of which
  * 20 are shared, 3 repetitions, 10 x 8 x 6 and 9 x 8 x 6 voxel volumes, signal + noise), deterministic
  * for a seed. Its ncsnr.nii.gz holds each voxel's true generative signal sd / noise sd. Also writes
- * "ventral_tiny.json" describing the sizes. */
+ * "ventral_tiny.json" describing the sizes, and brainio/assy_tiny_MajajHong2015_like.nc, a tiny IT
+ * recording in the Brain-Score NetCDF layout showing 40 of the same images. */
 vt_status vt_nsd_make_tiny(const char *dir, uint64_t seed);
 
 #ifdef __cplusplus

@@ -157,7 +157,20 @@ typedef struct vt_results_table {
 /* Every score of `run_id` (0: every run), ordered by run, model name, model SHA-256, layer
  * index, subject, ROI, metric, split. */
 vt_status vt_results_scores(vt_results *db, int64_t run_id, vt_results_table **out);
+/* The same restricted to one metric and/or ROI (NULL: any): analyses of a large run load one
+ * (metric, ROI) cell at a time. Equal strings of a table share one copy. */
+vt_status vt_results_scores_of(vt_results *db, int64_t run_id, const char *metric, const char *roi,
+                               vt_results_table **out);
 void vt_results_table_free(vt_results_table *t);
+
+/* Every run, oldest first. Strings are malloc'd (finished is NULL while running); free the
+ * array with vt_results_runs_free. */
+typedef struct vt_results_run {
+    int64_t id;
+    char *started, *finished, *ventral_version, *status, *config_json;
+} vt_results_run;
+vt_status vt_results_runs(vt_results *db, vt_results_run **runs, size_t *n);
+void vt_results_runs_free(vt_results_run *runs, size_t n);
 
 /* The newest run id that has scores (0 if none). */
 vt_status vt_results_latest_run(vt_results *db, int64_t *run_id);

@@ -18,10 +18,13 @@
  * constant direction gets weight 0 exactly instead of subtracting 11ᵀ/(nα)). When p < n
  * the thin SVD Xc = U S Vᵀ is used. Either way G_α⁻¹ = Σ_k q_k q_kᵀ/(λ_k + α) (+ the
  * projector on the rest of the complement of 1, times 1/α), c = G_α⁻¹ y, e_i = c_i/(G_α⁻¹)_ii.
- * The alpha sweep runs in float32 GEMMs; every target whose best alphas are within a
- * safety margin is then re-evaluated in float64 for those alphas, so the choice equals a
- * pure float64 sweep's (VT_RIDGE_SWEEP_DOUBLE runs that pure float64 sweep). Coefficients,
- * LOO and test predictions are always computed in float64 at the chosen alpha.
+ * The alpha sweep runs in float32 GEMMs, skipping (MSE criterion) the alphas whose lower
+ * bound min_i (G_α⁻¹)_ii⁻² · ‖c‖² on the LOO error already exceeds the best error found; every
+ * target whose best alphas are within a safety margin is then re-evaluated in float64 for
+ * those alphas, so the choice equals a pure float64 sweep's (VT_RIDGE_SWEEP_DOUBLE runs that
+ * pure float64 sweep; the tests check they agree). Dual coefficients, LOO and test
+ * predictions are computed in float64 at the chosen alpha; coef too, except that a float32
+ * coef output is formed by one sgemm (float32 accuracy is all it can hold).
  * Targets are processed in blocks: memory is O(n² + n·p + (n + p)·block), no p×p matrix is
  * ever formed, and outputs may be memory-mapped files (vt_npy_create) larger than RAM.
  */

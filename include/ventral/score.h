@@ -14,9 +14,10 @@
  * the test brain RSM; encoding = summary (median, or mean under conwell2024) over the ROI's units
  * of the Pearson r of the LOO (train) or test predictions. ROIs come from the store's unit ROI
  * labels (one ROI "all" without labels). Brain RSMs use trial-averaged responses (NaN trials
- * skipped). Ceilings: RSA scores by the split-half reliability of the test brain RSM (even vs odd
- * repetitions, Spearman–Brown); encoding by the summary over units of √(NC/100), NC the NSD noise
- * ceiling from the units' NCSNR on the test stimuli.
+ * skipped). Ceilings (the largest correlation a noiseless model could reach): RSA scores by √ of the
+ * split-half reliability of the test brain RSM (even vs odd repetitions, Spearman–Brown); encoding by
+ * the summary over units of √(NC/100), NC the NSD noise ceiling from the units' NCSNR on the test
+ * stimuli.
  */
 #ifndef VENTRAL_SCORE_H
 #define VENTRAL_SCORE_H

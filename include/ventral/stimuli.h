@@ -6,7 +6,7 @@
  *   text file, one path per line   file names without extension the list's order
  *   .npy uint8 N×H×W×3             "0", "1", ...                transformed like decoded images
  *   .npy float32 N×3×H×W           "0", "1", ...                used as is (already transformed)
- *   NSD brick .hdf5/.h5 (imgBrick) "nsd-<0-based index>"        transformed; read row by row
+ *   NSD brick .hdf5/.h5 (imgBrick) "1", "2", ... (1-based NSD id) transformed; read row by row
  *
  *   vt_stimuli *s;
  *   vt_stimuli_open("stim/", &tf, &s);             // tf: vt_transform (NULL = "torchvision")

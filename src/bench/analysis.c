@@ -635,6 +635,75 @@ vt_status vt_analysis_model_rsm(vt_results *db, int64_t run_id, const char *kind
     return VT_OK;
 }
 
+vt_status vt_analysis_model_rsm_mean(vt_results *db, int64_t run_id, const char *kind, const char *roi,
+                                     const char *method, char ***names, vt_tensor **matrix, size_t *n_subjects)
+{
+    *names = NULL;
+    *matrix = NULL;
+    if (n_subjects) *n_subjects = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(vt_results_handle(db),
+                                "SELECT DISTINCT s.name FROM rsms x LEFT JOIN subjects s ON s.id = x.subject_id "
+                                "WHERE x.run_id = ?1 AND x.kind = ?2 AND x.roi_id = CASE WHEN ?3 IS NULL THEN 0 "
+                                "ELSE (SELECT id FROM rois WHERE name = ?3) END ORDER BY 1",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, run_id);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, kind, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = roi ? sqlite3_bind_text(st, 3, roi, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, 3);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return vt_results_fail_sqlite(db, rc, "cannot list RSM subjects");
+    }
+    char **first = NULL, **nm = NULL;
+    vt_tensor *sum = NULL, *m = NULL;
+    size_t count = 0, M = 0;
+    vt_status s = VT_OK, last = VT_OK;
+    char last_msg[1024] = "";
+    while (s == VT_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *subject = (const char *)sqlite3_column_text(st, 0);
+        last = vt_analysis_model_rsm(db, run_id, kind, subject, roi, method, &nm, &m);
+        if (last != VT_OK) {
+            if (last == VT_ERR_NOMEM) s = last;
+            snprintf(last_msg, sizeof last_msg, "%s", vt_last_error());
+            continue;
+        }
+        size_t n = (size_t)m->shape[0];
+        bool same = !first || n == M;
+        for (size_t i = 0; same && first && i < n; i++) same = strcmp(first[i], nm[i]) == 0;
+        if (!first) {
+            first = nm, M = n, sum = m;
+            nm = NULL, m = NULL;
+            count = 1;
+            continue;
+        }
+        if (same) {
+            double *a = vt_tensor_f64(sum), *b = vt_tensor_f64(m);
+            for (size_t i = 0; i < n * n; i++) a[i] += b[i];
+            count++;
+        }
+        vt_analysis_names_free(nm, n);
+        vt_tensor_free(m);
+        nm = NULL, m = NULL;
+    }
+    if (s == VT_OK && rc != SQLITE_DONE) s = vt_results_fail_sqlite(db, rc, "cannot list RSM subjects");
+    sqlite3_finalize(st);
+    if (s == VT_OK && count == 0)
+        s = last_msg[0] ? vt_fail(last != VT_OK ? last : VT_ERR_ARG, "%s", last_msg)
+                        : vt_fail(VT_ERR_ARG, "%s: no RSMs of kind '%s'%s%s", vt_results_path(db), kind,
+                                  roi ? " in ROI " : "", roi ? roi : "");
+    if (s != VT_OK) {
+        vt_analysis_names_free(first, M);
+        vt_tensor_free(sum);
+        return s;
+    }
+    double *a = vt_tensor_f64(sum);
+    for (size_t i = 0; i < M * M; i++) a[i] /= (double)count;
+    *names = first;
+    *matrix = sum;
+    if (n_subjects) *n_subjects = count;
+    return VT_OK;
+}
+
 /* ---- text and JSON summaries ---- */
 
 const char *const vt_analysis_attributes[4] = {"family", "task", "training_data", "trained"};
@@ -767,64 +836,160 @@ static void write_cell_text(FILE *f, const vt_ranking *r, const vt_correlation *
     }
 }
 
+/* One cell's analyses, as text or as one JSON object (preceded by a comma unless first). */
+static vt_status write_cell(const vt_results_table *t, const vt_analysis_cell *cell, const vt_analysis_opts *o,
+                            bool json, bool first, FILE *f)
+{
+    vt_ranking *r = NULL;
+    vt_group_comparison *groups[4] = {NULL};
+    vt_correlation corr[VT_ANALYSIS_CORR_COUNT];
+    vt_status s = vt_analysis_ranking(t, cell->metric, cell->roi, o, &r);
+    if (s == VT_OK) vt_analysis_correlations(r, corr);
+    for (int a = 0; s == VT_OK && a < 4; a++) s = vt_analysis_groups(r, vt_analysis_attributes[a], o, &groups[a]);
+    if (s == VT_OK && json) {
+        fputs(first ? "\n {\"metric\": " : ",\n {\"metric\": ", f);
+        vt_json_write_string(f, r->metric);
+        fputs(", \"roi\": ", f);
+        vt_json_write_string(f, r->roi);
+        fputs(", \"models\": [", f);
+        for (size_t i = 0; i < r->n; i++) {
+            fputs(i ? ",\n   " : "\n   ", f);
+            write_model_json(f, &r->models[i]);
+        }
+        fputs("],\n  \"correlations\": {", f);
+        for (int k = 0; k < VT_ANALYSIS_CORR_COUNT; k++) {
+            fprintf(f, "%s\"%s\": {\"n\": %zu", k ? ", " : "", vt_analysis_corr_names[k], corr[k].n);
+            json_key_double(f, "rho", corr[k].rho);
+            json_key_double(f, "p", corr[k].p);
+            fputc('}', f);
+        }
+        fputs("},\n  \"groups\": [", f);
+        for (int a = 0; a < 4; a++) {
+            if (a) fputs(", ", f);
+            write_groups_json(f, groups[a]);
+        }
+        fputs("]}", f);
+    } else if (s == VT_OK) {
+        if (!first) fputc('\n', f);
+        write_cell_text(f, r, corr, groups, o);
+    }
+    for (int a = 0; a < 4; a++) vt_group_comparison_free(groups[a]);
+    vt_ranking_free(r);
+    return s;
+}
+
+static void write_open(const vt_analysis_opts *o, bool json, FILE *f)
+{
+    if (!json) return;
+    fprintf(f, "{\"n_boot\": %d, \"seed\": %llu", o->n_boot, (unsigned long long)o->seed);
+    json_key_double(f, "level", o->level);
+    fputs(", \"cells\": [", f);
+}
+
+static vt_status write_close(vt_status s, size_t written, const char *metric, const char *roi, bool json, FILE *f)
+{
+    if (s == VT_OK && written == 0)
+        s = vt_fail(VT_ERR_ARG, "no scores%s%s%s%s", metric ? " for metric " : "", metric ? metric : "",
+                    roi ? " in ROI " : "", roi ? roi : "");
+    if (s == VT_OK && json) fputs("\n]}\n", f);
+    return s;
+}
+
+static bool cell_wanted(const vt_analysis_cell *c, const char *metric, const char *roi)
+{
+    return (!metric || strcmp(metric, c->metric) == 0) && (!roi || strcmp(roi, c->roi) == 0);
+}
+
 vt_status vt_analysis_write(const vt_results_table *t, const char *metric, const char *roi, const vt_analysis_opts *o,
                             bool json, FILE *f)
 {
     vt_analysis_opts def = vt_analysis_opts_default();
     if (!o) o = &def;
     vt_analysis_cell *cells = NULL;
-    size_t nc = 0;
+    size_t nc = 0, written = 0;
     vt_status s = vt_analysis_cells(t, &cells, &nc);
     if (s != VT_OK) return s;
-    if (json) {
-        fprintf(f, "{\"n_boot\": %d, \"seed\": %llu", o->n_boot, (unsigned long long)o->seed);
-        json_key_double(f, "level", o->level);
-        fputs(", \"cells\": [", f);
-    }
-    size_t written = 0;
-    for (size_t c = 0; s == VT_OK && c < nc; c++) {
-        if ((metric && strcmp(metric, cells[c].metric) != 0) || (roi && strcmp(roi, cells[c].roi) != 0)) continue;
-        vt_ranking *r = NULL;
-        vt_group_comparison *groups[4] = {NULL};
-        vt_correlation corr[VT_ANALYSIS_CORR_COUNT];
-        s = vt_analysis_ranking(t, cells[c].metric, cells[c].roi, o, &r);
-        if (s == VT_OK) vt_analysis_correlations(r, corr);
-        for (int a = 0; s == VT_OK && a < 4; a++) s = vt_analysis_groups(r, vt_analysis_attributes[a], o, &groups[a]);
-        if (s == VT_OK && json) {
-            fputs(written ? ",\n {\"metric\": " : "\n {\"metric\": ", f);
-            vt_json_write_string(f, r->metric);
-            fputs(", \"roi\": ", f);
-            vt_json_write_string(f, r->roi);
-            fputs(", \"models\": [", f);
-            for (size_t i = 0; i < r->n; i++) {
-                fputs(i ? ",\n   " : "\n   ", f);
-                write_model_json(f, &r->models[i]);
-            }
-            fputs("],\n  \"correlations\": {", f);
-            for (int k = 0; k < VT_ANALYSIS_CORR_COUNT; k++) {
-                fprintf(f, "%s\"%s\": {\"n\": %zu", k ? ", " : "", vt_analysis_corr_names[k], corr[k].n);
-                json_key_double(f, "rho", corr[k].rho);
-                json_key_double(f, "p", corr[k].p);
-                fputc('}', f);
-            }
-            fputs("},\n  \"groups\": [", f);
-            for (int a = 0; a < 4; a++) {
-                if (a) fputs(", ", f);
-                write_groups_json(f, groups[a]);
-            }
-            fputs("]}", f);
-        } else if (s == VT_OK) {
-            if (written) fputc('\n', f);
-            write_cell_text(f, r, corr, groups, o);
-        }
-        written++;
-        for (int a = 0; a < 4; a++) vt_group_comparison_free(groups[a]);
-        vt_ranking_free(r);
+    write_open(o, json, f);
+    for (size_t c = 0; s == VT_OK && c < nc; c++)
+        if (cell_wanted(&cells[c], metric, roi)) s = write_cell(t, &cells[c], o, json, written++ == 0, f);
+    free(cells);
+    return write_close(s, written, metric, roi, json, f);
+}
+
+void vt_analysis_db_cells_free(vt_analysis_cell *cells, size_t n)
+{
+    if (!cells) return;
+    for (size_t i = 0; i < n; i++) {
+        free((char *)cells[i].metric);
+        free((char *)cells[i].roi);
     }
     free(cells);
-    if (s == VT_OK && written == 0)
-        s = vt_fail(VT_ERR_ARG, "no scores%s%s%s%s", metric ? " for metric " : "", metric ? metric : "",
-                    roi ? " in ROI " : "", roi ? roi : "");
-    if (s == VT_OK && json) fputs("\n]}\n", f);
-    return s;
+}
+
+vt_status vt_analysis_db_cells(vt_results *db, int64_t run_id, vt_analysis_cell **cells, size_t *n)
+{
+    *cells = NULL;
+    *n = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(vt_results_handle(db),
+                                "SELECT me.name, r.name FROM (SELECT DISTINCT metric_id, roi_id FROM scores "
+                                "WHERE ?1 = 0 OR run_id = ?1) c JOIN metrics me ON me.id = c.metric_id "
+                                "JOIN rois r ON r.id = c.roi_id ORDER BY me.name, r.name",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, run_id);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return vt_results_fail_sqlite(db, rc, "cannot list metrics and ROIs");
+    }
+    vt_analysis_cell *c = NULL;
+    size_t k = 0, cap = 0;
+    vt_status s = VT_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (k == cap) {
+            cap = cap ? 2 * cap : 16;
+            vt_analysis_cell *g = realloc(c, cap * sizeof *g);
+            if (!g) {
+                s = vt_fail(VT_ERR_NOMEM, "out of memory");
+                break;
+            }
+            c = g;
+        }
+        c[k].metric = strdup((const char *)sqlite3_column_text(st, 0));
+        c[k].roi = strdup((const char *)sqlite3_column_text(st, 1));
+        k++;
+        if (!c[k - 1].metric || !c[k - 1].roi) {
+            s = vt_fail(VT_ERR_NOMEM, "out of memory");
+            break;
+        }
+    }
+    if (s == VT_OK && rc != SQLITE_DONE) s = vt_results_fail_sqlite(db, rc, "cannot list metrics and ROIs");
+    sqlite3_finalize(st);
+    if (s != VT_OK) {
+        vt_analysis_db_cells_free(c, k);
+        return s;
+    }
+    *cells = c;
+    *n = k;
+    return VT_OK;
+}
+
+vt_status vt_analysis_write_db(vt_results *db, int64_t run_id, const char *metric, const char *roi,
+                               const vt_analysis_opts *o, bool json, FILE *f)
+{
+    vt_analysis_opts def = vt_analysis_opts_default();
+    if (!o) o = &def;
+    vt_analysis_cell *cells = NULL;
+    size_t nc = 0, written = 0;
+    vt_status s = vt_analysis_db_cells(db, run_id, &cells, &nc);
+    if (s != VT_OK) return s;
+    write_open(o, json, f);
+    for (size_t c = 0; s == VT_OK && c < nc; c++) {
+        if (!cell_wanted(&cells[c], metric, roi)) continue;
+        vt_results_table *t = NULL;
+        s = vt_results_scores_of(db, run_id, cells[c].metric, cells[c].roi, &t);
+        if (s == VT_OK) s = write_cell(t, &cells[c], o, json, written++ == 0, f);
+        vt_results_table_free(t);
+    }
+    vt_analysis_db_cells_free(cells, nc);
+    return write_close(s, written, metric, roi, json, f);
 }

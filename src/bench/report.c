@@ -233,8 +233,10 @@ static void draw_ranking(cairo_t *cr, double w, double h, const void *ctx)
         lo = fmin(lo, isfinite(m->ci_low) ? m->ci_low : m->mean);
         hi = fmax(hi, isfinite(m->ci_high) ? m->ci_high : m->mean);
         if (isfinite(m->ceiling_mean)) {
-            nc_lo = fmin(nc_lo, m->ceiling_mean);
-            nc_hi = fmax(nc_hi, m->ceiling_mean);
+            for (size_t k = 0; k < m->n_subjects; k++) {
+                nc_lo = fmin(nc_lo, m->ceiling[k]);
+                nc_hi = fmax(nc_hi, m->ceiling[k]);
+            }
             nc_sum += m->ceiling_mean;
             nc_n++;
         }
@@ -242,7 +244,7 @@ static void draw_ranking(cairo_t *cr, double w, double h, const void *ctx)
     if (nc_n) hi = fmax(hi, nc_hi);
     pad_range(&lo, &hi);
     frame f = {fmin(name_w + 20, w * 0.45), w - 150, 40, h - 60, lo, hi, 0, (double)r->n};
-    if (nc_n) { /* the noise ceiling: band over the models' mean ceilings, line at their mean */
+    if (nc_n) { /* the noise ceiling: band from the lowest to the highest subject's, line at the mean */
         cairo_set_source_rgb(cr, 0.88, 0.88, 0.88);
         double x0 = fx(&f, nc_lo), x1 = fx(&f, nc_hi);
         cairo_rectangle(cr, x0 - 1, f.t, x1 - x0 + 2, f.b - f.t);
@@ -610,12 +612,13 @@ static void html_figure(FILE *f, const char *name, const char *caption)
     fprintf(f, " (<a href=\"figures/%s.svg\">SVG</a>)</figcaption></figure>\n", name);
 }
 
-static const char html_head[] =
-    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>%s</title>\n<style>\n"
+static const char html_head_start[] = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>";
+static const char html_head_end[] =
+    "</title>\n<style>\n"
     "body{font-family:'DejaVu Sans',Arial,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}\n"
     "table{border-collapse:collapse;margin:0.5em 0 1em}td,th{border:1px solid #ccc;padding:3px 8px;"
     "text-align:right}th{background:#f2f2f2}td.l,th.l{text-align:left}.ci{color:#777;font-size:0.9em}\n"
-    "figure{margin:1em 0}img{max-width:100%%;border:1px solid #eee}figcaption{color:#555;font-size:0.9em}\n"
+    "figure{margin:1em 0}img{max-width:100%;border:1px solid #eee}figcaption{color:#555;font-size:0.9em}\n"
     "pre{background:#f7f7f7;padding:0.5em;overflow-x:auto}h2{border-bottom:1px solid #ddd;padding-bottom:0.2em}\n"
     "</style>\n</head>\n<body>\n";
 
@@ -722,7 +725,8 @@ typedef struct report {
     vt_results *db;
     const char *dir;
     const vt_report_opts *o;
-    vt_results_table *t;
+    int64_t run;
+    int64_t n_scores;
     FILE *html;
     int figures;
 } report;
@@ -735,10 +739,12 @@ static vt_status report_cell(report *rp, size_t index, const vt_analysis_cell *c
     vt_layer_profile *prof = NULL;
     size_t n_prof = 0;
     vt_correlation corr[VT_ANALYSIS_CORR_COUNT];
-    vt_status s = vt_analysis_ranking(rp->t, cell->metric, cell->roi, &rp->o->analysis, &r);
+    vt_results_table *t = NULL; /* this cell's scores only: memory bounded by the largest cell */
+    vt_status s = vt_results_scores_of(rp->db, rp->run, cell->metric, cell->roi, &t);
+    if (s == VT_OK) s = vt_analysis_ranking(t, cell->metric, cell->roi, &rp->o->analysis, &r);
     for (int a = 0; s == VT_OK && a < 4; a++)
         s = vt_analysis_groups(r, vt_analysis_attributes[a], &rp->o->analysis, &g[a]);
-    if (s == VT_OK) s = vt_analysis_profiles(rp->t, cell->metric, cell->roi, &prof, &n_prof);
+    if (s == VT_OK) s = vt_analysis_profiles(t, cell->metric, cell->roi, &prof, &n_prof);
     if (s != VT_OK) goto done;
     vt_analysis_correlations(r, corr);
     char sm[48], sr[48], name[160], caption[512];
@@ -754,7 +760,7 @@ static vt_status report_cell(report *rp, size_t index, const vt_analysis_cell *c
     snprintf(name, sizeof name, "ranking_%zu_%s_%s", index, sm, sr);
     snprintf(caption, sizeof caption,
              "Model ranking, %s in %s: test score of the layer chosen on the train split, "
-             "mean over subjects with %g%% bootstrap CI; grey band: noise ceiling",
+             "mean over subjects with %g%% bootstrap CI; grey band: the subjects' noise ceilings (dashed: their mean)",
              cell->metric, cell->roi, 100 * rp->o->analysis.level);
     char ttl[256];
     snprintf(ttl, sizeof ttl, "%s, %s: model ranking", cell->metric, cell->roi);
@@ -845,6 +851,7 @@ done:
     vt_layer_profiles_free(prof, n_prof);
     for (int a = 0; a < 4; a++) vt_group_comparison_free(g[a]);
     vt_ranking_free(r);
+    vt_results_table_free(t);
     return s;
 }
 
@@ -873,8 +880,11 @@ static vt_status report_metric_pairs(report *rp, const vt_analysis_cell *cells, 
         }
         if (!ma || !mb) continue;
         vt_ranking *ra = NULL, *rb = NULL;
-        vt_status s = vt_analysis_ranking(rp->t, ma, roi, &rp->o->analysis, &ra);
-        if (s == VT_OK) s = vt_analysis_ranking(rp->t, mb, roi, &rp->o->analysis, &rb);
+        vt_results_table *ta = NULL, *tb = NULL;
+        vt_status s = vt_results_scores_of(rp->db, rp->run, ma, roi, &ta);
+        if (s == VT_OK) s = vt_results_scores_of(rp->db, rp->run, mb, roi, &tb);
+        if (s == VT_OK) s = vt_analysis_ranking(ta, ma, roi, &rp->o->analysis, &ra);
+        if (s == VT_OK) s = vt_analysis_ranking(tb, mb, roi, &rp->o->analysis, &rb);
         double *buf = s == VT_OK ? vt_malloc(ra->n ? 6 * ra->n : 1, sizeof *buf) : NULL;
         const char **labels = s == VT_OK ? vt_malloc(ra->n ? ra->n : 1, sizeof *labels) : NULL;
         int *colors = s == VT_OK ? vt_malloc(ra->n ? ra->n : 1, sizeof *colors) : NULL;
@@ -919,19 +929,21 @@ static vt_status report_metric_pairs(report *rp, const vt_analysis_cell *cells, 
         free(buf), free(labels), free(colors);
         vt_ranking_free(ra);
         vt_ranking_free(rb);
+        vt_results_table_free(ta);
+        vt_results_table_free(tb);
         if (s != VT_OK) return s;
     }
     return VT_OK;
 }
 
 /* One heat map per stored RSM kind (and subject / ROI it belongs to). */
+/* One heat map per stored RSM kind and ROI, averaged over the subjects that have them. */
 static vt_status report_model_rsms(report *rp, int64_t run_id)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(vt_results_handle(rp->db),
-                                "SELECT DISTINCT x.kind, s.name, r.name FROM rsms x "
-                                "LEFT JOIN subjects s ON s.id = x.subject_id LEFT JOIN rois r ON r.id = x.roi_id "
-                                "WHERE x.run_id = ?1 ORDER BY 1, 2, 3",
+                                "SELECT DISTINCT x.kind, r.name FROM rsms x LEFT JOIN rois r ON r.id = x.roi_id "
+                                "WHERE x.run_id = ?1 ORDER BY 1, 2",
                                 -1, &st, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, run_id);
     if (rc != SQLITE_OK) {
@@ -941,14 +953,18 @@ static vt_status report_model_rsms(report *rp, int64_t run_id)
     vt_status s = VT_OK;
     int k = 0;
     while (s == VT_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *kind = (const char *)sqlite3_column_text(st, 0);
-        const char *subj = (const char *)sqlite3_column_text(st, 1), *roi = (const char *)sqlite3_column_text(st, 2);
+        const char *kind = (const char *)sqlite3_column_text(st, 0), *roi = (const char *)sqlite3_column_text(st, 1);
         char **names = NULL;
         vt_tensor *m = NULL;
-        char ttl[256], where[200], name[160], caption[512], sk[48];
-        snprintf(where, sizeof where, "%s%s%s%s", subj ? ", " : "", subj ? subj : "", roi ? ", " : "", roi ? roi : "");
+        size_t n_subj = 0;
+        char ttl[256], where[200], name[160], caption[600], sk[48];
         if (k == 0) fputs("<h2>Model-to-model RSA</h2>\n", rp->html);
-        if (vt_analysis_model_rsm(rp->db, run_id, kind, subj, roi, rp->o->rsm_method, &names, &m) != VT_OK) {
+        vt_status ms = vt_analysis_model_rsm_mean(rp->db, run_id, kind, roi, rp->o->rsm_method, &names, &m, &n_subj);
+        if (ms == VT_ERR_NOMEM) {
+            s = ms;
+            break;
+        }
+        if (ms != VT_OK) {
             /* Not drawable (one model only, sizes differ): say why on the page instead. */
             fputs("<p>", rp->html);
             html_escape(rp->html, vt_last_error());
@@ -956,12 +972,15 @@ static vt_status report_model_rsms(report *rp, int64_t run_id)
             k++;
             continue;
         }
+        snprintf(where, sizeof where, "%s%s%s", roi ? ", " : "", roi ? roi : "",
+                 n_subj > 1 ? ", mean over subjects" : "");
         size_t n = (size_t)m->shape[0];
         safe_name(sk, sizeof sk, kind);
         snprintf(name, sizeof name, "model_rsm_%d_%s", k, sk);
         snprintf(ttl, sizeof ttl, "model x model RSA: %s RSMs%s", kind, where);
-        snprintf(caption, sizeof caption, "Model-by-model %s correlation of the stored %s RSMs%s",
-                 rp->o->rsm_method ? rp->o->rsm_method : "pearson", kind, where);
+        snprintf(caption, sizeof caption, "Model-by-model %s correlation of the stored %s RSMs%s (%zu subject%s)",
+                 rp->o->rsm_method ? rp->o->rsm_method : "pearson", kind, roi ? (where) : "", n_subj,
+                 n_subj == 1 ? "" : "s");
         heat_fig hf = {vt_tensor_f64(m), n, names, ttl};
         double side = 420 + 26.0 * (double)(n > 20 ? 20 : n);
         s = render(rp->dir, name, side + 240, side + 140, draw_heat, &hf);
@@ -1009,21 +1028,28 @@ vt_status vt_report_write(vt_results *db, const char *dir, const vt_report_opts 
     int64_t run = o->run_id;
     if (run == 0 && (s = vt_results_latest_run(db, &run)) != VT_OK) return s;
     if (run == 0) return vt_fail(VT_ERR_ARG, "%s: the database holds no scores", vt_results_path(db));
-    report rp = {db, dir, o, NULL, NULL, 0};
-    if ((s = vt_results_scores(db, run, &rp.t)) != VT_OK) return s;
-    if (rp.t->n == 0) {
-        vt_results_table_free(rp.t);
+    report rp = {db, dir, o, run, 0, NULL, 0};
+    vt_analysis_cell *cells = NULL;
+    size_t nc = 0;
+    if ((s = vt_analysis_db_cells(db, run, &cells, &nc)) != VT_OK) return s;
+    if (nc == 0) {
+        vt_analysis_db_cells_free(cells, nc);
         return vt_fail(VT_ERR_ARG, "%s: run %lld has no scores", vt_results_path(db), (long long)run);
     }
+    sqlite3_stmt *cnt = NULL;
+    if (sqlite3_prepare_v2(vt_results_handle(db), "SELECT count(*) FROM scores WHERE run_id = ?1", -1, &cnt, NULL) ==
+            SQLITE_OK &&
+        sqlite3_bind_int64(cnt, 1, run) == SQLITE_OK && sqlite3_step(cnt) == SQLITE_ROW)
+        rp.n_scores = sqlite3_column_int64(cnt, 0);
+    sqlite3_finalize(cnt);
     char *body = NULL;
     size_t body_len = 0;
     rp.html = open_memstream(&body, &body_len);
-    vt_analysis_cell *cells = NULL;
-    size_t nc = 0;
     if (!rp.html) s = vt_fail(VT_ERR_NOMEM, "out of memory");
-    if (s == VT_OK) s = vt_analysis_cells(rp.t, &cells, &nc);
     if (s == VT_OK) {
-        fprintf(rp.html, html_head, o->title ? o->title : "ventral report");
+        fputs(html_head_start, rp.html);
+        html_escape(rp.html, o->title ? o->title : "ventral report");
+        fputs(html_head_end, rp.html);
         fputs("<h1>", rp.html);
         html_escape(rp.html, o->title ? o->title : "ventral report");
         fputs("</h1>\n", rp.html);
@@ -1032,11 +1058,11 @@ vt_status vt_report_write(vt_results *db, const char *dir, const vt_report_opts 
     if (s == VT_OK) {
         fprintf(
             rp.html,
-            "<p>Scores of %zu rows; per (model, metric, ROI, subject) the layer with the best train score is "
+            "<p>Scores of %lld rows; per (model, metric, ROI, subject) the layer with the best train score is "
             "selected and its test score reported; means over subjects with %d bootstrap resamples "
             "(seed %llu). Data: <a href=\"results.csv\">results.csv</a>, "
             "<a href=\"analysis.json\">analysis.json</a>.</p>\n<p id=\"status\">figures: not yet loaded</p>\n<ul>\n",
-            rp.t->n, o->analysis.n_boot, (unsigned long long)o->analysis.seed);
+            (long long)rp.n_scores, o->analysis.n_boot, (unsigned long long)o->analysis.seed);
         for (size_t i = 0; i < nc; i++) {
             fprintf(rp.html, "<li><a href=\"#cell%zu\">", i);
             html_escape(rp.html, cells[i].metric);
@@ -1067,7 +1093,7 @@ vt_status vt_report_write(vt_results *db, const char *dir, const vt_report_opts 
         snprintf(path, sizeof path, "%s/analysis.json", dir);
         s = vt_atomic_open(&af, path);
         if (s == VT_OK) {
-            s = vt_analysis_write(rp.t, NULL, NULL, &o->analysis, true, af.f);
+            s = vt_analysis_write_db(db, run, NULL, NULL, &o->analysis, true, af.f);
             if (s == VT_OK)
                 s = vt_atomic_commit(&af);
             else
@@ -1084,8 +1110,7 @@ vt_status vt_report_write(vt_results *db, const char *dir, const vt_report_opts 
             vt_atomic_abandon(&af);
     }
     free(body);
-    free(cells);
-    vt_results_table_free(rp.t);
+    vt_analysis_db_cells_free(cells, nc);
     if (s == VT_OK && n_figures) *n_figures = rp.figures;
     return s;
 }

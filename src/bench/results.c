@@ -546,19 +546,100 @@ vt_status vt_results_mark_selected(vt_results *db, int64_t run_id)
 {
     vt_status s = check_writable(db);
     if (s != VT_OK) return s;
-    /* The best train layer per (run, model, metric, roi, subject); ties go to the lowest index. */
-    static const char sql[] =
-        "UPDATE scores SET selected = (layer_id = (SELECT t.layer_id FROM scores t JOIN layers l ON l.id = t.layer_id "
-        "WHERE t.run_id = scores.run_id AND t.model_id = scores.model_id AND t.metric_id = scores.metric_id AND "
-        "t.roi_id = scores.roi_id AND t.subject_id = scores.subject_id AND t.split = 'train' "
-        "ORDER BY t.value DESC, l.idx ASC LIMIT 1)) WHERE ?1 = 0 OR run_id = ?1";
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db->h, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK) return vt_results_fail_sqlite(db, rc, "cannot mark selected layers");
-    rc = sqlite3_bind_int64(st, 1, run_id);
-    s = step_upsert(db, st, rc, NULL, "cannot mark selected layers");
-    sqlite3_finalize(st);
+    /* The best train layer per (run, model, metric, roi, subject), ties to the lowest index, goes
+     * into a keyed temporary table; then only flags that change are written. A window function
+     * and primary-key joins keep this O(N log N): the scorer calls it after every model. */
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "SAVEPOINT vt_mark;"
+             "CREATE TEMP TABLE IF NOT EXISTS vt_best(run_id, layer_id, subject_id, roi_id, metric_id, "
+             "PRIMARY KEY (run_id, layer_id, subject_id, roi_id, metric_id)) WITHOUT ROWID;"
+             "DELETE FROM temp.vt_best;"
+             "INSERT INTO temp.vt_best SELECT run_id, layer_id, subject_id, roi_id, metric_id FROM ("
+             "SELECT s.run_id, s.layer_id, s.subject_id, s.roi_id, s.metric_id, row_number() OVER (PARTITION BY "
+             "s.run_id, s.model_id, s.metric_id, s.roi_id, s.subject_id ORDER BY s.value DESC, l.idx ASC) AS rn "
+             "FROM scores s JOIN layers l ON l.id = s.layer_id WHERE s.split = 'train' AND (%1$lld = 0 OR "
+             "s.run_id = %1$lld)) WHERE rn = 1;"
+             "UPDATE scores SET selected = 0 WHERE (%1$lld = 0 OR run_id = %1$lld) AND selected = 1 AND NOT EXISTS "
+             "(SELECT 1 FROM temp.vt_best b WHERE b.run_id = scores.run_id AND b.layer_id = scores.layer_id AND "
+             "b.subject_id = scores.subject_id AND b.roi_id = scores.roi_id AND b.metric_id = scores.metric_id);"
+             "UPDATE scores SET selected = 1 FROM temp.vt_best b WHERE scores.run_id = b.run_id AND "
+             "scores.layer_id = b.layer_id AND scores.subject_id = b.subject_id AND scores.roi_id = b.roi_id AND "
+             "scores.metric_id = b.metric_id AND scores.selected = 0;"
+             "DELETE FROM temp.vt_best;"
+             "RELEASE vt_mark;",
+             (long long)run_id);
+    s = exec(db, sql, "cannot mark selected layers");
+    if (s != VT_OK) sqlite3_exec(db->h, "ROLLBACK TO vt_mark; RELEASE vt_mark;", NULL, NULL, NULL);
     return s;
+}
+
+void vt_results_runs_free(vt_results_run *runs, size_t n)
+{
+    if (!runs) return;
+    for (size_t i = 0; i < n; i++) {
+        free(runs[i].started);
+        free(runs[i].finished);
+        free(runs[i].ventral_version);
+        free(runs[i].status);
+        free(runs[i].config_json);
+    }
+    free(runs);
+}
+
+static char *dup_col(sqlite3_stmt *st, int i, bool *ok)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    if (!t) return NULL;
+    char *d = strdup(t);
+    if (!d) *ok = false;
+    return d;
+}
+
+vt_status vt_results_runs(vt_results *db, vt_results_run **runs, size_t *n)
+{
+    *runs = NULL;
+    *n = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(
+        db->h, "SELECT id, started, finished, ventral_version, status, config_json FROM runs ORDER BY id", -1, &st,
+        NULL);
+    if (rc != SQLITE_OK) return vt_results_fail_sqlite(db, rc, "cannot read runs");
+    vt_results_run *v = NULL;
+    size_t k = 0, cap = 0;
+    vt_status s = VT_OK;
+    bool ok = true;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (k == cap) {
+            cap = cap ? 2 * cap : 8;
+            vt_results_run *g = realloc(v, cap * sizeof *g);
+            if (!g) {
+                ok = false;
+                break;
+            }
+            v = g;
+        }
+        vt_results_run *r = &v[k++];
+        r->id = sqlite3_column_int64(st, 0);
+        r->started = dup_col(st, 1, &ok);
+        r->finished = dup_col(st, 2, &ok);
+        r->ventral_version = dup_col(st, 3, &ok);
+        r->status = dup_col(st, 4, &ok);
+        r->config_json = dup_col(st, 5, &ok);
+        if (!ok) break;
+    }
+    if (!ok)
+        s = vt_fail(VT_ERR_NOMEM, "%s: out of memory reading runs", db->path);
+    else if (rc != SQLITE_DONE)
+        s = vt_results_fail_sqlite(db, rc, "cannot read runs");
+    sqlite3_finalize(st);
+    if (s != VT_OK) {
+        vt_results_runs_free(v, k);
+        return s;
+    }
+    *runs = v;
+    *n = k;
+    return VT_OK;
 }
 
 vt_status vt_results_latest_run(vt_results *db, int64_t *run_id)
@@ -636,7 +717,8 @@ static const char scores_sql[] =
     "me.name, s.split, s.value, s.ci_low, s.ci_high, s.noise_ceiling, s.normalised, s.selected "
     "FROM scores s JOIN models m ON m.id = s.model_id JOIN layers l ON l.id = s.layer_id "
     "JOIN nl ON nl.model_id = s.model_id JOIN subjects su ON su.id = s.subject_id JOIN rois r ON r.id = s.roi_id "
-    "JOIN metrics me ON me.id = s.metric_id WHERE ?1 = 0 OR s.run_id = ?1 "
+    "JOIN metrics me ON me.id = s.metric_id WHERE (?1 = 0 OR s.run_id = ?1) AND (?2 IS NULL OR me.name = ?2) "
+    "AND (?3 IS NULL OR r.name = ?3) "
     "ORDER BY s.run_id, m.name, m.sha256, l.idx, su.name, r.name, me.name, s.split";
 
 static double col_double(sqlite3_stmt *st, int i)
@@ -657,7 +739,93 @@ void vt_results_table_free(vt_results_table *t)
     free(t);
 }
 
+/* Recent distinct strings of one column: a table holds millions of rows but few distinct
+ * names, and rows arrive grouped, so a short cache shares nearly every copy. */
+typedef struct intern {
+    const char *s[16];
+    int next;
+} intern;
+
+static const char *interned(vt_strpool *p, intern *c, const unsigned char *text, bool *ok)
+{
+    if (!text) return NULL;
+    for (int i = 0; i < 16 && c->s[i]; i++)
+        if (strcmp(c->s[i], (const char *)text) == 0) return c->s[i];
+    const char *d = vt_strpool_dup(p, (const char *)text, ok);
+    c->s[c->next] = d;
+    c->next = (c->next + 1) % 16;
+    return d;
+}
+
 vt_status vt_results_scores(vt_results *db, int64_t run_id, vt_results_table **out)
+{
+    return vt_results_scores_of(db, run_id, NULL, NULL, out);
+}
+
+/* Fills r from the current row of scores_sql. With a pool, strings are copied (interned);
+ * without, they point into SQLite's row, valid until the next step. */
+static void fill_row(sqlite3_stmt *st, vt_results_row *r, vt_strpool *p, intern *cache, bool *ok)
+{
+#define TXT(i) (p ? interned(p, &cache[i], sqlite3_column_text(st, i), ok) : (const char *)sqlite3_column_text(st, i))
+    r->run_id = sqlite3_column_int64(st, 0);
+    r->model_id = sqlite3_column_int64(st, 1);
+    r->layer_id = sqlite3_column_int64(st, 2);
+    r->model = TXT(3);
+    r->model_sha256 = TXT(4);
+    r->family = TXT(5);
+    r->task = TXT(6);
+    r->training_data = TXT(7);
+    r->transform = TXT(8);
+    r->trained = (int)col_i64(st, 9);
+    r->top1 = col_double(st, 10);
+    r->n_params = col_i64(st, 11);
+    r->layer_index = sqlite3_column_int64(st, 12);
+    r->n_layers = sqlite3_column_int64(st, 13);
+    r->layer_name = TXT(14);
+    r->layer_op = TXT(15);
+    r->layer_shape = TXT(16);
+    r->layer_features = col_i64(st, 17);
+    r->layer_k = col_i64(st, 18);
+    r->layer_ed = col_double(st, 19);
+    r->subject = TXT(20);
+    r->roi = TXT(21);
+    r->metric = TXT(22);
+    r->split = strcmp((const char *)sqlite3_column_text(st, 23), "train") == 0 ? VT_SPLIT_TRAIN : VT_SPLIT_TEST;
+    r->value = col_double(st, 24);
+    r->ci_low = col_double(st, 25);
+    r->ci_high = col_double(st, 26);
+    r->noise_ceiling = col_double(st, 27);
+    r->normalised = col_double(st, 28);
+    r->selected = sqlite3_column_int(st, 29);
+#undef TXT
+}
+
+/* Calls fn for every joined score row of (run, metric, roi) in export order; stops at the first
+ * failure. Rows handed to fn are borrowed for the duration of the call. */
+static vt_status for_each_row(vt_results *db, int64_t run_id, const char *metric, const char *roi,
+                              vt_status (*fn)(const vt_results_row *r, void *ctx), void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db->h, scores_sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, run_id);
+    if (rc == SQLITE_OK) rc = bind_text(st, 2, metric);
+    if (rc == SQLITE_OK) rc = bind_text(st, 3, roi);
+    vt_status s = VT_OK;
+    bool ok = true;
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW) break;
+        vt_results_row r;
+        fill_row(st, &r, NULL, NULL, &ok);
+        if ((s = fn(&r, ctx)) != VT_OK) break;
+    }
+    if (s == VT_OK && rc != SQLITE_DONE) s = vt_results_fail_sqlite(db, rc, "cannot read scores");
+    sqlite3_finalize(st);
+    return s;
+}
+
+vt_status vt_results_scores_of(vt_results *db, int64_t run_id, const char *metric, const char *roi,
+                               vt_results_table **out)
 {
     *out = NULL;
     vt_results_table *t = vt_calloc(1, sizeof *t);
@@ -670,8 +838,11 @@ vt_status vt_results_scores(vt_results *db, int64_t run_id, vt_results_table **o
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db->h, scores_sql, -1, &st, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, run_id);
+    if (rc == SQLITE_OK) rc = bind_text(st, 2, metric);
+    if (rc == SQLITE_OK) rc = bind_text(st, 3, roi);
     size_t cap = 0;
     bool ok = true;
+    intern cache[32] = {{{0}, 0}};
     vt_status s = VT_OK;
     while (rc == SQLITE_OK || rc == SQLITE_ROW) {
         rc = sqlite3_step(st);
@@ -685,40 +856,7 @@ vt_status vt_results_scores(vt_results *db, int64_t run_id, vt_results_table **o
             }
             t->rows = r;
         }
-        vt_results_row *r = &t->rows[t->n++];
-        vt_strpool *p = t->pool;
-#define TXT(i) vt_strpool_dup(p, (const char *)sqlite3_column_text(st, i), &ok)
-        r->run_id = sqlite3_column_int64(st, 0);
-        r->model_id = sqlite3_column_int64(st, 1);
-        r->layer_id = sqlite3_column_int64(st, 2);
-        r->model = TXT(3);
-        r->model_sha256 = TXT(4);
-        r->family = TXT(5);
-        r->task = TXT(6);
-        r->training_data = TXT(7);
-        r->transform = TXT(8);
-        r->trained = (int)col_i64(st, 9);
-        r->top1 = col_double(st, 10);
-        r->n_params = col_i64(st, 11);
-        r->layer_index = sqlite3_column_int64(st, 12);
-        r->n_layers = sqlite3_column_int64(st, 13);
-        r->layer_name = TXT(14);
-        r->layer_op = TXT(15);
-        r->layer_shape = TXT(16);
-        r->layer_features = col_i64(st, 17);
-        r->layer_k = col_i64(st, 18);
-        r->layer_ed = col_double(st, 19);
-        r->subject = TXT(20);
-        r->roi = TXT(21);
-        r->metric = TXT(22);
-        r->split = strcmp((const char *)sqlite3_column_text(st, 23), "train") == 0 ? VT_SPLIT_TRAIN : VT_SPLIT_TEST;
-        r->value = col_double(st, 24);
-        r->ci_low = col_double(st, 25);
-        r->ci_high = col_double(st, 26);
-        r->noise_ceiling = col_double(st, 27);
-        r->normalised = col_double(st, 28);
-        r->selected = sqlite3_column_int(st, 29);
-#undef TXT
+        fill_row(st, &t->rows[t->n++], t->pool, cache, &ok);
         if (!ok) {
             s = VT_ERR_NOMEM;
             break;
@@ -796,39 +934,37 @@ static const char csv_header[] =
     "layer_name,layer_op,layer_shape,layer_features,layer_k,layer_ed,subject,roi,metric,split,value,ci_low,ci_high,"
     "noise_ceiling,normalised,selected";
 
-static void write_csv(const vt_results_table *t, FILE *f)
+static vt_status write_csv_row(const vt_results_row *r, void *ctx)
 {
-    fprintf(f, "%s\n", csv_header);
-    for (size_t i = 0; i < t->n; i++) {
-        const vt_results_row *r = &t->rows[i];
-        fprintf(f, "%lld,", (long long)r->run_id);
-        csv_string(f, r->model), fputc(',', f);
-        csv_string(f, r->model_sha256), fputc(',', f);
-        csv_string(f, r->family), fputc(',', f);
-        csv_string(f, r->task), fputc(',', f);
-        csv_string(f, r->training_data), fputc(',', f);
-        csv_i64(f, r->trained), fputc(',', f);
-        csv_double(f, r->top1), fputc(',', f);
-        csv_i64(f, r->n_params), fputc(',', f);
-        csv_string(f, r->transform), fputc(',', f);
-        fprintf(f, "%lld,", (long long)r->layer_index);
-        csv_string(f, r->layer_name), fputc(',', f);
-        csv_string(f, r->layer_op), fputc(',', f);
-        csv_string(f, r->layer_shape), fputc(',', f);
-        csv_i64(f, r->layer_features), fputc(',', f);
-        csv_i64(f, r->layer_k), fputc(',', f);
-        csv_double(f, r->layer_ed), fputc(',', f);
-        csv_string(f, r->subject), fputc(',', f);
-        csv_string(f, r->roi), fputc(',', f);
-        csv_string(f, r->metric), fputc(',', f);
-        fputs(r->split == VT_SPLIT_TRAIN ? "train," : "test,", f);
-        csv_double(f, r->value), fputc(',', f);
-        csv_double(f, r->ci_low), fputc(',', f);
-        csv_double(f, r->ci_high), fputc(',', f);
-        csv_double(f, r->noise_ceiling), fputc(',', f);
-        csv_double(f, r->normalised), fputc(',', f);
-        fprintf(f, "%d\n", r->selected);
-    }
+    FILE *f = ctx;
+    fprintf(f, "%lld,", (long long)r->run_id);
+    csv_string(f, r->model), fputc(',', f);
+    csv_string(f, r->model_sha256), fputc(',', f);
+    csv_string(f, r->family), fputc(',', f);
+    csv_string(f, r->task), fputc(',', f);
+    csv_string(f, r->training_data), fputc(',', f);
+    csv_i64(f, r->trained), fputc(',', f);
+    csv_double(f, r->top1), fputc(',', f);
+    csv_i64(f, r->n_params), fputc(',', f);
+    csv_string(f, r->transform), fputc(',', f);
+    fprintf(f, "%lld,", (long long)r->layer_index);
+    csv_string(f, r->layer_name), fputc(',', f);
+    csv_string(f, r->layer_op), fputc(',', f);
+    csv_string(f, r->layer_shape), fputc(',', f);
+    csv_i64(f, r->layer_features), fputc(',', f);
+    csv_i64(f, r->layer_k), fputc(',', f);
+    csv_double(f, r->layer_ed), fputc(',', f);
+    csv_string(f, r->subject), fputc(',', f);
+    csv_string(f, r->roi), fputc(',', f);
+    csv_string(f, r->metric), fputc(',', f);
+    fputs(r->split == VT_SPLIT_TRAIN ? "train," : "test,", f);
+    csv_double(f, r->value), fputc(',', f);
+    csv_double(f, r->ci_low), fputc(',', f);
+    csv_double(f, r->ci_high), fputc(',', f);
+    csv_double(f, r->noise_ceiling), fputc(',', f);
+    csv_double(f, r->normalised), fputc(',', f);
+    fprintf(f, "%d\n", r->selected);
+    return ferror(f) ? vt_fail(VT_ERR_IO, "export write failed: %s", strerror(errno)) : VT_OK;
 }
 
 static void json_i64(FILE *f, int64_t v)
@@ -871,7 +1007,47 @@ static vt_status json_query(vt_results *db, FILE *f, const char *sql, int64_t ru
     return rc == SQLITE_DONE ? VT_OK : vt_results_fail_sqlite(db, rc, "cannot export");
 }
 
-static vt_status write_json(vt_results *db, int64_t run_id, const vt_results_table *t, FILE *f)
+typedef struct json_rows {
+    FILE *f;
+    size_t n;
+} json_rows;
+
+static vt_status write_json_row(const vt_results_row *r, void *ctx)
+{
+    json_rows *j = ctx;
+    FILE *f = j->f;
+    fputs(j->n++ ? ",\n  {" : "\n  {", f);
+    fprintf(f, "\"run_id\": %lld, \"model\": ", (long long)r->run_id);
+    vt_json_write_string(f, r->model);
+    fputs(", \"model_sha256\": ", f), vt_json_write_string(f, r->model_sha256);
+    fputs(", \"family\": ", f), vt_json_write_string(f, r->family);
+    fputs(", \"task\": ", f), vt_json_write_string(f, r->task);
+    fputs(", \"training_data\": ", f), vt_json_write_string(f, r->training_data);
+    fputs(", \"trained\": ", f), json_i64(f, r->trained);
+    fputs(", \"imagenet_top1\": ", f), vt_json_write_double(f, r->top1);
+    fputs(", \"n_params\": ", f), json_i64(f, r->n_params);
+    fputs(", \"transform\": ", f), vt_json_write_string(f, r->transform);
+    fprintf(f, ", \"layer_index\": %lld, \"layer_name\": ", (long long)r->layer_index);
+    vt_json_write_string(f, r->layer_name);
+    fputs(", \"layer_op\": ", f), vt_json_write_string(f, r->layer_op);
+    fputs(", \"layer_shape\": ", f), vt_json_write_string(f, r->layer_shape);
+    fputs(", \"layer_features\": ", f), json_i64(f, r->layer_features);
+    fputs(", \"layer_k\": ", f), json_i64(f, r->layer_k);
+    fputs(", \"layer_ed\": ", f), vt_json_write_double(f, r->layer_ed);
+    fputs(", \"subject\": ", f), vt_json_write_string(f, r->subject);
+    fputs(", \"roi\": ", f), vt_json_write_string(f, r->roi);
+    fputs(", \"metric\": ", f), vt_json_write_string(f, r->metric);
+    fprintf(f, ", \"split\": \"%s\", \"value\": ", r->split == VT_SPLIT_TRAIN ? "train" : "test");
+    vt_json_write_double(f, r->value);
+    fputs(", \"ci_low\": ", f), vt_json_write_double(f, r->ci_low);
+    fputs(", \"ci_high\": ", f), vt_json_write_double(f, r->ci_high);
+    fputs(", \"noise_ceiling\": ", f), vt_json_write_double(f, r->noise_ceiling);
+    fputs(", \"normalised\": ", f), vt_json_write_double(f, r->normalised);
+    fprintf(f, ", \"selected\": %d}", r->selected);
+    return ferror(f) ? vt_fail(VT_ERR_IO, "export write failed: %s", strerror(errno)) : VT_OK;
+}
+
+static vt_status write_json(vt_results *db, int64_t run_id, FILE *f)
 {
     fprintf(f, "{\"schema_version\": %d,\n\"runs\": ", VT_RESULTS_SCHEMA_VERSION);
     vt_status s = json_query(db, f,
@@ -892,52 +1068,22 @@ static vt_status write_json(vt_results *db, int64_t run_id, const vt_results_tab
                        0);
     if (s != VT_OK) return s;
     fputs(",\n\"scores\": [", f);
-    for (size_t i = 0; i < t->n; i++) {
-        const vt_results_row *r = &t->rows[i];
-        fputs(i ? ",\n  {" : "\n  {", f);
-        fprintf(f, "\"run_id\": %lld, \"model\": ", (long long)r->run_id);
-        vt_json_write_string(f, r->model);
-        fputs(", \"model_sha256\": ", f), vt_json_write_string(f, r->model_sha256);
-        fputs(", \"family\": ", f), vt_json_write_string(f, r->family);
-        fputs(", \"task\": ", f), vt_json_write_string(f, r->task);
-        fputs(", \"training_data\": ", f), vt_json_write_string(f, r->training_data);
-        fputs(", \"trained\": ", f), json_i64(f, r->trained);
-        fputs(", \"imagenet_top1\": ", f), vt_json_write_double(f, r->top1);
-        fputs(", \"n_params\": ", f), json_i64(f, r->n_params);
-        fputs(", \"transform\": ", f), vt_json_write_string(f, r->transform);
-        fprintf(f, ", \"layer_index\": %lld, \"layer_name\": ", (long long)r->layer_index);
-        vt_json_write_string(f, r->layer_name);
-        fputs(", \"layer_op\": ", f), vt_json_write_string(f, r->layer_op);
-        fputs(", \"layer_shape\": ", f), vt_json_write_string(f, r->layer_shape);
-        fputs(", \"layer_features\": ", f), json_i64(f, r->layer_features);
-        fputs(", \"layer_k\": ", f), json_i64(f, r->layer_k);
-        fputs(", \"layer_ed\": ", f), vt_json_write_double(f, r->layer_ed);
-        fputs(", \"subject\": ", f), vt_json_write_string(f, r->subject);
-        fputs(", \"roi\": ", f), vt_json_write_string(f, r->roi);
-        fputs(", \"metric\": ", f), vt_json_write_string(f, r->metric);
-        fprintf(f, ", \"split\": \"%s\", \"value\": ", r->split == VT_SPLIT_TRAIN ? "train" : "test");
-        vt_json_write_double(f, r->value);
-        fputs(", \"ci_low\": ", f), vt_json_write_double(f, r->ci_low);
-        fputs(", \"ci_high\": ", f), vt_json_write_double(f, r->ci_high);
-        fputs(", \"noise_ceiling\": ", f), vt_json_write_double(f, r->noise_ceiling);
-        fputs(", \"normalised\": ", f), vt_json_write_double(f, r->normalised);
-        fprintf(f, ", \"selected\": %d}", r->selected);
-    }
-    fputs(t->n ? "\n]}\n" : "]}\n", f);
-    return VT_OK;
+    json_rows j = {f, 0};
+    s = for_each_row(db, run_id, NULL, NULL, write_json_row, &j);
+    if (s == VT_OK) fputs(j.n ? "\n]}\n" : "]}\n", f);
+    return s;
 }
 
 vt_status vt_results_export(vt_results *db, int64_t run_id, vt_results_format fmt, FILE *out)
 {
     if (fmt != VT_RESULTS_CSV && fmt != VT_RESULTS_JSON) return vt_fail(VT_ERR_ARG, "unknown export format");
-    vt_results_table *t = NULL;
-    vt_status s = vt_results_scores(db, run_id, &t);
-    if (s != VT_OK) return s;
-    if (fmt == VT_RESULTS_CSV)
-        write_csv(t, out);
-    else
-        s = write_json(db, run_id, t, out);
-    vt_results_table_free(t);
+    vt_status s;
+    if (fmt == VT_RESULTS_CSV) {
+        fprintf(out, "%s\n", csv_header);
+        s = for_each_row(db, run_id, NULL, NULL, write_csv_row, out);
+    } else {
+        s = write_json(db, run_id, out);
+    }
     if (s == VT_OK && ferror(out)) s = vt_fail(VT_ERR_IO, "%s: export write failed: %s", db->path, strerror(errno));
     return s;
 }

@@ -15,8 +15,9 @@ enum { MAX_FIELDS = 64 };
 typedef struct csv_reader {
     const char *path;
     char *text, *end, *pos;
-    char *scratch; /* unquoted field contents of the current record */
-    int64_t line;
+    char *scratch;       /* unquoted field contents of the current record */
+    int64_t line;        /* lines consumed so far */
+    int64_t record_line; /* the line the current record starts on, for messages */
     char *field[MAX_FIELDS];
     int n;
 } csv_reader;
@@ -67,11 +68,13 @@ static int csv_next(csv_reader *r)
     }
     if (r->pos >= r->end) return 0;
     r->line++;
+    r->record_line = r->line;
     char *o = r->scratch;
     r->n = 0;
     for (;;) {
         if (r->n == MAX_FIELDS) {
-            vt_fail(VT_ERR_FORMAT, "%s: line %lld: more than %d fields", r->path, (long long)r->line, MAX_FIELDS);
+            vt_fail(VT_ERR_FORMAT, "%s: line %lld: more than %d fields", r->path, (long long)r->record_line,
+                    MAX_FIELDS);
             return -1;
         }
         r->field[r->n++] = o;
@@ -79,7 +82,8 @@ static int csv_next(csv_reader *r)
             r->pos++;
             for (;;) {
                 if (r->pos >= r->end) {
-                    vt_fail(VT_ERR_FORMAT, "%s: line %lld: unterminated quoted field", r->path, (long long)r->line);
+                    vt_fail(VT_ERR_FORMAT, "%s: line %lld: unterminated quoted field", r->path,
+                            (long long)r->record_line);
                     return -1;
                 }
                 if (*r->pos == '"') {
@@ -95,7 +99,7 @@ static int csv_next(csv_reader *r)
                 *o++ = *r->pos++;
             }
             if (r->pos < r->end && *r->pos != ',' && *r->pos != '\n' && *r->pos != '\r') {
-                vt_fail(VT_ERR_FORMAT, "%s: line %lld: text after a closing quote", r->path, (long long)r->line);
+                vt_fail(VT_ERR_FORMAT, "%s: line %lld: text after a closing quote", r->path, (long long)r->record_line);
                 return -1;
             }
         } else {
@@ -156,8 +160,8 @@ static vt_status parse_double(const csv_reader *r, const char *name, const char 
     errno = 0;
     *out = strtod(text, &end);
     if (end == text || *end || errno == ERANGE || !isfinite(*out))
-        return vt_fail(VT_ERR_FORMAT, "%s: line %lld: %s '%s' is not a finite number", r->path, (long long)r->line,
-                       name, text);
+        return vt_fail(VT_ERR_FORMAT, "%s: line %lld: %s '%s' is not a finite number", r->path,
+                       (long long)r->record_line, name, text);
     return VT_OK;
 }
 
@@ -172,7 +176,7 @@ static vt_status parse_int(const csv_reader *r, const char *name, const char *te
     long long v = strtoll(text, &end, 10);
     if (end == text || *end || errno || v < 0)
         return vt_fail(VT_ERR_FORMAT, "%s: line %lld: %s '%s' is not a non-negative integer", r->path,
-                       (long long)r->line, name, text);
+                       (long long)r->record_line, name, text);
     *out = v;
     return VT_OK;
 }
@@ -310,7 +314,7 @@ static vt_status import_row(vt_results *db, const csv_reader *r, const columns *
     m.trained = (int)trained;
     if ((s = parse_double(r, "imagenet_top1", get(r, c, C_TOP1), &m.top1)) != VT_OK) return s;
     if ((s = parse_int(r, "n_params", get(r, c, C_PARAMS), &m.n_params)) != VT_OK) return s;
-    if (!m.name) return vt_fail(VT_ERR_FORMAT, "%s: line %lld: empty model name", r->path, (long long)r->line);
+    if (!m.name) return vt_fail(VT_ERR_FORMAT, "%s: line %lld: empty model name", r->path, (long long)r->record_line);
     /* The model key covers every model column, so a row with new metadata updates it. */
     char *mkey = NULL;
     size_t mlen = 0;
@@ -321,11 +325,11 @@ static vt_status import_row(vt_results *db, const csv_reader *r, const columns *
     bool hit = cache_hit(&cache[1], mkey, &model);
     if (!hit && (s = vt_results_put_model(db, &m, &model)) == VT_OK) cache_set(&cache[1], mkey, model);
     free(mkey);
-    if (s != VT_OK) return vt_fail_context(s, "line %lld: ", (long long)r->line);
+    if (s != VT_OK) return vt_fail_context(s, "line %lld: ", (long long)r->record_line);
 
     vt_results_layer l = vt_results_layer_init();
     if (!get(r, c, C_LIDX))
-        return vt_fail(VT_ERR_FORMAT, "%s: line %lld: empty layer_index", r->path, (long long)r->line);
+        return vt_fail(VT_ERR_FORMAT, "%s: line %lld: empty layer_index", r->path, (long long)r->record_line);
     if ((s = parse_int(r, "layer_index", get(r, c, C_LIDX), &l.index)) != VT_OK) return s;
     l.name = get(r, c, C_LNAME);
     l.op = get(r, c, C_LOP);
@@ -337,24 +341,24 @@ static vt_status import_row(vt_results *db, const csv_reader *r, const columns *
     snprintf(lkey, sizeof lkey, "%lld/%lld", (long long)model, (long long)l.index);
     if (!cache_hit(&cache[2], lkey, &layer)) {
         if ((s = vt_results_put_layer(db, model, &l, &layer)) != VT_OK)
-            return vt_fail_context(s, "line %lld: ", (long long)r->line);
+            return vt_fail_context(s, "line %lld: ", (long long)r->record_line);
         cache_set(&cache[2], lkey, layer);
     }
 
     const char *sn = get(r, c, C_SUBJECT), *rn = get(r, c, C_ROI), *mn = get(r, c, C_METRIC);
     if (!cache_hit(&cache[3], sn, &subject)) {
         if ((s = vt_results_put_subject(db, sn, NULL, &subject)) != VT_OK)
-            return vt_fail_context(s, "line %lld: ", (long long)r->line);
+            return vt_fail_context(s, "line %lld: ", (long long)r->record_line);
         cache_set(&cache[3], sn, subject);
     }
     if (!cache_hit(&cache[4], rn, &roi)) {
         if ((s = vt_results_put_roi(db, rn, NULL, &roi)) != VT_OK)
-            return vt_fail_context(s, "line %lld: ", (long long)r->line);
+            return vt_fail_context(s, "line %lld: ", (long long)r->record_line);
         cache_set(&cache[4], rn, roi);
     }
     if (!cache_hit(&cache[5], mn, &metric)) {
         if ((s = vt_results_put_metric(db, mn, NULL, &metric)) != VT_OK)
-            return vt_fail_context(s, "line %lld: ", (long long)r->line);
+            return vt_fail_context(s, "line %lld: ", (long long)r->record_line);
         cache_set(&cache[5], mn, metric);
     }
 
@@ -370,8 +374,10 @@ static vt_status import_row(vt_results *db, const csv_reader *r, const columns *
     else if (split && strcmp(split, "test") == 0)
         sc.split = VT_SPLIT_TEST;
     else
-        return vt_fail(VT_ERR_FORMAT, "%s: line %lld: split must be 'train' or 'test'", r->path, (long long)r->line);
-    if (!get(r, c, C_VALUE)) return vt_fail(VT_ERR_FORMAT, "%s: line %lld: empty value", r->path, (long long)r->line);
+        return vt_fail(VT_ERR_FORMAT, "%s: line %lld: split must be 'train' or 'test'", r->path,
+                       (long long)r->record_line);
+    if (!get(r, c, C_VALUE))
+        return vt_fail(VT_ERR_FORMAT, "%s: line %lld: empty value", r->path, (long long)r->record_line);
     if ((s = parse_double(r, "value", get(r, c, C_VALUE), &sc.value)) != VT_OK) return s;
     if ((s = parse_double(r, "ci_low", get(r, c, C_CILO), &sc.ci_low)) != VT_OK) return s;
     if ((s = parse_double(r, "ci_high", get(r, c, C_CIHI), &sc.ci_high)) != VT_OK) return s;
@@ -381,7 +387,7 @@ static vt_status import_row(vt_results *db, const csv_reader *r, const columns *
     if ((s = parse_int(r, "selected", get(r, c, C_SEL), &sel)) != VT_OK) return s;
     sc.selected = sel == 1;
     s = vt_results_put_score(db, &sc);
-    if (s != VT_OK) return vt_fail_context(s, "line %lld: ", (long long)r->line);
+    if (s != VT_OK) return vt_fail_context(s, "line %lld: ", (long long)r->record_line);
     return VT_OK;
 }
 
@@ -514,14 +520,15 @@ vt_status vt_results_import_rsms(vt_results *db, const char *path, bool embed, i
         if ((s = parse_int(&r, "layer_index", get(&r, &c, R_LIDX), &lidx)) != VT_OK) break;
         if (!mname || !kind || !npy || run < 0 || lidx < 0) {
             s = vt_fail(VT_ERR_FORMAT, "%s: line %lld: run_id, model, layer_index, kind and npy are required", path,
-                        (long long)r.line);
+                        (long long)r.record_line);
             break;
         }
         if ((s = lookup_id(db, "SELECT id FROM models WHERE name = ?1 AND sha256 = ?2", mname, sha ? sha : "", -1,
                            &model)) != VT_OK)
             break;
         if (model == 0) {
-            s = vt_fail(VT_ERR_ARG, "%s: line %lld: no model '%s' in the database", path, (long long)r.line, mname);
+            s = vt_fail(VT_ERR_ARG, "%s: line %lld: no model '%s' in the database", path, (long long)r.record_line,
+                        mname);
             break;
         }
         char mid[32];
@@ -530,8 +537,8 @@ vt_status vt_results_import_rsms(vt_results *db, const char *path, bool embed, i
             VT_OK)
             break;
         if (layer == 0) {
-            s = vt_fail(VT_ERR_ARG, "%s: line %lld: model '%s' has no layer %lld", path, (long long)r.line, mname,
-                        (long long)lidx);
+            s = vt_fail(VT_ERR_ARG, "%s: line %lld: model '%s' has no layer %lld", path, (long long)r.record_line,
+                        mname, (long long)lidx);
             break;
         }
         if (sn && (s = vt_results_put_subject(db, sn, NULL, &subject)) != VT_OK) break;

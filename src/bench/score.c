@@ -236,7 +236,8 @@ static vt_status rsa_score(const vt_tensor *x, const vt_tensor *brain_rsm, doubl
     return VT_OK;
 }
 
-/* Split-half reliability of the RSM (even vs odd repetitions), Spearman–Brown corrected. */
+/* Ceiling of an RSA correlation: √ of the split-half reliability of the brain RSM (even vs odd
+ * repetitions, Spearman–Brown corrected); NaN when the halves do not correlate positively. */
 static double rsm_ceiling(const vt_brain *b, const int64_t *stim, int64_t n, const int64_t *units, int64_t m)
 {
     vt_tensor *ha = brain_means(b, stim, n, units, m, 0), *hb = brain_means(b, stim, n, units, m, 1);
@@ -253,8 +254,8 @@ static double rsm_ceiling(const vt_brain *b, const int64_t *stim, int64_t n, con
         vt_tensor *ra = NULL, *rb = NULL;
         double r;
         if (a && bb && vt_rsm_new(a, VT_RSM_PEARSON, &ra) == VT_OK && vt_rsm_new(bb, VT_RSM_PEARSON, &rb) == VT_OK &&
-            vt_compare(ra, rb, VT_CORR_PEARSON, &r) == VT_OK && isfinite(r))
-            out = 2 * r / (1 + r);
+            vt_compare(ra, rb, VT_CORR_PEARSON, &r) == VT_OK && isfinite(r) && r > 0)
+            out = sqrt(2 * r / (1 + r)); /* a correlation's ceiling is the square root of the reliability */
         vt_tensor_free(a);
         vt_tensor_free(bb);
         vt_tensor_free(ra);
@@ -546,7 +547,10 @@ done:
  * model RSM for model-to-model analyses, and the summary line. */
 static vt_status finish_picks(scorer *s, vt_score_summary *summary)
 {
-    vt_status st = vt_results_mark_selected(s->db, s->run_id);
+    /* One transaction: selected rows appear all at once, so their presence marks a finished
+     * (model, subject) for a resumed benchmark. */
+    vt_status st = vt_results_begin(s->db);
+    if (st == VT_OK) st = vt_results_mark_selected(s->db, s->run_id);
     for (int r = 0; st == VT_OK && r < s->n_rois; r++) {
         roi_data *R = &s->rois[r];
         for (int m = 0; st == VT_OK && m < N_METRICS; m++) {
@@ -602,6 +606,8 @@ static vt_status finish_picks(scorer *s, vt_score_summary *summary)
             }
         }
     }
+    if (st == VT_OK) st = vt_results_commit(s->db);
+    else vt_results_rollback(s->db);
     return st;
 }
 

@@ -9,6 +9,7 @@
 #include "io/atomic_file.h"
 #include "ventral/brain.h"
 #include "ventral/gsn.h"
+#include "ventral/maps.h"
 #include "ventral/reliability.h"
 
 static const char usage[] =
@@ -25,6 +26,8 @@ static const char usage[] =
     "  --sims N      gsn: ceiling simulations (default 50)\n"
     "  --scale MODE  gsn: auto (default: split-half when every trial is present, else variance),\n"
     "                split-half, variance or none\n"
+    "  --roi LABEL   only units whose ROI label has this component (e.g. floc-faces:FFA-1, or an\n"
+    "                atlas name such as floc-faces for any of its labels; IT for recordings)\n"
     "  --maps        split-half: use the store's spatial maps (per site: Spearman r between the\n"
     "                half-averaged maps of each image, mean over images, Spearman-Brown corrected)\n";
 
@@ -81,101 +84,9 @@ static bool write_json(const char *dir, const char *text)
     return ok;
 }
 
-/* units x conditions x trials float64 copy of the responses, as GSN wants them. */
-static vt_tensor *units_first(const vt_brain *b)
-{
-    int64_t shape[3] = {b->n_units, b->n_stimuli, b->n_reps};
-    vt_tensor *t = vt_tensor_new_uninit(VT_F64, 3, shape);
-    if (!t) return NULL;
-    const float *r = vt_tensor_f32(b->responses);
-    double *d = vt_tensor_f64(t);
-    for (int64_t s = 0; s < b->n_stimuli; s++)
-        for (int64_t k = 0; k < b->n_reps; k++)
-            for (int64_t u = 0; u < b->n_units; u++)
-                d[(u * b->n_stimuli + s) * b->n_reps + k] = r[(s * b->n_reps + k) * b->n_units + u];
-    return t;
-}
-
-/* Spearman correlation of two maps (average ranks for ties), NaN when either is constant. */
-static double rank_of(const double *v, int64_t n, int64_t i)
-{
-    double less = 0, equal = 0;
-    for (int64_t j = 0; j < n; j++) less += v[j] < v[i], equal += v[j] == v[i];
-    return less + (equal + 1) / 2;
-}
-static double spearman(const double *a, const double *b, int64_t n, double *ra, double *rb)
-{
-    for (int64_t i = 0; i < n; i++) ra[i] = rank_of(a, n, i), rb[i] = rank_of(b, n, i);
-    double ma = 0, mb = 0, sab = 0, saa = 0, sbb = 0;
-    for (int64_t i = 0; i < n; i++) ma += ra[i], mb += rb[i];
-    ma /= (double)n, mb /= (double)n;
-    for (int64_t i = 0; i < n; i++) {
-        sab += (ra[i] - ma) * (rb[i] - mb);
-        saa += (ra[i] - ma) * (ra[i] - ma);
-        sbb += (rb[i] - mb) * (rb[i] - mb);
-    }
-    return saa > 0 && sbb > 0 ? sab / sqrt(saa * sbb) : NAN;
-}
-
-/* Split-half ceiling of the spatial maps (METHODS §11): per split, each image's available
- * repetitions are split into halves by the shared split orders, the half-mean maps are
- * correlated (Spearman), averaged over images, Spearman-Brown corrected; mean over splits. */
-static vt_status maps_split_half(const vt_brain *b, int64_t splits, uint64_t seed, vt_tensor *out)
-{
-    const vt_tensor *m = b->maps;
-    int64_t S = b->n_stimuli, R = b->n_reps, U = b->n_units, P = m->shape[3] * m->shape[4];
-    vt_tensor *orders = NULL;
-    vt_status st = vt_reliability_split_orders(splits, S, R, seed, &orders);
-    if (st) return st;
-    double *ha = vt_malloc((size_t)P, sizeof *ha), *hb = vt_malloc((size_t)P, sizeof *hb);
-    double *ra = vt_malloc((size_t)P, sizeof *ra), *rb = vt_malloc((size_t)P, sizeof *rb);
-    if (!ha || !hb || !ra || !rb) st = VT_ERR_NOMEM;
-    const float *x = vt_tensor_f32(m);
-    const int32_t *ord = (const int32_t *)orders->data;
-    for (int64_t u = 0; u < U && !st; u++) {
-        double total = 0;
-        int64_t used = 0;
-        for (int64_t sp = 0; sp < splits; sp++) {
-            double sum = 0;
-            int64_t n = 0;
-            for (int64_t s = 0; s < S; s++) {
-                int64_t avail[64], t = 0;
-                for (int64_t k = 0; k < R && t < 64; k++) {
-                    int64_t rep = ord[(sp * S + s) * R + k];
-                    if (!isnan(x[((s * R + rep) * U + u) * P])) avail[t++] = rep;
-                }
-                if (t < 2) continue;
-                int64_t half = t / 2;
-                for (int64_t p = 0; p < P; p++) {
-                    double a = 0, c = 0;
-                    for (int64_t i = 0; i < t; i++) {
-                        double v = x[((s * R + avail[i]) * U + u) * P + p];
-                        if (i < half)
-                            a += v;
-                        else
-                            c += v;
-                    }
-                    ha[p] = a / (double)half, hb[p] = c / (double)(t - half);
-                }
-                double r = spearman(ha, hb, P, ra, rb);
-                if (!isnan(r)) sum += r, n++;
-            }
-            if (n == 0) continue;
-            double r = sum / (double)n;
-            total += 2 * r / (1 + r);
-            used++;
-        }
-        vt_tensor_f64(out)[u] = used ? total / (double)used : NAN;
-    }
-    if (st == VT_ERR_NOMEM) vt_fail(st, "out of memory");
-    free(ha), free(hb), free(ra), free(rb);
-    vt_tensor_free(orders);
-    return st;
-}
-
 int cmd_ceiling(int argc, char **argv)
 {
-    enum { O_BRAIN = 1, O_METHOD, O_SPLITS, O_SEED, O_SIMS, O_SCALE, O_MAPS };
+    enum { O_BRAIN = 1, O_METHOD, O_SPLITS, O_SEED, O_SIMS, O_SCALE, O_MAPS, O_ROI };
     static const struct option opts[] = {{"brain", required_argument, 0, O_BRAIN},
                                          {"method", required_argument, 0, O_METHOD},
                                          {"splits", required_argument, 0, O_SPLITS},
@@ -183,10 +94,11 @@ int cmd_ceiling(int argc, char **argv)
                                          {"sims", required_argument, 0, O_SIMS},
                                          {"scale", required_argument, 0, O_SCALE},
                                          {"maps", no_argument, 0, O_MAPS},
+                                         {"roi", required_argument, 0, O_ROI},
                                          {"out", required_argument, 0, 'o'},
                                          {"help", no_argument, 0, 'h'},
                                          {0}};
-    const char *brain = NULL, *method = NULL, *dir = NULL, *scale = "auto";
+    const char *brain = NULL, *method = NULL, *dir = NULL, *scale = "auto", *roi = NULL;
     int64_t splits = 100, seed = 0, sims = 50;
     bool maps = false;
     int c;
@@ -208,6 +120,7 @@ int cmd_ceiling(int argc, char **argv)
             break;
         case O_SCALE: scale = optarg; break;
         case O_MAPS: maps = true; break;
+        case O_ROI: roi = optarg; break;
         case 'o': dir = optarg; break;
         case 'h': return printf("%s", usage), CLI_OK;
         default: return cli_usage_error("unknown option");
@@ -236,11 +149,16 @@ int cmd_ceiling(int argc, char **argv)
         vt_brain_free(b);
         return cli_error("%s: the store has no spatial maps ('maps' dataset)", brain);
     }
+    if (roi && vt_brain_select_roi(b, roi) != VT_OK) {
+        vt_brain_free(b);
+        return cli_error("%s: %s", brain, vt_last_error());
+    }
     int rc = CLI_OK;
     char json[4096];
     snprintf(json, sizeof json,
              "{\"brain\": \"%s\", \"method\": \"%s\", \"stimuli\": %lld, \"repetitions\": %lld, \"units\": %lld", brain,
              method, (long long)b->n_stimuli, (long long)b->n_reps, (long long)b->n_units);
+    if (roi) snprintf(json + strlen(json), sizeof json - strlen(json), ", \"roi\": \"%s\"", roi);
     int64_t units = b->n_units;
     vt_tensor *a = vt_tensor_new(VT_F64, 1, &units), *nc = vt_tensor_new(VT_F64, 1, &units);
     if (!a || !nc)
@@ -256,7 +174,7 @@ int cmd_ceiling(int argc, char **argv)
             printf("%s: %lld units, median ncsnr %.4g, median noise ceiling %.4g%%\n", brain, (long long)units, mn, mc);
         }
     } else if (m_split) {
-        vt_status st = maps ? maps_split_half(b, splits, (uint64_t)seed, a)
+        vt_status st = maps ? vt_maps_split_half(b->maps, splits, (uint64_t)seed, a)
                             : vt_reliability_split_half(b->responses, splits, (uint64_t)seed, a);
         if (st != VT_OK)
             rc = cli_error("%s: %s", brain, vt_last_error());
@@ -277,7 +195,8 @@ int cmd_ceiling(int argc, char **argv)
                    maps ? "sites (maps)" : "units", m, (long long)splits);
         }
     } else {
-        vt_tensor *data = units_first(b);
+        vt_tensor *data = NULL;
+        vt_brain_units_first(b, &data);
         vt_gsn_result *g = NULL;
         vt_gsn_rsa_result *res = NULL;
         bool complete = true;

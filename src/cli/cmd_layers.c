@@ -11,7 +11,8 @@ static const char usage[] =
     "  Lists the layers (runtime node outputs, after constant folding) of an ONNX model for one input\n"
     "  shape: index, name, op type, output shape and features per stimulus (elements / batch size).\n"
     "  --input-shape  shape of the (first) input; default: the model's declared shape, symbolic dims = 1\n"
-    "  --capture      only the layers a capture spec selects (all | op:TYPE | name:GLOB | index:A-B, comma-separated)\n";
+    "  --capture      only the layers a capture spec selects (all | op:TYPE | name:GLOB | index:A-B, "
+    "comma-separated)\n";
 
 /* Parses "1,3,224,224" into a shape. */
 static bool parse_shape(const char *text, vt_shape *s)
@@ -36,17 +37,21 @@ static bool parse_shape(const char *text, vt_shape *s)
 int cmd_layers(int argc, char **argv)
 {
     static const struct option opts[] = {{"input-shape", required_argument, 0, 's'},
-                                          {"capture", required_argument, 0, 'c'},
-                                          {"help", no_argument, 0, 'h'},
-                                          {0}};
+                                         {"capture", required_argument, 0, 'c'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0}};
     const char *shape_text = NULL, *spec = "all";
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 's') shape_text = optarg;
-        else if (c == 'c') spec = optarg;
-        else if (c == 'h') return printf("%s", usage), CLI_OK;
-        else return cli_usage_error("unknown option");
+        if (c == 's')
+            shape_text = optarg;
+        else if (c == 'c')
+            spec = optarg;
+        else if (c == 'h')
+            return printf("%s", usage), CLI_OK;
+        else
+            return cli_usage_error("unknown option");
     }
     if (argc - optind != 1) return cli_usage_error("expected one model file, got %d", argc - optind);
     const char *path = argv[optind];
@@ -68,7 +73,8 @@ int cmd_layers(int argc, char **argv)
             if (shapes[i].dims[d] < 0) shapes[i].dims[d] = 1;
     }
     if (st == VT_OK && shape_text) {
-        if (nin < 1) st = vt_fail(VT_ERR_ARG, "%s: the model has no input to shape", path);
+        if (nin < 1)
+            st = vt_fail(VT_ERR_ARG, "%s: the model has no input to shape", path);
         else if (!parse_shape(shape_text, &shapes[0])) {
             vt_graph_free(g);
             vt_capture_free(sel);

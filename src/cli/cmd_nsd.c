@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
@@ -17,11 +18,19 @@ static const char usage[] =
     "                    " VT_NSD_DEFAULT_ROIS "\n"
     "  --within ATLAS    mask every voxel must lie in (default nsdgeneral; 'none' to skip)\n"
     "  --ncsnr T         keep voxels with ncsnr.nii.gz > T (default 0.2; 'none' to skip)\n"
-    "  --images SET      'shared' (sharedix, default) or 'all' (every image the subject saw)\n"
+    "  --images SET      'shared' (sharedix, default), 'all' (every image the subject saw), or a file\n"
+    "                    of 1-based NSD image ids (one per line; or F.h5:DATASET), kept in its order\n"
     "  --format F        betas from 'hdf5' (default) or 'nifti' (.nii.gz)\n"
     "  --space S         func1pt8mm (default) or func1mm\n"
     "  --betas NAME      betas version (default betas_fithrf_GLMdenoise_RR)\n"
     "  --sessions N      read only sessions 1..N (default: every session present)\n";
+
+static void progress(void *ctx, int done, int total)
+{
+    (void)ctx;
+    fprintf(stderr, "\r  reading session %d of %d", done + 1, total);
+    fflush(stderr);
+}
 
 static int assemble(int argc, char **argv)
 {
@@ -79,8 +88,12 @@ static int assemble(int argc, char **argv)
     }
     if (optind != argc) return cli_usage_error("unexpected argument '%s'", argv[optind]);
     if (!o.root || !o.subject || !out) return cli_usage_error("--root, --subject and --out are required");
+    bool tty = isatty(STDERR_FILENO);
+    if (tty) o.progress = progress;
     vt_brain *b = NULL;
-    if (vt_nsd_assemble(&o, &b) != VT_OK) return cli_fail_status();
+    vt_status ast = vt_nsd_assemble(&o, &b);
+    if (tty) fprintf(stderr, "\r\033[K");
+    if (ast != VT_OK) return cli_fail_status();
     vt_status st = vt_brain_write(out, b);
     if (st == VT_OK)
         printf("subj%02d: %lld images x %lld repetitions x %lld voxels -> %s\n", o.subject, (long long)b->n_stimuli,

@@ -21,9 +21,11 @@ static const char usage[] =
     "                                                     per (metric, ROI): best-train-layer test scores, mean\n"
     "                                                     over subjects with bootstrap CIs, ranking, Spearman\n"
     "                                                     correlations, grouped comparisons\n"
-    "  model-rsa --kind K --out M.npy [--subject S] [--roi R] [--method pearson|spearman|kendall] [--run N]\n"
+    "  model-rsa --kind K --out M.npy [--subject S | --mean-subjects] [--roi R]\n"
+    "            [--method pearson|spearman|kendall] [--run N]\n"
     "                                                     model x model correlations of the stored RSM vectors\n"
-    "                                                     of kind K (e.g. crsa, versa); prints the model order\n"
+    "                                                     of kind K (e.g. crsa, versa), or their mean over\n"
+    "                                                     subjects; prints the model order\n"
     "  select  [--run N]                                  recompute the selected-layer flags from train scores\n"
     "  info                                               row counts and runs\n"
     "  --run N: one run (default: the newest run with scores; export: every run).\n";
@@ -45,14 +47,15 @@ enum {
     O_JSON,
     O_KIND,
     O_SUBJECT,
-    O_METHOD
+    O_METHOD,
+    O_MEAN
 };
 
 typedef struct args {
     const char *db, *format, *out, *csv, *rsms, *metric, *roi, *kind, *subject, *method;
     int64_t run, batch, boot, seed;
     double level;
-    bool run_given, embed, json;
+    bool run_given, embed, json, mean_subjects;
 } args;
 
 static int parse(int argc, char **argv, args *a)
@@ -75,6 +78,7 @@ static int parse(int argc, char **argv, args *a)
         {"kind", required_argument, 0, O_KIND},
         {"subject", required_argument, 0, O_SUBJECT},
         {"method", required_argument, 0, O_METHOD},
+        {"mean-subjects", no_argument, 0, O_MEAN},
         {"help", no_argument, 0, 'h'},
         {0},
     };
@@ -118,6 +122,7 @@ static int parse(int argc, char **argv, args *a)
         case O_KIND: a->kind = optarg; break;
         case O_SUBJECT: a->subject = optarg; break;
         case O_METHOD: a->method = optarg; break;
+        case O_MEAN: a->mean_subjects = true; break;
         case 'h': return printf("%s", usage), -1;
         default: return cli_usage_error("unknown option");
         }
@@ -192,22 +197,11 @@ static int do_import(vt_results *db, args *a)
 static int do_summary(vt_results *db, args *a)
 {
     if (resolve_run(db, a) != CLI_OK) return CLI_FAIL;
-    vt_results_table *t = NULL;
-    if (vt_results_scores(db, a->run, &t) != VT_OK) return cli_fail_status();
-    if (t->n == 0) {
-        vt_results_table_free(t);
-        return cli_error("%s: run %lld has no scores", a->db, (long long)a->run);
-    }
     vt_analysis_opts o = {.n_boot = (int)a->boot, .seed = (uint64_t)a->seed, .level = a->level};
     sink s;
-    if (sink_open(&s, a->out) != CLI_OK) {
-        vt_results_table_free(t);
-        return CLI_FAIL;
-    }
+    if (sink_open(&s, a->out) != CLI_OK) return CLI_FAIL;
     if (!a->json) fprintf(s.f, "run %lld of %s\n\n", (long long)a->run, a->db);
-    vt_status st = vt_analysis_write(t, a->metric, a->roi, &o, a->json, s.f);
-    vt_results_table_free(t);
-    return sink_close(&s, st);
+    return sink_close(&s, vt_analysis_write_db(db, a->run, a->metric, a->roi, &o, a->json, s.f));
 }
 
 static int do_model_rsa(vt_results *db, args *a)
@@ -216,8 +210,11 @@ static int do_model_rsa(vt_results *db, args *a)
     if (resolve_run(db, a) != CLI_OK) return CLI_FAIL;
     char **names = NULL;
     vt_tensor *m = NULL;
-    if (vt_analysis_model_rsm(db, a->run, a->kind, a->subject, a->roi, a->method, &names, &m) != VT_OK)
-        return cli_fail_status();
+    if (a->mean_subjects && a->subject) return cli_usage_error("--subject and --mean-subjects exclude each other");
+    vt_status ms = a->mean_subjects
+                       ? vt_analysis_model_rsm_mean(db, a->run, a->kind, a->roi, a->method, &names, &m, NULL)
+                       : vt_analysis_model_rsm(db, a->run, a->kind, a->subject, a->roi, a->method, &names, &m);
+    if (ms != VT_OK) return cli_fail_status();
     vt_status st = vt_npy_write(a->out, m);
     size_t n = (size_t)m->shape[0];
     if (st == VT_OK)
@@ -236,6 +233,13 @@ static int do_info(vt_results *db, args *a)
         if (vt_results_count(db, tables[i], &n) != VT_OK) return cli_fail_status();
         printf("  %-9s %lld\n", tables[i], (long long)n);
     }
+    vt_results_run *runs = NULL;
+    size_t nr = 0;
+    if (vt_results_runs(db, &runs, &nr) != VT_OK) return cli_fail_status();
+    for (size_t i = 0; i < nr; i++)
+        printf("run %lld: %s, started %s, finished %s, ventral %s\n", (long long)runs[i].id, runs[i].status,
+               runs[i].started, runs[i].finished ? runs[i].finished : "-", runs[i].ventral_version);
+    vt_results_runs_free(runs, nr);
     return CLI_OK;
 }
 

@@ -169,8 +169,11 @@ int cmd_ridge(int argc, char **argv)
         if (na < 0) return free(alphas), CLI_USAGE;
         if (na == 0) return free(alphas), cli_usage_error("--alphas is empty");
         for (int a = 0; a < na; a++)
-            if (!(alphas[a] > 0) || alphas[a] > 1e308)
-                return free(alphas), cli_error("--alphas: every alpha must be finite and > 0, got %g", alphas[a]);
+            if (!(alphas[a] > 0) || alphas[a] > 1e308) {
+                int rc = cli_error("--alphas: every alpha must be finite and > 0, got %g", alphas[a]);
+                free(alphas);
+                return rc;
+            }
         opt.alphas = alphas, opt.n_alphas = na;
     }
 

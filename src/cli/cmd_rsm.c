@@ -38,7 +38,8 @@ int cmd_rsm(int argc, char **argv)
     vt_rsm_metric metric;
     if (vt_rsm_metric_parse(metric_name, &metric) != VT_OK) return cli_usage_error("%s", vt_last_error());
     const char *path = argv[optind];
-    vt_tensor *x = cli_load(path, false, true);
+    /* NaN/Inf are found by the library's own check (one read of X, not two). */
+    vt_tensor *x = cli_load(path, false, false);
     if (!x) return CLI_FAIL;
     if (x->dtype != VT_F32 && x->dtype != VT_F64) {
         /* Integer and boolean features are computed in float64. */

@@ -1,4 +1,5 @@
 #include <getopt.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,11 +12,15 @@ static const char usage[] =
     "usage: ventral run MODEL.onnx --input X.npy --out DIR [--capture SPEC] [--batch N] [--precision f32|bf16]\n"
     "  Runs an ONNX model over the stimuli in X (N x ..., float32; the model's first input) and writes\n"
     "  one .npy per captured layer (N x layer shape), the final outputs, and DIR/manifest.json: an array of\n"
-    "  {kind, index, name, op, output, shape, file} (kind \"layer\" or \"output\").\n"
+    "  {kind, index, name, op, output, shape, batch_axis, file} (kind \"layer\" or \"output\"). A layer whose\n"
+    "  stimuli sit on another axis (batch_axis > 0, e.g. sequence-first attention) is written stimuli-first;\n"
+    "  batch_axis -1 marks a layer that merges the stimuli with another dim (written as computed, batches\n"
+    "  concatenated along dim 0).\n"
     "  --capture    all | none | op:TYPE | name:GLOB | index:A-B, comma-separated (default: all)\n"
     "  --batch      stimuli per forward pass (default 16); results do not depend on it\n"
     "  --precision  f32 (default) or bf16 (convolutions and matmuls in bfloat16 where the CPU has it)\n"
-    "  Layers whose first dimension is not the batch are concatenated along their first dimension.\n";
+    "  --profile    print the time per op type and the throughput to stderr\n"
+    "  --no-write   capture the selected layers but write nothing (throughput measurements)\n";
 
 typedef struct out_file {
     int index; /* layer index, or -1 - k for graph output k */
@@ -24,6 +29,7 @@ typedef struct out_file {
     int rank;
     int64_t shape[VT_MAX_RANK];
     int64_t rows_done;
+    int batch_axis; /* of the layer in the model (files always hold the stimuli first when >= 0) */
 } out_file;
 
 typedef struct run_ctx {
@@ -32,6 +38,8 @@ typedef struct run_ctx {
     int n_files;
     out_file *files; /* by layer index (n_layers) then outputs */
     int n_layers;
+    bool no_write;
+    double checksum; /* --no-write: one value read per captured tensor, so the capture is not elided */
 } run_ctx;
 
 static void sanitize(char *s)
@@ -47,12 +55,16 @@ static vt_status append(run_ctx *r, out_file *f, const vt_tensor *t)
 {
     if (!f->npy) {
         f->rank = t->rank ? t->rank : 1;
-        if (t->rank == 0) f->shape[0] = 1;
-        else memcpy(f->shape, t->shape, sizeof f->shape);
+        if (t->rank == 0)
+            f->shape[0] = 1;
+        else
+            memcpy(f->shape, t->shape, sizeof f->shape);
         /* Rows per stimulus when dim 0 is the batch; otherwise the whole tensor per batch. */
         int64_t per = t->rank && t->shape[0] == r->batch_rows ? 1 : -1;
-        if (per == 1) f->shape[0] = r->total;
-        else f->shape[0] = f->shape[0] * ((r->total + r->batch_rows - 1) / r->batch_rows);
+        if (per == 1)
+            f->shape[0] = r->total;
+        else
+            f->shape[0] = f->shape[0] * ((r->total + r->batch_rows - 1) / r->batch_rows);
         f->path = cli_join(r->dir, f->file);
         if (!f->path) return vt_fail(VT_ERR_NOMEM, "out of memory");
         vt_status st = vt_npy_create(f->path, t->dtype, f->rank, f->shape, &f->npy);
@@ -63,18 +75,49 @@ static vt_status append(run_ctx *r, out_file *f, const vt_tensor *t)
     size_t row = vt_tensor_nbytes(dst) / (size_t)(f->shape[0] ? f->shape[0] : 1);
     int64_t rows = row ? (int64_t)(bytes / row) : 0;
     if (dst->dtype != t->dtype || f->rows_done + rows > f->shape[0] || (row && bytes % row))
-        return vt_fail(VT_ERR_ARG, "layer '%s': its shape changes between batches; use --batch with a size that "
-                                   "divides the number of stimuli", f->name);
+        return vt_fail(VT_ERR_ARG,
+                       "layer '%s': its shape changes between batches; use --batch with a size that "
+                       "divides the number of stimuli",
+                       f->name);
     memcpy((char *)dst->data + (size_t)f->rows_done * row, t->data, bytes);
     f->rows_done += rows;
     return VT_OK;
+}
+
+/* A new tensor with dim `axis` moved to the front (the stimuli first), C order otherwise kept. */
+static vt_tensor *batch_first(const vt_tensor *t, int axis)
+{
+    int64_t shape[VT_MAX_RANK], outer = 1, inner = 1, b = t->shape[axis];
+    shape[0] = b;
+    for (int d = 0, k = 1; d < t->rank; d++)
+        if (d != axis) shape[k++] = t->shape[d];
+    for (int d = 0; d < axis; d++) outer *= t->shape[d];
+    for (int d = axis + 1; d < t->rank; d++) inner *= t->shape[d];
+    vt_tensor *o = vt_tensor_new_uninit(t->dtype, t->rank, shape);
+    if (!o) return NULL;
+    size_t es = vt_dtype_size(t->dtype), chunk = (size_t)inner * es;
+    for (int64_t i = 0; i < outer; i++)
+        for (int64_t j = 0; j < b; j++)
+            memcpy((char *)o->data + (size_t)(j * outer + i) * chunk,
+                   (const char *)t->data + (size_t)(i * b + j) * chunk, chunk);
+    return o;
 }
 
 static vt_status on_layer(void *user, const vt_layer_info *l, const vt_tensor *t)
 {
     run_ctx *r = user;
     if (l->index >= r->n_layers) return vt_fail(VT_ERR_INTERNAL, "layer index %d out of range", l->index);
-    return append(r, &r->files[l->index], t);
+    if (r->no_write) {
+        if (vt_tensor_numel(t) > 0) r->checksum += vt_tensor_get(t, vt_tensor_numel(t) - 1);
+        return VT_OK;
+    }
+    r->files[l->index].batch_axis = l->batch_axis;
+    if (l->batch_axis <= 0) return append(r, &r->files[l->index], t);
+    vt_tensor *moved = batch_first(t, l->batch_axis);
+    if (!moved) return VT_ERR_NOMEM;
+    vt_status st = append(r, &r->files[l->index], moved);
+    vt_tensor_free(moved);
+    return st;
 }
 
 static void json_string(FILE *f, const char *s)
@@ -82,9 +125,12 @@ static void json_string(FILE *f, const char *s)
     fputc('"', f);
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-        else fputc(ch, f);
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
     }
     fputc('"', f);
 }
@@ -99,7 +145,8 @@ static vt_status write_manifest(const run_ctx *r)
     }
     FILE *f = fopen(tmp, "w");
     vt_status st = VT_OK;
-    if (!f) st = vt_fail(VT_ERR_IO, "%s: cannot write", tmp);
+    if (!f)
+        st = vt_fail(VT_ERR_IO, "%s: cannot write", tmp);
     else {
         fprintf(f, "[\n");
         bool first = true;
@@ -115,7 +162,7 @@ static vt_status write_manifest(const run_ctx *r)
             json_string(f, o->output);
             fprintf(f, ", \"shape\": [");
             for (int d = 0; d < o->rank; d++) fprintf(f, "%s%lld", d ? ", " : "", (long long)o->shape[d]);
-            fprintf(f, "], \"file\": ");
+            fprintf(f, "], \"batch_axis\": %d, \"file\": ", o->batch_axis);
             json_string(f, o->file);
             fprintf(f, "}");
             first = false;
@@ -142,14 +189,50 @@ static void free_files(run_ctx *r, bool commit_ok)
     free(r->files);
 }
 
+/* Time per op type, largest first. */
+static void print_profile(const vt_graph *g, double wall, int64_t n, double steady, int64_t n_steady)
+{
+    struct {
+        const char *op;
+        double s;
+        int count;
+    } rows[128];
+    int nr = 0;
+    for (int i = 0; i < vt_graph_layer_count(g); i++) {
+        vt_layer_info l;
+        vt_graph_layer(g, i, &l);
+        int j = 0;
+        while (j < nr && strcmp(rows[j].op, l.op) != 0) j++;
+        if (j == nr) {
+            if (nr == 128) continue;
+            rows[nr].op = l.op, rows[nr].s = 0, rows[nr].count = 0, nr++;
+        }
+        rows[j].s += l.seconds;
+        rows[j].count++;
+    }
+    for (int a = 0; a < nr; a++)
+        for (int b = a + 1; b < nr; b++)
+            if (rows[b].s > rows[a].s) {
+                __typeof__(rows[0]) t = rows[a];
+                rows[a] = rows[b];
+                rows[b] = t;
+            }
+    fprintf(stderr, "%-24s %8s %10s\n", "op", "layers", "seconds");
+    for (int j = 0; j < nr; j++) fprintf(stderr, "%-24s %8d %10.4f\n", rows[j].op, rows[j].count, rows[j].s);
+    fprintf(stderr, "total %.3f s for %lld stimuli: %.2f stimuli/s\n", wall, (long long)n, wall > 0 ? n / wall : 0);
+    if (n_steady > 0)
+        fprintf(stderr, "steady %.3f s for %lld stimuli after the first batch: %.2f stimuli/s\n", steady,
+                (long long)n_steady, steady > 0 ? n_steady / steady : 0);
+}
+
 static int run_model(const char *model, const char *input, const char *dir, const char *spec, int64_t batch,
-                     vt_precision precision)
+                     vt_precision precision, bool profile, bool no_write)
 {
     vt_capture *sel = NULL;
     if (vt_capture_parse(spec, &sel) != VT_OK) return cli_usage_error("%s", vt_last_error());
     vt_graph *g = NULL;
     vt_tensor *x = NULL, *x32 = NULL;
-    run_ctx r = {.dir = dir};
+    run_ctx r = {.dir = dir, .no_write = no_write};
     vt_status st = vt_onnx_load(model, &g);
     if (st == VT_OK && vt_graph_input_count(g) != 1)
         st = vt_fail(VT_ERR_UNSUPPORTED, "%s: the model has %d inputs; 'ventral run' feeds exactly one", model,
@@ -164,7 +247,7 @@ static int run_model(const char *model, const char *input, const char *dir, cons
         }
     }
     if (st == VT_OK && x->rank < 1) st = vt_fail(VT_ERR_ARG, "%s: needs a leading stimulus dimension", input);
-    if (st == VT_OK && !cli_mkdir(dir)) st = VT_ERR_IO;
+    if (st == VT_OK && !no_write && !cli_mkdir(dir)) st = VT_ERR_IO;
     int64_t n = st == VT_OK ? x->shape[0] : 0;
     r.total = n;
     /* Prepare once for the full batch to learn the layer list and name the files. */
@@ -195,6 +278,7 @@ static int run_model(const char *model, const char *input, const char *dir, cons
         } else {
             int k = i - r.n_layers;
             o->index = -1 - k;
+            o->batch_axis = 0;
             o->name = strdup(vt_graph_output_name(g, k));
             o->op = strdup("output");
             o->output = strdup(vt_graph_output_name(g, k));
@@ -204,6 +288,8 @@ static int run_model(const char *model, const char *input, const char *dir, cons
         o->file = strdup(buf);
         if (!o->name || !o->op || !o->output || !o->file) st = vt_fail(VT_ERR_NOMEM, "out of memory");
     }
+    double t_start = omp_get_wtime(), t_first = 0;
+    int64_t n_first = 0;
     for (int64_t b0 = 0; st == VT_OK && b0 < n; b0 += batch) {
         int64_t rows = n - b0 < batch ? n - b0 : batch;
         size_t row_bytes = vt_tensor_nbytes(x) / (size_t)n;
@@ -219,21 +305,25 @@ static int run_model(const char *model, const char *input, const char *dir, cons
         vt_tensor **outs = NULL;
         st = vt_graph_run(g, 1, (const vt_tensor *const *)&xb, sel, on_layer, &r, &outs);
         if (st == VT_OK && vt_graph_layer_count(g) != r.n_layers)
-            st = vt_fail(VT_ERR_UNSUPPORTED, "%s: the layer list changes with the batch size; use a --batch that "
-                                             "divides the number of stimuli", model);
+            st = vt_fail(VT_ERR_UNSUPPORTED,
+                         "%s: the layer list changes with the batch size; use a --batch that "
+                         "divides the number of stimuli",
+                         model);
         for (int k = 0; outs && k < vt_graph_output_count(g); k++) {
-            if (st == VT_OK) st = append(&r, &r.files[r.n_layers + k], outs[k]);
+            if (st == VT_OK && !no_write) st = append(&r, &r.files[r.n_layers + k], outs[k]);
             vt_tensor_free(outs[k]);
         }
         free(outs);
         vt_tensor_free(xb);
+        if (b0 == 0) t_first = omp_get_wtime(), n_first = rows; /* primitive creation happens in the first batch */
     }
+    if (st == VT_OK && profile) print_profile(g, omp_get_wtime() - t_start, n, omp_get_wtime() - t_first, n - n_first);
     for (int i = 0; st == VT_OK && i < r.n_files; i++)
         if (r.files[i].npy) {
             st = vt_npy_commit(r.files[i].npy);
             r.files[i].npy = NULL;
         }
-    if (st == VT_OK) st = write_manifest(&r);
+    if (st == VT_OK && !no_write) st = write_manifest(&r);
     int captured = 0;
     for (int i = 0; i < r.n_layers; i++) captured += r.files[i].path != NULL;
     free_files(&r, st == VT_OK);
@@ -241,38 +331,57 @@ static int run_model(const char *model, const char *input, const char *dir, cons
     vt_graph_free(g);
     vt_capture_free(sel);
     if (st != VT_OK) return cli_fail_status();
-    fprintf(stderr, "ventral run: %lld stimuli, %d of %d layers captured into %s\n", (long long)n, captured,
-            r.n_layers, dir);
+    fprintf(stderr, "ventral run: %lld stimuli, %d of %d layers captured into %s\n", (long long)n, captured, r.n_layers,
+            dir);
     return CLI_OK;
 }
 
 int cmd_run(int argc, char **argv)
 {
-    static const struct option opts[] = {{"input", required_argument, 0, 'i'},   {"out", required_argument, 0, 'o'},
-                                          {"capture", required_argument, 0, 'c'}, {"batch", required_argument, 0, 'b'},
-                                          {"precision", required_argument, 0, 'p'}, {"help", no_argument, 0, 'h'},
-                                          {0}};
+    static const struct option opts[] = {{"input", required_argument, 0, 'i'},
+                                         {"out", required_argument, 0, 'o'},
+                                         {"capture", required_argument, 0, 'c'},
+                                         {"batch", required_argument, 0, 'b'},
+                                         {"precision", required_argument, 0, 'p'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {"profile", no_argument, 0, 'P'},
+                                         {"no-write", no_argument, 0, 'N'},
+                                         {0}};
     const char *input = NULL, *dir = NULL, *spec = "all";
     int64_t batch = 16;
     vt_precision precision = VT_PRECISION_F32;
+    bool profile = false, no_write = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'i') input = optarg;
-        else if (c == 'o') dir = optarg;
-        else if (c == 'c') spec = optarg;
+        if (c == 'i')
+            input = optarg;
+        else if (c == 'o')
+            dir = optarg;
+        else if (c == 'c')
+            spec = optarg;
         else if (c == 'b') {
             if (!cli_parse_i64("--batch", optarg, &batch)) return CLI_USAGE;
             if (batch < 1) return cli_usage_error("--batch must be >= 1");
         } else if (c == 'p') {
-            if (strcmp(optarg, "f32") == 0) precision = VT_PRECISION_F32;
-            else if (strcmp(optarg, "bf16") == 0) precision = VT_PRECISION_BF16;
-            else return cli_usage_error("--precision must be f32 or bf16, not '%s'", optarg);
-        } else if (c == 'h') return printf("%s", usage), CLI_OK;
-        else return cli_usage_error("unknown option");
+            if (strcmp(optarg, "f32") == 0)
+                precision = VT_PRECISION_F32;
+            else if (strcmp(optarg, "bf16") == 0)
+                precision = VT_PRECISION_BF16;
+            else
+                return cli_usage_error("--precision must be f32 or bf16, not '%s'", optarg);
+        } else if (c == 'P')
+            profile = true;
+        else if (c == 'N')
+            no_write = true;
+        else if (c == 'h')
+            return printf("%s", usage), CLI_OK;
+        else
+            return cli_usage_error("unknown option");
     }
     if (argc - optind != 1) return cli_usage_error("expected one model file, got %d", argc - optind);
     if (!input) return cli_usage_error("--input X.npy is required");
-    if (!dir) return cli_usage_error("--out DIR is required");
-    return run_model(argv[optind], input, dir, spec, batch, precision);
+    if (!dir && !no_write) return cli_usage_error("--out DIR is required");
+    if (!dir) dir = ".";
+    return run_model(argv[optind], input, dir, spec, batch, precision, profile, no_write);
 }

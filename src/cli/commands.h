@@ -11,6 +11,9 @@ int cmd_gsn(int argc, char **argv);
 int cmd_stimuli(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_score(int argc, char **argv);
+int cmd_simulate(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
 int cmd_srp(int argc, char **argv);
 int cmd_reliability(int argc, char **argv);
 int cmd_ridge(int argc, char **argv);
@@ -18,6 +21,7 @@ int cmd_nsd(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_brain(int argc, char **argv);
 int cmd_ceiling(int argc, char **argv);
+int cmd_import_neural(int argc, char **argv);
 int cmd_results(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 

@@ -21,6 +21,9 @@ static const struct command {
     {"gsn", cmd_gsn, "GSN signal/noise covariances and RSA noise ceiling"},
     {"stimuli", cmd_stimuli, "decode images and apply a model's test-time transform"},
     {"extract", cmd_extract, "run a model over stimuli and store every layer's projected features"},
+    {"demo", cmd_demo, "simulate a world, benchmark the bundled models on it and write the report"},
+    {"bench", cmd_bench, "benchmark many models against brain data from a YAML configuration (resumable)"},
+    {"simulate", cmd_simulate, "write a ground-truth world: procedural stimuli and simulated subjects"},
     {"score", cmd_score, "score every layer against brain data (cRSA, veRSA, encoding) into a results database"},
     {"srp", cmd_srp, "very sparse random projection of stimuli x features"},
     {"reliability", cmd_reliability, "NCSNR, noise ceiling and split-half reliability of repeated trials"},
@@ -29,6 +32,7 @@ static const struct command {
     {"data", cmd_data, "tiny NSD dataset; fetch and verify releases"},
     {"brain", cmd_brain, "inspect a brain store (responses, ids, units, provenance)"},
     {"ceiling", cmd_ceiling, "noise ceilings of a brain store: ncsnr, split-half, gsn"},
+    {"import-neural", cmd_import_neural, "neural recordings (npy/h5 + ids, Brain-Score NetCDF) into a brain store"},
     {"results", cmd_results, "results database: export, import, summary (ranking, CIs, correlations)"},
     {"report", cmd_report, "HTML report with PNG/SVG figures from a results database"},
 };

@@ -335,3 +335,89 @@ vt_status vt_brain_read(const char *path, vt_brain **out)
     H5Fclose(f);
     return st;
 }
+
+/* True when a '+'-joined ROI label has a component equal to roi or starting with "roi:". */
+static bool roi_matches(const char *label, const char *roi)
+{
+    size_t n = strlen(roi);
+    for (const char *p = label; p && *p;) {
+        const char *end = strchr(p, '+');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if ((len == n || (len > n && p[n] == ':')) && strncmp(p, roi, n) == 0) return true;
+        p = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+vt_status vt_brain_select_roi(vt_brain *b, const char *roi)
+{
+    if (!b->unit_rois) return vt_fail(VT_ERR_ARG, "the store has no unit ROI labels ('units/roi')");
+    int64_t U = b->n_units, k = 0, *keep = vt_malloc((size_t)U, sizeof *keep);
+    if (!keep) return VT_ERR_NOMEM;
+    for (int64_t u = 0; u < U; u++)
+        if (roi_matches(b->unit_rois[u], roi)) keep[k++] = u;
+    if (k == 0) {
+        free(keep);
+        return vt_fail(VT_ERR_ARG, "no unit has ROI '%s'", roi);
+    }
+    int64_t rows = b->n_stimuli * b->n_reps, px = b->maps ? b->maps->shape[3] * b->maps->shape[4] : 0;
+    float *r = vt_tensor_f32(b->responses), *m = b->maps ? vt_tensor_f32(b->maps) : NULL;
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < k; j++) { /* keep[j] >= j and rows go forward: compaction in place is safe */
+            r[i * k + j] = r[i * U + keep[j]];
+            if (m) memmove(m + (i * k + j) * px, m + (i * U + keep[j]) * px, sizeof *m * (size_t)px);
+        }
+    b->responses->shape[2] = k;
+    if (b->maps) b->maps->shape[2] = k;
+    for (int64_t j = 0; j < k; j++) {
+        char *t;
+        if (b->unit_ids) t = b->unit_ids[j], b->unit_ids[j] = b->unit_ids[keep[j]], b->unit_ids[keep[j]] = t;
+        t = b->unit_rois[j], b->unit_rois[j] = b->unit_rois[keep[j]], b->unit_rois[keep[j]] = t;
+        if (b->unit_ncsnr) b->unit_ncsnr[j] = b->unit_ncsnr[keep[j]];
+        if (b->unit_ijk) memmove(b->unit_ijk + 3 * j, b->unit_ijk + 3 * keep[j], sizeof *b->unit_ijk * 3);
+    }
+    /* The dropped units' strings now sit at k.. U-1; free them before n_units shrinks. */
+    for (int64_t u = k; u < U; u++) {
+        if (b->unit_ids) free(b->unit_ids[u]), b->unit_ids[u] = NULL;
+        free(b->unit_rois[u]), b->unit_rois[u] = NULL;
+    }
+    b->n_units = k;
+    free(keep);
+    return VT_OK;
+}
+
+vt_status vt_brain_units_first(const vt_brain *b, vt_tensor **out)
+{
+    int64_t shape[3] = {b->n_units, b->n_stimuli, b->n_reps};
+    vt_tensor *t = vt_tensor_new_uninit(VT_F64, 3, shape);
+    if (!t) return VT_ERR_NOMEM;
+    const float *r = vt_tensor_f32(b->responses);
+    double *d = vt_tensor_f64(t);
+    for (int64_t s = 0; s < b->n_stimuli; s++)
+        for (int64_t k = 0; k < b->n_reps; k++)
+            for (int64_t u = 0; u < b->n_units; u++)
+                d[(u * b->n_stimuli + s) * b->n_reps + k] = r[(s * b->n_reps + k) * b->n_units + u];
+    *out = t;
+    return VT_OK;
+}
+
+vt_status vt_brain_trial_mean(const vt_brain *b, vt_tensor **out)
+{
+    int64_t shape[2] = {b->n_stimuli, b->n_units};
+    vt_tensor *t = vt_tensor_new_uninit(VT_F64, 2, shape);
+    if (!t) return VT_ERR_NOMEM;
+    const float *r = vt_tensor_f32(b->responses);
+    double *m = vt_tensor_f64(t);
+    for (int64_t s = 0; s < b->n_stimuli; s++)
+        for (int64_t u = 0; u < b->n_units; u++) {
+            double sum = 0;
+            int64_t n = 0;
+            for (int64_t k = 0; k < b->n_reps; k++) {
+                float v = r[(s * b->n_reps + k) * b->n_units + u];
+                if (!isnan(v)) sum += v, n++;
+            }
+            m[s * b->n_units + u] = n ? sum / (double)n : NAN;
+        }
+    *out = t;
+    return VT_OK;
+}

@@ -12,6 +12,7 @@
 #include "io/mat_io.h"
 #include "io/nifti_io.h"
 #include "io/nsd_internal.h"
+#include "ventral/neural.h"
 #include "ventral/nsd.h"
 
 static const vt_nsd_label streams[] = {{1, "early"},   {2, "midventral"}, {3, "midlateral"}, {4, "midparietal"},
@@ -211,7 +212,7 @@ static vt_status betas_shape(const char *path, bool hdf5, int64_t *trials, int64
 /* Reads the selected voxels vox[nsel] (flat x-fastest indices) of every trial into
  * buf[t * nsel + j], in percent signal change (stored int16 / 300). */
 static vt_status read_session_h5(const char *path, const int64_t dims[3], int64_t trials, const int64_t *vox,
-                                 int64_t nsel, double *buf)
+                                 int64_t nsel, float *buf)
 {
     hid_t f;
     vt_status st = vt_h5_open(path, &f);
@@ -221,34 +222,39 @@ static vt_status read_session_h5(const char *path, const int64_t dims[3], int64_
     hid_t dcpl = H5Dget_create_plist(ds);
     hsize_t cd[4] = {0};
     /* NSD's files are chunked one voxel's trials at a time ([1 1 1 750] in MATLAB order), so
-     * per-voxel reads touch only the voxels asked for; other layouts are read a z-plane at a time. */
+     * reading runs of selected voxels along x touches only the voxels asked for; other layouts
+     * are read a z-plane at a time. */
     bool per_voxel =
         H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_chunk(dcpl, 4, cd) == 4 && cd[1] == 1 && cd[2] == 1 && cd[3] == 1;
     H5Pclose(dcpl);
-    int64_t nx = dims[0], ny = dims[1], plane = nx * ny;
-    int16_t *tmp = vt_malloc((size_t)(trials * (per_voxel ? 1 : plane)), sizeof *tmp);
+    int64_t nx = dims[0], ny = dims[1], plane = nx * ny, width = per_voxel ? nx : plane;
+    int16_t *tmp = vt_malloc((size_t)(trials * width), sizeof *tmp);
     if (!tmp) st = vt_fail(VT_ERR_NOMEM, "%s: out of memory", path);
-    hsize_t mdims[1] = {(hsize_t)(trials * (per_voxel ? 1 : plane))};
+    hsize_t mdims[1] = {(hsize_t)(trials * width)};
     hid_t mspace = H5Screate_simple(1, mdims, NULL);
     for (int64_t j = 0; j < nsel && !st;) {
-        int64_t z = vox[j] / plane;
+        int64_t z = vox[j] / plane, run = 1;
         hsize_t start[4] = {0, (hsize_t)z, 0, 0}, count[4] = {(hsize_t)trials, 1, (hsize_t)ny, (hsize_t)nx};
         if (per_voxel) {
-            start[2] = (hsize_t)((vox[j] % plane) / nx), start[3] = (hsize_t)(vox[j] % nx);
-            count[2] = count[3] = 1;
+            int64_t x = vox[j] % nx;
+            while (j + run < nsel && vox[j + run] == vox[j] + run && x + run < nx) run++;
+            start[2] = (hsize_t)((vox[j] % plane) / nx), start[3] = (hsize_t)x;
+            count[2] = 1, count[3] = (hsize_t)run;
         }
+        hsize_t mstart[1] = {0}, mcount[1] = {(hsize_t)(trials * (per_voxel ? run : plane))};
+        H5Sselect_hyperslab(mspace, H5S_SELECT_SET, mstart, NULL, mcount, NULL);
         H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
         if (H5Dread(ds, H5T_NATIVE_INT16, mspace, fspace, H5P_DEFAULT, tmp) < 0) {
             st = vt_fail(VT_ERR_FORMAT, "%s: cannot read dataset 'betas' (truncated file?)", path);
             break;
         }
         if (per_voxel) {
-            for (int64_t t = 0; t < trials; t++) buf[t * nsel + j] = tmp[t] / 300.0;
-            j++;
+            for (int64_t k = 0; k < run; k++, j++)
+                for (int64_t t = 0; t < trials; t++) buf[t * nsel + j] = (float)(tmp[t * run + k] / 300.0);
         } else {
             for (; j < nsel && vox[j] / plane == z; j++) {
                 int64_t off = vox[j] % plane;
-                for (int64_t t = 0; t < trials; t++) buf[t * nsel + j] = tmp[t * plane + off] / 300.0;
+                for (int64_t t = 0; t < trials; t++) buf[t * nsel + j] = (float)(tmp[t * plane + off] / 300.0);
             }
         }
     }
@@ -261,7 +267,7 @@ static vt_status read_session_h5(const char *path, const int64_t dims[3], int64_
 }
 
 static vt_status read_session_nifti(const char *path, int64_t trials, int64_t nvox, const int64_t *vox, int64_t nsel,
-                                    double *buf)
+                                    float *buf)
 {
     vt_nifti_stream *s;
     int64_t d[4];
@@ -271,7 +277,7 @@ static vt_status read_session_nifti(const char *path, int64_t trials, int64_t nv
     if (!vol) st = vt_fail(VT_ERR_NOMEM, "%s: out of memory", path);
     for (int64_t t = 0; t < trials && !st; t++) {
         if ((st = vt_nifti_stream_next(s, vol))) break;
-        for (int64_t j = 0; j < nsel; j++) buf[t * nsel + j] = vol[vox[j]] / 300.0;
+        for (int64_t j = 0; j < nsel; j++) buf[t * nsel + j] = (float)(vol[vox[j]] / 300.0);
     }
     free(vol);
     vt_nifti_stream_close(s);
@@ -280,7 +286,7 @@ static vt_status read_session_nifti(const char *path, int64_t trials, int64_t nv
 
 /* z-scores each column over the session's trials (population sd); constant columns (e.g.
  * voxels outside the brain mask, stored as zeros) become NaN. */
-static void zscore_columns(double *buf, int64_t trials, int64_t nsel)
+static void zscore_columns(float *buf, int64_t trials, int64_t nsel)
 {
     for (int64_t j = 0; j < nsel; j++) {
         double mean = 0, ss = 0;
@@ -291,7 +297,8 @@ static void zscore_columns(double *buf, int64_t trials, int64_t nsel)
             ss += d * d;
         }
         double sd = sqrt(ss / (double)trials);
-        for (int64_t t = 0; t < trials; t++) buf[t * nsel + j] = sd > 0 ? (buf[t * nsel + j] - mean) / sd : NAN;
+        for (int64_t t = 0; t < trials; t++)
+            buf[t * nsel + j] = sd > 0 ? (float)((buf[t * nsel + j] - mean) / sd) : NAN;
     }
 }
 
@@ -307,6 +314,29 @@ static vt_status read_vector(const char *path, const char *var, vt_tensor **out)
         vt_tensor_free(*out);
         *out = NULL;
     }
+    return st;
+}
+
+/* 1-based NSD ids, one per line (or FILE.h5:DATASET), as a float64 vector like sharedix. */
+static vt_status read_id_list(const char *spec, vt_tensor **out)
+{
+    char **ids = NULL;
+    int64_t n = 0;
+    vt_status st = vt_neural_read_ids(spec, &ids, &n);
+    if (st) return st;
+    vt_tensor *t = vt_tensor_new_uninit(VT_F64, 1, &n);
+    for (int64_t i = 0; t && i < n && !st; i++) {
+        char *end;
+        double v = strtod(ids[i], &end);
+        if (end == ids[i] || *end)
+            st = vt_fail(VT_ERR_FORMAT, "%s: line %lld ('%s') is not an NSD image id", spec, (long long)i + 1, ids[i]);
+        vt_tensor_f64(t)[i] = v;
+    }
+    for (int64_t i = 0; i < n; i++) free(ids[i]);
+    free(ids);
+    if (!t) return VT_ERR_NOMEM;
+    if (st) vt_tensor_free(t), t = NULL;
+    *out = t;
     return st;
 }
 
@@ -345,14 +375,14 @@ vt_status vt_nsd_assemble(const vt_nsd_assemble_options *o, vt_brain **out)
     bool hdf5 = strcmp(o->format, "hdf5") == 0;
     if (!hdf5 && strcmp(o->format, "nifti") != 0)
         return vt_fail(VT_ERR_ARG, "betas format must be 'hdf5' or 'nifti', got '%s'", o->format);
-    bool shared = strcmp(o->images, "shared") == 0;
-    if (!shared && strcmp(o->images, "all") != 0)
-        return vt_fail(VT_ERR_ARG, "image set must be 'shared' or 'all', got '%s'", o->images);
+    /* "shared" and a list file both give an ordered id list (the list takes sharedix's place). */
+    bool shared = strcmp(o->images, "all") != 0, listed = shared && strcmp(o->images, "shared") != 0;
 
     vt_status st = VT_OK;
     vt_tensor *mo = NULL, *subjectim = NULL, *sharedix = NULL;
     selection sel = {.o = o};
-    double *ncsnr_vol = NULL, *buf = NULL;
+    double *ncsnr_vol = NULL;
+    float *buf = NULL;
     int64_t *vox = NULL, *image_of_id = NULL, *trial_image = NULL, *set = NULL, *seen = NULL;
     char **session_paths = NULL, *prov = NULL;
     int n_sessions = 0;
@@ -363,7 +393,8 @@ vt_status vt_nsd_assemble(const vt_nsd_assemble_options *o, vt_brain **out)
     snprintf(path, sizeof path, "%s/" VT_NSD_EXPDESIGN, o->root);
     if ((st = read_vector(path, "masterordering", &mo))) goto done;
     if ((st = vt_mat_read(path, "subjectim", &subjectim))) goto done;
-    if (shared && (st = read_vector(path, "sharedix", &sharedix))) goto done;
+    if (listed && (st = read_id_list(o->images, &sharedix))) goto done;
+    if (shared && !listed && (st = read_vector(path, "sharedix", &sharedix))) goto done;
     if (subjectim->shape[0] < o->subject) {
         st = vt_fail(VT_ERR_FORMAT, "%s: 'subjectim' has %lld rows, no subject %d", path,
                      (long long)subjectim->shape[0], o->subject);
@@ -454,8 +485,8 @@ vt_status vt_nsd_assemble(const vt_nsd_assemble_options *o, vt_brain **out)
         for (int64_t i = 0; i < n_set_max; i++) {
             double id = vt_tensor_f64(sharedix)[i];
             if (!is_index(id, max_id)) {
-                st = vt_fail(VT_ERR_FORMAT, "%s: sharedix[%lld] = %g is not a valid 1-based stimulus id", design_path,
-                             (long long)i, id);
+                st = vt_fail(VT_ERR_FORMAT, "%s: %s[%lld] = %g is not a valid 1-based stimulus id",
+                             listed ? o->images : design_path, listed ? "entry" : "sharedix", (long long)i, id);
                 goto done;
             }
             if ((int64_t)id > id_cap) id_cap = (int64_t)id;
@@ -555,6 +586,7 @@ vt_status vt_nsd_assemble(const vt_nsd_assemble_options *o, vt_brain **out)
     if (!buf) goto nomem;
     float *r = vt_tensor_f32(b->responses);
     for (int s = 0; s < n_sessions; s++) {
+        if (o->progress) o->progress(o->progress_ctx, s, n_sessions);
         st = hdf5 ? read_session_h5(session_paths[s], sel.dims, trials, vox, nsel, buf)
                   : read_session_nifti(session_paths[s], trials, sel.nvox, vox, nsel, buf);
         if (st) goto done;
@@ -563,7 +595,7 @@ vt_status vt_nsd_assemble(const vt_nsd_assemble_options *o, vt_brain **out)
             int64_t id = trial_image[s * trials + t], img = image_of_id[id];
             if (img < 0) continue;
             float *dst = r + (img * reps + seen[id]++) * nsel;
-            for (int64_t j = 0; j < nsel; j++) dst[j] = (float)buf[t * nsel + j];
+            for (int64_t j = 0; j < nsel; j++) dst[j] = buf[t * nsel + j];
         }
     }
 

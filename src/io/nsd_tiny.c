@@ -1,12 +1,15 @@
-/* A tiny NSD in the released layout and formats, for tests, the demo and trying ventral
- * without the 8 TB release. Sizes are small; the file names, datasets, variables, dtypes,
- * axis orders, scaling and index bases are those of the release (see docs/brain_store.md). */
+/* A tiny NSD in the released layout and formats, for tests, the demo and trying
+ * ventral without the 8 TB release. Sizes are small; the file names, datasets,
+ * variables, dtypes, axis orders, scaling and index bases are those of the
+ * release (see docs/brain_store.md). */
 #include <errno.h>
 #include <math.h>
+#include <netcdf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "io/atomic_file.h"
 #include "io/h5util.h"
@@ -58,7 +61,8 @@ static vt_status write_text(const char *path, const char *text)
     return vt_atomic_commit(&af);
 }
 
-/* Image features: the latent variables that drive both the pixels and the voxel signal. */
+/* Image features: the latent variables that drive both the pixels and the voxel
+ * signal. */
 static double feature(uint64_t seed, int img, int k)
 {
     vt_rng r = vt_rng_make(seed, 1000 + (uint64_t)img * N_FEAT + (uint64_t)k);
@@ -99,8 +103,8 @@ static vt_status write_stimuli(const char *root, uint64_t seed)
     return st;
 }
 
-/* The design: 8 subjects' image lists (the first N_SHARED are the shared images, as in NSD)
- * and one trial order for all subjects. Every 1-based. */
+/* The design: 8 subjects' image lists (the first N_SHARED are the shared
+ * images, as in NSD) and one trial order for all subjects. Every 1-based. */
 static vt_status write_design(const char *root, uint64_t seed, double *subjectim, double *masterordering)
 {
     vt_rng r = vt_rng_make(seed, 1);
@@ -140,8 +144,10 @@ static vt_status write_design(const char *root, uint64_t seed, double *subjectim
     return st;
 }
 
-/* Anatomy of the toy grid: a brain ellipsoid whose posterior half (y < 4) is visual cortex
- * ('nsdgeneral'), split into streams and holding a few category-selective patches. */
+/* Anatomy of the toy grid: a brain ellipsoid whose posterior half (y < 4) is
+ * visual cortex
+ * ('nsdgeneral'), split into streams and holding a few category-selective
+ * patches. */
 static void anatomy(int nx, int x, int y, int z, int16_t lab[8])
 {
     double ex = (x - (nx - 1) / 2.0) / (nx / 2.0), ey = (y - 3.5) / 4.0, ez = (z - 2.5) / 3.0;
@@ -197,7 +203,8 @@ static vt_status write_subject(const char *root, uint64_t seed, int subj, const 
         st = vt_fail(VT_ERR_NOMEM, "out of memory");
         goto done;
     }
-    /* Voxels: labels, a true signal/noise sd ratio, and unit-norm tuning over the features. */
+    /* Voxels: labels, a true signal/noise sd ratio, and unit-norm tuning over the
+     * features. */
     vt_rng r = vt_rng_make(seed, 100 + (uint64_t)subj);
     for (int v = 0; v < nvox; v++) {
         int x = v % nx, y = (v / nx) % NY, z = v / (nx * NY);
@@ -232,9 +239,9 @@ static vt_status write_subject(const char *root, uint64_t seed, int subj, const 
     snprintf(path, sizeof path, "%s/ncsnr.nii.gz", dir);
     if ((st = vt_nifti_write(path, 3, dims3, VT_F32, snr, 1.8))) goto done;
 
-    /* Betas in percent signal change: a per-session offset and gain (which z-scoring removes)
-     * times (signal + noise), noise sd 1, signal sd = snr; stored x 300 as int16; zero outside
-     * the brain mask, as NSD's files are. */
+    /* Betas in percent signal change: a per-session offset and gain (which
+     * z-scoring removes) times (signal + noise), noise sd 1, signal sd = snr;
+     * stored x 300 as int16; zero outside the brain mask, as NSD's files are. */
     for (int s = 0; s < n_sess; s++) {
         vt_rng rs = vt_rng_make(seed, 10000 + (uint64_t)subj * 100 + (uint64_t)s);
         for (int v = 0; v < nvox; v++) {
@@ -272,6 +279,106 @@ done:
     return st;
 }
 
+/* A tiny IT recording in the Brain-Score NetCDF layout of the public Majaj-Hong
+ * assembly (data over neuroid x presentation x time_bin; image_id, repetition,
+ * object_name, category_name on presentation; neuroid_id, region on neuroid),
+ * driven by the same latent features as the tiny NSD images it shows (the first
+ * IT_STIM of the brick). */
+enum { IT_STIM = 40, IT_UNITS = 24, IT_V4 = 6 };
+
+static vt_status write_it(const char *root, uint64_t seed)
+{
+    char dir[4096], path[4200], tmp[4300];
+    snprintf(dir, sizeof dir, "%s/brainio", root);
+    vt_status st = mkdirs(dir);
+    if (st) return st;
+    snprintf(path, sizeof path, "%s/assy_tiny_MajajHong2015_like.nc", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    /* Presentations: 3 repetitions of every image, a 4th for every 5th image;
+     * shuffled. */
+    int np = 0, stim[IT_STIM * 4], rep[IT_STIM * 4];
+    for (int s = 0; s < IT_STIM; s++)
+        for (int k = 0; k < (s % 5 == 0 ? 4 : 3); k++) stim[np] = s, rep[np] = k, np++;
+    vt_rng r = vt_rng_make(seed, 2);
+    for (int i = np - 1; i > 0; i--) {
+        int j = (int)vt_rng_below(&r, (uint64_t)i + 1), a = stim[i], b = rep[i];
+        stim[i] = stim[j], rep[i] = rep[j], stim[j] = a, rep[j] = b;
+    }
+    float *data = vt_malloc((size_t)IT_UNITS * (size_t)np, sizeof *data);
+    double w[IT_UNITS][N_FEAT];
+    char *ids[IT_STIM * 4], *objs[IT_STIM * 4], *cats[IT_STIM * 4], *nids[IT_UNITS], *regions[IT_UNITS];
+    char idbuf[IT_STIM * 4][16], objbuf[IT_STIM * 4][16], catbuf[IT_STIM * 4][16], nidbuf[IT_UNITS][32];
+    long long reps[IT_STIM * 4], nsd_index[IT_STIM * 4];
+    if (!data) return vt_fail(VT_ERR_NOMEM, "out of memory");
+    for (int u = 0; u < IT_UNITS; u++)
+        for (int k = 0; k < N_FEAT; k++) w[u][k] = vt_rng_normal(&r) / sqrt((double)N_FEAT);
+    static const char *const category[4] = {"animals", "cars", "faces", "fruits"};
+    for (int p = 0; p < np; p++) {
+        int s = stim[p];
+        double f[N_FEAT];
+        for (int k = 0; k < N_FEAT; k++) f[k] = feature(seed, s, k);
+        for (int u = 0; u < IT_UNITS; u++) {
+            double g = 0;
+            for (int k = 0; k < N_FEAT; k++) g += w[u][k] * f[k];
+            data[(size_t)u * np + p] = (float)(10 + 4 * g + 2 * vt_rng_normal(&r)); /* rate-like, noisy */
+        }
+        snprintf(idbuf[p], sizeof idbuf[p], "tiny%04d", s + 1);
+        snprintf(objbuf[p], sizeof objbuf[p], "%s%d", category[(f[0] > 0) * 2 + (f[1] > 0)], s % 2);
+        snprintf(catbuf[p], sizeof catbuf[p], "%s", category[(f[0] > 0) * 2 + (f[1] > 0)]);
+        ids[p] = idbuf[p], objs[p] = objbuf[p], cats[p] = catbuf[p];
+        reps[p] = rep[p], nsd_index[p] = s;
+    }
+    for (int u = 0; u < IT_UNITS; u++) {
+        snprintf(nidbuf[u], sizeof nidbuf[u], "Tiny_%c_%02d", u < IT_UNITS - IT_V4 ? 'L' : 'R', u);
+        nids[u] = nidbuf[u];
+        regions[u] = u < IT_UNITS - IT_V4 ? "IT" : "V4";
+    }
+    int nc, dn, dp, dt, v[9], rc;
+    long long tb_start = 70, tb_end = 170;
+    const char *stage = "create";
+    unlink(tmp);
+    if ((rc = nc_create(tmp, NC_NETCDF4 | NC_CLOBBER, &nc)) == NC_NOERR) {
+        int dims3[3];
+        stage = "define";
+        if ((rc = nc_def_dim(nc, "neuroid", IT_UNITS, &dn)) || (rc = nc_def_dim(nc, "presentation", (size_t)np, &dp)) ||
+            (rc = nc_def_dim(nc, "time_bin", 1, &dt)))
+            goto nc_done;
+        dims3[0] = dn, dims3[1] = dp, dims3[2] = dt;
+        if ((rc = nc_def_var(nc, "dicarlo.MajajHong2015.tiny", NC_FLOAT, 3, dims3, &v[0])) ||
+            (rc = nc_def_var(nc, "image_id", NC_STRING, 1, &dp, &v[1])) ||
+            (rc = nc_def_var(nc, "repetition", NC_INT64, 1, &dp, &v[2])) ||
+            (rc = nc_def_var(nc, "object_name", NC_STRING, 1, &dp, &v[3])) ||
+            (rc = nc_def_var(nc, "category_name", NC_STRING, 1, &dp, &v[4])) ||
+            (rc = nc_def_var(nc, "nsd_index", NC_INT64, 1, &dp, &v[5])) ||
+            (rc = nc_def_var(nc, "neuroid_id", NC_STRING, 1, &dn, &v[6])) ||
+            (rc = nc_def_var(nc, "region", NC_STRING, 1, &dn, &v[7])) ||
+            (rc = nc_def_var(nc, "time_bin_start", NC_INT64, 1, &dt, &v[8])))
+            goto nc_done;
+        int vend;
+        if ((rc = nc_def_var(nc, "time_bin_end", NC_INT64, 1, &dt, &vend))) goto nc_done;
+        stage = "write";
+        if ((rc = nc_enddef(nc)) || (rc = nc_put_var_float(nc, v[0], data)) ||
+            (rc = nc_put_var_string(nc, v[1], (const char **)ids)) || (rc = nc_put_var_longlong(nc, v[2], reps)) ||
+            (rc = nc_put_var_string(nc, v[3], (const char **)objs)) ||
+            (rc = nc_put_var_string(nc, v[4], (const char **)cats)) ||
+            (rc = nc_put_var_longlong(nc, v[5], nsd_index)) ||
+            (rc = nc_put_var_string(nc, v[6], (const char **)nids)) ||
+            (rc = nc_put_var_string(nc, v[7], (const char **)regions)) ||
+            (rc = nc_put_var_longlong(nc, v[8], &tb_start)) || (rc = nc_put_var_longlong(nc, vend, &tb_end)))
+            goto nc_done;
+    nc_done:;
+        int rc2 = nc_close(nc);
+        if (rc == NC_NOERR) rc = rc2;
+    }
+    free(data);
+    if (rc != NC_NOERR)
+        st = vt_fail(VT_ERR_IO, "%s: NetCDF %s failed: %s", path, stage, nc_strerror(rc));
+    else if (rename(tmp, path) != 0)
+        st = vt_fail(VT_ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
+    if (st) unlink(tmp);
+    return st;
+}
+
 vt_status vt_nsd_make_tiny(const char *dir, uint64_t seed)
 {
     vt_h5_quiet();
@@ -283,15 +390,20 @@ vt_status vt_nsd_make_tiny(const char *dir, uint64_t seed)
     if (!st) st = write_stimuli(dir, seed);
     if (!st) st = write_design(dir, seed, subjectim, mo);
     for (int s = 1; s <= 2 && !st; s++) st = write_subject(dir, seed, s, subjectim, mo);
+    if (!st) st = write_it(dir, seed);
     free(subjectim);
     free(mo);
     if (st) return st;
     char path[4096], text[1024];
     snprintf(path, sizeof path, "%s/ventral_tiny.json", dir);
     snprintf(text, sizeof text,
-             "{\"dataset\": \"nsd-tiny\", \"seed\": %llu, \"subjects\": [1, 2], \"sessions\": [%d, %d], "
-             "\"trials_per_session\": %d, \"images\": %d, \"images_per_subject\": %d, \"shared\": %d, "
-             "\"repetitions\": %d, \"image_size\": %d, \"grids\": [[%d, %d, %d], [%d, %d, %d]], "
+             "{\"dataset\": \"nsd-tiny\", \"seed\": %llu, \"subjects\": [1, 2], "
+             "\"sessions\": [%d, %d], "
+             "\"trials_per_session\": %d, \"images\": %d, "
+             "\"images_per_subject\": %d, \"shared\": %d, "
+             "\"repetitions\": %d, \"image_size\": %d, \"grids\": [[%d, %d, %d], "
+             "[%d, %d, %d]], "
+             "\"it_assembly\": \"brainio/assy_tiny_MajajHong2015_like.nc\", "
              "\"ventral\": \"%s\"}\n",
              (unsigned long long)seed, subj_sessions[0], subj_sessions[1], TRIALS, N_BRICK, N_SUBJIM, N_SHARED, N_REPS,
              IMG, subj_nx[0], NY, NZ, subj_nx[1], NY, NZ, vt_version());

@@ -97,13 +97,14 @@ static bool has_suffix(const char *s, const char *suffix)
     return a >= b && strcasecmp(s + a - b, suffix) == 0;
 }
 
-static vt_status numbered_ids(vt_stimuli *s, const char *prefix)
+/* ids "first", "first + 1", ...: NSD names images by their 1-based 73k id. */
+static vt_status numbered_ids(vt_stimuli *s, int64_t first)
 {
     s->ids = vt_calloc((size_t)s->count, sizeof *s->ids);
     if (!s->ids) return VT_ERR_NOMEM;
     for (int64_t i = 0; i < s->count; i++) {
         char buf[64];
-        snprintf(buf, sizeof buf, "%s%lld", prefix, (long long)i);
+        snprintf(buf, sizeof buf, "%lld", (long long)(first + i));
         if (!(s->ids[i] = strdup(buf))) return vt_fail(VT_ERR_NOMEM, "out of memory");
     }
     return VT_OK;
@@ -133,7 +134,7 @@ static vt_status open_npy(vt_stimuli *s, impl *im)
     }
     s->count = t->shape[0];
     if (s->count < 1) return vt_fail(VT_ERR_ARG, "%s: no stimuli", s->source);
-    return numbered_ids(s, "");
+    return numbered_ids(s, 0);
 }
 
 static vt_status open_brick(vt_stimuli *s, impl *im)
@@ -154,7 +155,7 @@ static vt_status open_brick(vt_stimuli *s, impl *im)
     im->row = vt_malloc((size_t)im->src_h * (size_t)im->src_w, 3);
     if (!im->row) return VT_ERR_NOMEM;
     vt_transform_output_size(&s->transform, im->src_w, im->src_h, &s->width, &s->height);
-    return numbered_ids(s, "nsd-");
+    return numbered_ids(s, 1);
 }
 
 static vt_status open_files(vt_stimuli *s, impl *im, bool is_dir)

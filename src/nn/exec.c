@@ -2,6 +2,7 @@
  * the capture callback, and frees every intermediate as soon as its last consumer has run, so
  * peak memory stays near the largest live set rather than the sum of all layers. */
 #include <fnmatch.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,10 +64,14 @@ vt_status vt_capture_parse(const char *spec, vt_capture **out)
     char *save = NULL;
     for (char *tok = strtok_r(copy, ",", &save); tok && st == VT_OK; tok = strtok_r(NULL, ",", &save)) {
         term *t = &c->terms[c->n];
-        if (strcmp(tok, "all") == 0) t->kind = TERM_ALL;
-        else if (strcmp(tok, "none") == 0) t->kind = TERM_NONE;
-        else if (strncmp(tok, "op:", 3) == 0 && tok[3]) t->kind = TERM_OP, t->text = strdup(tok + 3);
-        else if (strncmp(tok, "name:", 5) == 0 && tok[5]) t->kind = TERM_NAME, t->text = strdup(tok + 5);
+        if (strcmp(tok, "all") == 0)
+            t->kind = TERM_ALL;
+        else if (strcmp(tok, "none") == 0)
+            t->kind = TERM_NONE;
+        else if (strncmp(tok, "op:", 3) == 0 && tok[3])
+            t->kind = TERM_OP, t->text = strdup(tok + 3);
+        else if (strncmp(tok, "name:", 5) == 0 && tok[5])
+            t->kind = TERM_NAME, t->text = strdup(tok + 5);
         else if (strncmp(tok, "index:", 6) == 0) {
             t->kind = TERM_INDEX;
             if (!parse_index(tok + 6, &t->lo, &t->hi))
@@ -112,6 +117,106 @@ bool vt_capture_matches(const vt_capture *c, const vt_layer_info *l)
     return false;
 }
 
+/* ---- buffer pool ---- */
+
+vt_tensor *vt_pool_tensor(vt_graph *g, vt_dtype dtype, int rank, const int64_t *shape)
+{
+    int64_t n = vt_shape_numel(rank, shape);
+    size_t bytes = (size_t)n * vt_dtype_size(dtype);
+    for (int i = 0; i < g->n_pool; i++)
+        if (g->pool[i].bytes == bytes) {
+            vt_tensor *t = vt_tensor_wrap(dtype, rank, shape, g->pool[i].data);
+            if (!t) return NULL;
+            t->storage = VT_STORAGE_OWNED;
+            g->pool[i] = g->pool[--g->n_pool];
+            return t;
+        }
+    size_t rounded = (bytes + 63) / 64 * 64;
+    void *data = aligned_alloc(64, rounded ? rounded : 64);
+    if (!data) {
+        vt_fail(VT_ERR_NOMEM, "out of memory allocating %zu bytes", bytes);
+        return NULL;
+    }
+    vt_tensor *t = vt_tensor_wrap(dtype, rank, shape, data);
+    if (!t) {
+        free(data);
+        return NULL;
+    }
+    t->storage = VT_STORAGE_OWNED;
+    return t;
+}
+
+void vt_pool_release(vt_graph *g, vt_tensor *t)
+{
+    if (!t) return;
+    if (t->storage != VT_STORAGE_OWNED || !t->data) {
+        vt_tensor_free(t);
+        return;
+    }
+    if (g->n_pool == g->cap_pool) {
+        int cap = g->cap_pool ? 2 * g->cap_pool : 64;
+        vt_pool_entry *p = realloc(g->pool, sizeof *p * (size_t)cap);
+        if (!p) {
+            vt_tensor_free(t);
+            return;
+        }
+        g->pool = p;
+        g->cap_pool = cap;
+    }
+    g->pool[g->n_pool].bytes = vt_tensor_nbytes(t);
+    g->pool[g->n_pool].data = t->data;
+    g->n_pool++;
+    t->data = NULL;
+    t->storage = VT_STORAGE_BORROWED;
+    vt_tensor_free(t);
+}
+
+void vt_pool_clear(vt_graph *g)
+{
+    for (int i = 0; i < g->n_pool; i++) free(g->pool[i].data);
+    free(g->pool);
+    g->pool = NULL;
+    g->n_pool = g->cap_pool = 0;
+}
+
+/* ---- layouts ---- */
+
+void vt_nhwc_to_nchw(const vt_tensor *src, vt_tensor *dst)
+{
+    int64_t N = src->shape[0], C = src->shape[1], HW = src->shape[2] * src->shape[3];
+    const float *s = src->data;
+    float *d = dst->data;
+    /* Tiles of 16 x 16 (hw x c) keep both sides in cache lines. */
+#pragma omp parallel for collapse(2) schedule(static) if (N * C * HW > 65536)
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t h0 = 0; h0 < HW; h0 += 16)
+            for (int64_t c0 = 0; c0 < C; c0 += 16) {
+                int64_t h1 = h0 + 16 < HW ? h0 + 16 : HW, c1 = c0 + 16 < C ? c0 + 16 : C;
+                for (int64_t c = c0; c < c1; c++)
+                    for (int64_t h = h0; h < h1; h++) d[(n * C + c) * HW + h] = s[(n * HW + h) * C + c];
+            }
+}
+
+/* The NCHW version of live value v (converted once and cached while v lives). */
+static vt_tensor *plain_of(vt_graph *g, int v, vt_tensor **live, const bool *nhwc, vt_tensor **plain)
+{
+    if (!nhwc[v]) return live[v];
+    if (!plain[v]) {
+        const vt_value *val = &g->values[v];
+        plain[v] = vt_pool_tensor(g, val->dtype, val->rank, val->shape);
+        if (plain[v]) vt_nhwc_to_nchw(live[v], plain[v]);
+    }
+    return plain[v];
+}
+
+static void drop(vt_graph *g, int v, vt_tensor **live, bool *nhwc, vt_tensor **plain, const bool *borrowed)
+{
+    if (!borrowed[v]) vt_pool_release(g, live[v]);
+    vt_pool_release(g, plain[v]);
+    live[v] = plain[v] = NULL;
+    nhwc[v] = false;
+}
+
 /* ---- run ---- */
 
 vt_status vt_graph_set_precision(vt_graph *g, vt_precision precision)
@@ -134,7 +239,7 @@ vt_status vt_graph_set_precision(vt_graph *g, vt_precision precision)
 
 static bool shapes_match(const vt_graph *g, int n, const vt_tensor *const *inputs)
 {
-    if (!g->prepared) return false;
+    if (!g->prepared || g->int_feed) return false;
     for (int i = 0; i < n; i++) {
         const vt_shape *s = &g->prepared_shapes[i];
         if (s->rank != inputs[i]->rank) return false;
@@ -164,15 +269,21 @@ vt_status vt_graph_run(vt_graph *g, int n_inputs, const vt_tensor *const *inputs
             shapes[i].rank = inputs[i]->rank;
             memcpy(shapes[i].dims, inputs[i]->shape, sizeof shapes[i].dims);
         }
+        g->feed = inputs;
         vt_status st = vt_graph_prepare(g, n_inputs, shapes);
+        g->feed = NULL;
         if (st != VT_OK) return st;
     }
 
     vt_tensor **live = vt_calloc((size_t)g->n_values, sizeof *live);
+    vt_tensor **plain = vt_calloc((size_t)g->n_values, sizeof *plain);
     bool *borrowed = vt_calloc((size_t)g->n_values, sizeof *borrowed);
-    if (!live || !borrowed) {
+    bool *nhwc = vt_calloc((size_t)g->n_values, sizeof *nhwc);
+    if (!live || !borrowed || !plain || !nhwc) {
         free(live);
+        free(plain);
         free(borrowed);
+        free(nhwc);
         return VT_ERR_NOMEM;
     }
     for (int i = 0; i < n_inputs; i++) {
@@ -185,24 +296,50 @@ vt_status vt_graph_run(vt_graph *g, int n_inputs, const vt_tensor *const *inputs
         vt_node *n = &g->nodes[i];
         if (n->folded) continue;
         vt_opctx c = {.g = g, .node = n, .n_in = n->n_in, .n_out = n->n_out};
+        bool any_nhwc = false;
         for (int k = 0; k < n->n_in; k++) {
             if (n->in[k] < 0) continue;
             const vt_value *v = &g->values[n->in[k]];
             c.in[k] = v->init ? v->init : v->folded ? v->folded : live[n->in[k]];
+            c.in_nhwc[k] = c.in[k] == live[n->in[k]] && nhwc[n->in[k]];
+            any_nhwc |= c.in_nhwc[k];
             if (!c.in[k]) st = vt_node_fail(&c, VT_ERR_INTERNAL, "input '%s' is not available", v->name);
         }
+        c.want_plain_out = g->plain_only;
+        for (int k = 0; k < n->n_out && !c.want_plain_out; k++) {
+            if (n->out[k] < 0) continue;
+            if (g->values[n->out[k]].is_output) c.want_plain_out = true;
+            int li = n->first_layer;
+            for (int j = 0; j < k; j++) li += n->out[j] >= 0;
+            vt_layer_info info;
+            if (fn && vt_graph_layer(g, li, &info) == VT_OK && vt_capture_matches(sel, &info)) c.want_plain_out = true;
+        }
+        if (st == VT_OK && any_nhwc && (c.want_plain_out || !(n->op->accepts_nhwc && n->op->accepts_nhwc(&c))))
+            for (int k = 0; k < n->n_in && st == VT_OK; k++)
+                if (c.in_nhwc[k]) {
+                    c.in[k] = plain_of(g, n->in[k], live, nhwc, plain);
+                    c.in_nhwc[k] = false;
+                    if (!c.in[k]) st = VT_ERR_NOMEM;
+                }
         vt_tensor *scratch[VT_NN_MAX_IO] = {0};
         for (int k = 0; k < n->n_out && st == VT_OK; k++) {
             const vt_value *v = n->out[k] >= 0 ? &g->values[n->out[k]] : NULL;
-            if (v) scratch[k] = vt_tensor_new_uninit(v->dtype, v->rank, v->shape);
-            else scratch[k] = vt_tensor_new_uninit(VT_F32, 1, (int64_t[]){0}); /* absent output: nothing to hold */
+            if (v)
+                scratch[k] = vt_pool_tensor(g, v->dtype, v->rank, v->shape);
+            else
+                scratch[k] = vt_tensor_new_uninit(VT_F32, 1, (int64_t[]){0}); /* absent output: nothing to hold */
             if (!scratch[k]) st = VT_ERR_NOMEM;
             c.out[k] = scratch[k];
         }
+        double t0 = omp_get_wtime();
         if (st == VT_OK) st = n->op->run(&c);
+        n->seconds += omp_get_wtime() - t0;
         for (int k = 0; k < n->n_out; k++) {
-            if (n->out[k] >= 0 && st == VT_OK) live[n->out[k]] = scratch[k];
-            else vt_tensor_free(scratch[k]);
+            if (n->out[k] >= 0 && st == VT_OK) {
+                live[n->out[k]] = scratch[k];
+                nhwc[n->out[k]] = c.out_nhwc[k];
+            } else
+                vt_pool_release(g, scratch[k]);
         }
         if (st != VT_OK) break;
         /* Capture, then drop what nobody reads any more. */
@@ -212,21 +349,20 @@ vt_status vt_graph_run(vt_graph *g, int n_inputs, const vt_tensor *const *inputs
             for (int j = 0; j < k; j++) li += n->out[j] >= 0;
             vt_layer_info info;
             vt_graph_layer(g, li, &info);
-            if (fn && vt_capture_matches(sel, &info)) st = fn(user, &info, live[n->out[k]]);
+            if (fn && vt_capture_matches(sel, &info)) {
+                const vt_tensor *t = plain_of(g, n->out[k], live, nhwc, plain);
+                st = t ? fn(user, &info, t) : VT_ERR_NOMEM;
+            }
         }
         for (int k = 0; k < n->n_in; k++) {
             int v = n->in[k];
-            if (v >= 0 && live[v] && g->values[v].last_use == i && !g->values[v].is_output) {
-                if (!borrowed[v]) vt_tensor_free(live[v]);
-                live[v] = NULL;
-            }
+            if (v >= 0 && live[v] && g->values[v].last_use == i && !g->values[v].is_output)
+                drop(g, v, live, nhwc, plain, borrowed);
         }
         for (int k = 0; k < n->n_out; k++) {
             int v = n->out[k];
-            if (v >= 0 && live[v] && g->values[v].last_use < 0 && !g->values[v].is_output) {
-                vt_tensor_free(live[v]);
-                live[v] = NULL;
-            }
+            if (v >= 0 && live[v] && g->values[v].last_use < 0 && !g->values[v].is_output)
+                drop(g, v, live, nhwc, plain, borrowed);
         }
     }
 
@@ -236,6 +372,15 @@ vt_status vt_graph_run(vt_graph *g, int n_inputs, const vt_tensor *const *inputs
         for (int i = 0; i < g->n_outputs && st == VT_OK; i++) {
             int v = g->outputs[i];
             const vt_value *val = &g->values[v];
+            if (live[v] && nhwc[v] && !plain_of(g, v, live, nhwc, plain)) {
+                st = VT_ERR_NOMEM;
+                break;
+            }
+            if (live[v] && nhwc[v]) { /* hand out the NCHW copy */
+                outs[i] = plain[v];
+                plain[v] = NULL;
+                continue;
+            }
             if (live[v] && !borrowed[v]) {
                 outs[i] = live[v];
                 live[v] = NULL;
@@ -248,15 +393,20 @@ vt_status vt_graph_run(vt_graph *g, int n_inputs, const vt_tensor *const *inputs
             }
             st = vt_tensor_convert(src, src->dtype, &outs[i]);
         }
-        if (st == VT_OK) *outputs = outs;
+        if (st == VT_OK)
+            *outputs = outs;
         else {
             for (int i = 0; outs && i < g->n_outputs; i++) vt_tensor_free(outs[i]);
             free(outs);
         }
     }
-    for (int v = 0; v < g->n_values; v++)
-        if (live[v] && !borrowed[v]) vt_tensor_free(live[v]);
+    for (int v = 0; v < g->n_values; v++) {
+        if (live[v] && !borrowed[v]) vt_pool_release(g, live[v]);
+        vt_pool_release(g, plain[v]);
+    }
     free(live);
+    free(plain);
     free(borrowed);
+    free(nhwc);
     return st;
 }

@@ -12,6 +12,8 @@ vt_graph *vt_graph_new(const char *what)
     vt_graph *g = vt_calloc(1, sizeof *g);
     if (!g) return NULL;
     g->what = strdup(what ? what : "model");
+    const char *plain = getenv("VENTRAL_NN_PLAIN");
+    g->plain_only = plain && plain[0] && strcmp(plain, "0") != 0;
     if (!g->what) {
         free(g);
         vt_fail(VT_ERR_NOMEM, "out of memory");
@@ -66,6 +68,8 @@ void vt_graph_free(vt_graph *g)
     free(g->outputs);
     free(g->layers);
     free(g->what);
+    vt_pool_clear(g);
+    for (int i = 0; i < VT_NN_SCRATCH; i++) free(g->scratch[i]);
     free(g);
 }
 
@@ -185,7 +189,8 @@ vt_status vt_const_ints(const vt_opctx *c, int k, int64_t *v, int cap, int *n)
         return vt_node_fail(c, VT_ERR_UNSUPPORTED, "input %d must be a constant (computed from the input shape only)",
                             k);
     int64_t m = vt_tensor_numel(t);
-    if (m > cap) return vt_node_fail(c, VT_ERR_UNSUPPORTED, "input %d has %lld values (at most %d)", k, (long long)m, cap);
+    if (m > cap)
+        return vt_node_fail(c, VT_ERR_UNSUPPORTED, "input %d has %lld values (at most %d)", k, (long long)m, cap);
     if (t->dtype != VT_I64 && t->dtype != VT_I32)
         return vt_node_fail(c, VT_ERR_ARG, "input %d must be int64, not %s", k, vt_dtype_name(t->dtype));
     for (int64_t i = 0; i < m; i++) v[i] = t->dtype == VT_I64 ? ((int64_t *)t->data)[i] : ((int32_t *)t->data)[i];
@@ -195,7 +200,10 @@ vt_status vt_const_ints(const vt_opctx *c, int k, int64_t *v, int cap, int *n)
 
 /* ---- accessors ---- */
 
-int vt_graph_input_count(const vt_graph *g) { return g ? g->n_inputs : 0; }
+int vt_graph_input_count(const vt_graph *g)
+{
+    return g ? g->n_inputs : 0;
+}
 
 vt_status vt_graph_input(const vt_graph *g, int i, const char **name, vt_dtype *dtype, vt_shape *shape)
 {
@@ -210,14 +218,20 @@ vt_status vt_graph_input(const vt_graph *g, int i, const char **name, vt_dtype *
     return VT_OK;
 }
 
-int vt_graph_output_count(const vt_graph *g) { return g ? g->n_outputs : 0; }
+int vt_graph_output_count(const vt_graph *g)
+{
+    return g ? g->n_outputs : 0;
+}
 
 const char *vt_graph_output_name(const vt_graph *g, int i)
 {
     return g && i >= 0 && i < g->n_outputs ? g->values[g->outputs[i]].name : NULL;
 }
 
-int vt_graph_layer_count(const vt_graph *g) { return g && g->prepared ? g->n_layers : 0; }
+int vt_graph_layer_count(const vt_graph *g)
+{
+    return g && g->prepared ? g->n_layers : 0;
+}
 
 vt_status vt_graph_layer(const vt_graph *g, int index, vt_layer_info *info)
 {
@@ -232,6 +246,8 @@ vt_status vt_graph_layer(const vt_graph *g, int index, vt_layer_info *info)
     info->dtype = v->dtype;
     info->rank = v->rank;
     info->shape = v->shape;
+    info->seconds = g->nodes[l->node].seconds;
+    info->batch_axis = l->batch_axis;
     return VT_OK;
 }
 
@@ -255,16 +271,21 @@ static void value_header(const vt_value *v, vt_tensor *h)
     if (c) h->data = c->data;
 }
 
-static bool is_const(const vt_value *v) { return v->init || v->folded; }
+static bool is_const(const vt_value *v)
+{
+    return v->init || v->folded;
+}
 
-vt_status vt_graph_prepare(vt_graph *g, int n_inputs, const vt_shape *shapes)
+static vt_status prepare_once(vt_graph *g, int n_inputs, const vt_shape *shapes)
 {
     if (!g) return vt_fail(VT_ERR_ARG, "graph is NULL");
     if (shapes && n_inputs != g->n_inputs)
         return vt_fail(VT_ERR_ARG, "%s: the model has %d inputs, %d shapes given", g->what, g->n_inputs, n_inputs);
     if (g->n_inputs > VT_NN_MAX_IO) return vt_fail(VT_ERR_UNSUPPORTED, "%s: too many graph inputs", g->what);
     release_states(g);
+    vt_pool_clear(g); /* new shapes: the old buffer sizes will not recur */
     g->prepared = false;
+    g->int_feed = false;
     free(g->layers);
     g->layers = NULL;
     g->n_layers = 0;
@@ -277,12 +298,14 @@ vt_status vt_graph_prepare(vt_graph *g, int n_inputs, const vt_shape *shapes)
             v->dtype = v->init->dtype;
             v->rank = v->init->rank;
             memcpy(v->shape, v->init->shape, sizeof v->shape);
-        } else v->rank = -1;
+        } else
+            v->rank = -1;
     }
     for (int i = 0; i < g->n_inputs; i++) {
         vt_value *v = &g->values[g->inputs[i]];
         vt_shape s;
-        if (shapes) s = shapes[i];
+        if (shapes)
+            s = shapes[i];
         else {
             s.rank = v->decl_rank;
             for (int d = 0; d < s.rank; d++) s.dims[d] = v->decl_shape[d] < 0 ? 1 : v->decl_shape[d];
@@ -294,15 +317,22 @@ vt_status vt_graph_prepare(vt_graph *g, int n_inputs, const vt_shape *shapes)
         for (int d = 0; d < s.rank; d++) {
             if (s.dims[d] < 0) return vt_fail(VT_ERR_ARG, "%s: input '%s': negative dimension", g->what, v->name);
             if (v->decl_rank >= 0 && v->decl_shape[d] >= 0 && v->decl_shape[d] != s.dims[d])
-                return vt_fail(VT_ERR_ARG,
-                               "%s: input '%s' dimension %d is fixed to %lld in the model, %lld given (export "
-                               "with a symbolic batch dimension, e.g. torch.onnx.export(dynamic_axes=...))",
-                               g->what, v->name, d, (long long)v->decl_shape[d], (long long)s.dims[d]);
+                return vt_fail(VT_ERR_ARG, "%s: input '%s' dimension %d is fixed to %lld in the model, %lld given%s",
+                               g->what, v->name, d, (long long)v->decl_shape[d], (long long)s.dims[d],
+                               d == 0 ? " (export with a symbolic batch dimension, e.g. torch.onnx.export("
+                                        "dynamic_axes=...))"
+                                      : "");
         }
         v->dtype = v->decl_dtype;
         v->rank = s.rank;
         memcpy(v->shape, s.dims, sizeof v->shape);
         g->prepared_shapes[i] = s;
+        const vt_tensor *fed = g->feed ? g->feed[i] : NULL;
+        if (fed && !vt_dtype_is_float(fed->dtype)) {
+            vt_status st = vt_tensor_convert(fed, fed->dtype, &v->folded);
+            if (st != VT_OK) return st;
+            g->int_feed = true;
+        }
     }
 
     int cap_layers = 0;
@@ -330,6 +360,7 @@ vt_status vt_graph_prepare(vt_graph *g, int n_inputs, const vt_shape *shapes)
             hout[k].rank = -1;
             c.out[k] = &hout[k];
         }
+        if (n->op->shape_only) all_const = true; /* shapes are static after prepare */
         vt_status st = n->op->infer(&c);
         if (st != VT_OK) return st;
         for (int k = 0; k < n->n_out; k++) {
@@ -342,6 +373,7 @@ vt_status vt_graph_prepare(vt_graph *g, int n_inputs, const vt_shape *shapes)
         }
         n->folded = all_const;
         n->first_layer = -1;
+        n->seconds = 0;
         if (all_const) {
             vt_tensor *outs[VT_NN_MAX_IO] = {0};
             for (int k = 0; k < n->n_out && st == VT_OK; k++) {
@@ -351,8 +383,10 @@ vt_status vt_graph_prepare(vt_graph *g, int n_inputs, const vt_shape *shapes)
             }
             if (st == VT_OK) st = n->op->run(&c);
             for (int k = 0; k < n->n_out; k++) {
-                if (st == VT_OK && n->out[k] >= 0) g->values[n->out[k]].folded = outs[k];
-                else vt_tensor_free(outs[k]);
+                if (st == VT_OK && n->out[k] >= 0)
+                    g->values[n->out[k]].folded = outs[k];
+                else
+                    vt_tensor_free(outs[k]);
             }
             if (n->state && n->op->release) n->op->release(n);
             n->state = NULL;
@@ -368,6 +402,7 @@ vt_status vt_graph_prepare(vt_graph *g, int n_inputs, const vt_shape *shapes)
             l->node = i;
             l->out_slot = k;
             l->value = n->out[k];
+            l->batch_axis = -1;
             l->name = present == 1 && n->name[0] ? n->name : g->values[n->out[k]].name;
             g->n_layers++;
         }
@@ -380,4 +415,66 @@ vt_status vt_graph_prepare(vt_graph *g, int n_inputs, const vt_shape *shapes)
                            g->values[g->outputs[i]].name);
     g->prepared = true;
     return VT_OK;
+}
+
+/* Which dim of each layer holds the stimuli: prepare once more with every batch dimension one
+ * larger and see which dims follow. Shape inference is cheap next to a run, and this keeps the
+ * op implementations free of any batch bookkeeping. */
+static void find_batch_axes(vt_graph *g, int n_inputs, const vt_shape *shapes)
+{
+    for (int i = 0; i < g->n_layers; i++) g->layers[i].batch_axis = -1;
+    if (n_inputs < 1 || shapes[0].rank < 1 || n_inputs > VT_NN_MAX_IO || g->int_feed) return;
+    int64_t b = shapes[0].dims[0];
+    int n = g->n_layers;
+    int64_t(*before)[VT_MAX_RANK] = vt_malloc((size_t)n, sizeof *before);
+    int *ranks = vt_malloc((size_t)n, sizeof *ranks), *axes = vt_malloc((size_t)n, sizeof *axes);
+    vt_shape more[VT_NN_MAX_IO];
+    if (!before || !ranks || !axes) goto done;
+    for (int i = 0; i < n; i++) {
+        const vt_value *v = &g->values[g->layers[i].value];
+        ranks[i] = v->rank;
+        memcpy(before[i], v->shape, sizeof before[i]);
+    }
+    for (int k = 0; k < n_inputs; k++) {
+        more[k] = shapes[k];
+        if (more[k].rank > 0 && more[k].dims[0] == b) more[k].dims[0] = b + 1;
+    }
+    if (prepare_once(g, n_inputs, more) != VT_OK || g->n_layers != n) goto done;
+    for (int i = 0; i < n; i++) {
+        const vt_value *v = &g->values[g->layers[i].value];
+        int axis = -1, changed = 0;
+        if (v->rank == ranks[i])
+            for (int d = 0; d < v->rank; d++)
+                if (v->shape[d] != before[i][d]) {
+                    changed++;
+                    if (before[i][d] == b && v->shape[d] == b + 1) axis = d;
+                }
+        axes[i] = changed == 1 ? axis : -1;
+    }
+    if (prepare_once(g, n_inputs, shapes) != VT_OK) goto done;
+    for (int i = 0; i < n; i++) g->layers[i].batch_axis = axes[i];
+done:
+    free(before);
+    free(ranks);
+    free(axes);
+}
+
+vt_status vt_graph_prepare(vt_graph *g, int n_inputs, const vt_shape *shapes)
+{
+    if (!g) return vt_fail(VT_ERR_ARG, "graph is NULL");
+    vt_status st = prepare_once(g, n_inputs, shapes);
+    if (st != VT_OK) return st;
+    if (!shapes) {
+        n_inputs = g->n_inputs;
+        shapes = g->prepared_shapes;
+    }
+    vt_shape copy[VT_NN_MAX_IO];
+    memcpy(copy, shapes, sizeof *copy * (size_t)n_inputs);
+    find_batch_axes(g, n_inputs, copy);
+    /* A probe that failed half-way leaves the graph unprepared or at the probe's shapes: restore. */
+    bool same = g->prepared;
+    for (int i = 0; same && i < n_inputs; i++)
+        same = g->prepared_shapes[i].rank == copy[i].rank &&
+               (copy[i].rank == 0 || g->prepared_shapes[i].dims[0] == copy[i].dims[0]);
+    return same ? VT_OK : prepare_once(g, n_inputs, copy);
 }

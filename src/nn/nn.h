@@ -16,7 +16,8 @@
 
 #include "ventral/graph.h"
 
-#define VT_NN_MAX_IO 64 /* inputs or outputs of one node (Concat/Sum/Split beyond this are refused) */
+#define VT_NN_SCRATCH 4
+#define VT_NN_MAX_IO  64 /* inputs or outputs of one node (Concat/Sum/Split beyond this are refused) */
 
 typedef enum vt_attr_type {
     VT_ATTR_FLOAT,
@@ -36,7 +37,7 @@ typedef struct vt_attr {
     int64_t i;
     char *s;
     vt_tensor *t;
-    int n;          /* FLOATS / INTS / STRINGS */
+    int n; /* FLOATS / INTS / STRINGS */
     float *floats;
     int64_t *ints;
     char **strings;
@@ -69,15 +70,24 @@ typedef struct vt_node {
     int n_attrs;
     vt_attr *attrs;
     const struct vt_op *op;
-    bool folded;  /* constant at the last prepare: not a layer */
-    void *state;  /* backend state (owned, freed by op->release) */
+    bool folded;     /* constant at the last prepare: not a layer */
+    void *state;     /* backend state (owned, freed by op->release) */
     int first_layer; /* layer index of its first output at the last prepare, -1 if folded */
+    double seconds;  /* run time accumulated since the last prepare (profiling) */
 } vt_node;
 
 typedef struct vt_layer {
     int node, out_slot, value;
+    int batch_axis; /* see vt_layer_info */
     const char *name;
 } vt_layer;
+
+/* Freed activation buffers kept for the next batch: the same sizes recur every run, and reusing
+ * them avoids the page faults of fresh large allocations (measured: a third of the time). */
+typedef struct vt_pool_entry {
+    size_t bytes;
+    void *data;
+} vt_pool_entry;
 
 struct vt_graph {
     char *what; /* file name for messages */
@@ -92,8 +102,24 @@ struct vt_graph {
     int n_layers;
     vt_layer *layers;
     vt_precision precision;
-    bool reference; /* run the naive reference kernels only (test oracle) */
+    bool reference;  /* run the naive reference kernels only (test oracle) */
+    bool plain_only; /* VENTRAL_NN_PLAIN=1: keep every activation NCHW (no NHWC between oneDNN ops) */
+    int n_pool, cap_pool;
+    vt_pool_entry *pool;
+    /* During a prepare called by run: the fed inputs. Integer inputs (shape-like: Reshape targets,
+     * Slice bounds) are then treated as constants so the shapes they define are static. */
+    const vt_tensor *const *feed;
+    bool int_feed;                /* the last prepare folded integer inputs: re-prepare on every run */
+    void *scratch[VT_NN_SCRATCH]; /* layout-conversion buffers shared by all nodes (see ops.h) */
+    size_t scratch_bytes[VT_NN_SCRATCH];
 };
+
+/* A new owned tensor whose data may come from the graph's pool (64-byte aligned). */
+vt_tensor *vt_pool_tensor(vt_graph *g, vt_dtype dtype, int rank, const int64_t *shape);
+/* Frees the header and keeps the data for reuse (a tensor from vt_pool_tensor or vt_tensor_new). */
+void vt_pool_release(vt_graph *g, vt_tensor *t);
+/* Frees every pooled buffer. */
+void vt_pool_clear(vt_graph *g);
 
 /* The context one op call sees. Inputs are headers: at infer time `in[k]->data` is NULL unless
  * the input is constant; at run time every present input has data. Absent optional inputs are
@@ -104,16 +130,27 @@ typedef struct vt_opctx {
     int n_in, n_out;
     const vt_tensor *in[VT_NN_MAX_IO];
     vt_tensor *out[VT_NN_MAX_IO];
+    /* Physical layout of 4-D activations: false = NCHW (the tensor's shape order), true = NHWC with the
+     * same logical shape. Only ops whose accepts_nhwc says yes ever see NHWC inputs; an op that writes
+     * an output in NHWC sets out_nhwc. Captured layers and graph outputs are always handed out NCHW. */
+    bool in_nhwc[VT_NN_MAX_IO], out_nhwc[VT_NN_MAX_IO];
+    /* An output is captured or a graph output: produce NCHW directly (converting afterwards would
+     * cost a layout change per layer, more than the oneDNN reorders it saves). */
+    bool want_plain_out;
 } vt_opctx;
 
 typedef struct vt_op {
     const char *domain; /* "" = ai.onnx */
     const char *type;
-    int since;          /* first opset whose semantics this entry implements */
+    int since; /* first opset whose semantics this entry implements */
     vt_status (*infer)(vt_opctx *c);
     vt_status (*run)(vt_opctx *c);
     void (*release)(vt_node *n);
-    bool no_fold; /* never constant-fold (none today; random ops would be) */
+    /* May this node receive its NHWC inputs as they are (c->in/in_nhwc filled)? NULL: no, the
+     * executor converts them to NCHW first. */
+    bool (*accepts_nhwc)(const vt_opctx *c);
+    bool no_fold;    /* never constant-fold (none today; random ops would be) */
+    bool shape_only; /* the output depends on the input shapes only (Shape, Size): always folded */
 } vt_op;
 
 /* Op registry (ops/registry.c): the entry with the highest `since` <= opset, or NULL. */
@@ -144,8 +181,14 @@ int vt_graph_find_value(const vt_graph *g, const char *name);
 vt_node *vt_graph_add_node(vt_graph *g);
 void vt_attr_clear(vt_attr *a);
 
+/* NHWC <-> NCHW for a 4-D tensor whose logical shape is N x C x H x W. */
+void vt_nhwc_to_nchw(const vt_tensor *src, vt_tensor *dst);
+
 /* Selects the kernel path: true when oneDNN should be used for this graph. */
-static inline bool vt_nn_fast(const vt_graph *g) { return !g->reference; }
+static inline bool vt_nn_fast(const vt_graph *g)
+{
+    return !g->reference;
+}
 
 /* Reference-mode switch for tests (internal; the oracle of the oneDNN kernels). */
 void vt_graph_set_reference(vt_graph *g, bool reference);

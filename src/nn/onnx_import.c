@@ -10,7 +10,7 @@
 #include "ventral/onnx.h"
 
 /* Highest default-domain opset whose operator semantics we implement. */
-enum { OPSET_MIN = 7, OPSET_MAX = 18 };
+enum { OPSET_MIN = 6, OPSET_MAX = 18 };
 
 static vt_status read_file(const char *path, uint8_t **data, size_t *len)
 {
@@ -55,31 +55,35 @@ static bool map_dtype(int32_t onnx_type, vt_dtype *out)
 
 static const char *onnx_type_name(int32_t t)
 {
-    static const char *names[] = {"undefined", "float",  "uint8",  "int8",      "uint16",     "int16",
-                                  "int32",     "int64",  "string", "bool",      "float16",    "double",
+    static const char *names[] = {"undefined", "float",  "uint8",     "int8",       "uint16",  "int16",
+                                  "int32",     "int64",  "string",    "bool",       "float16", "double",
                                   "uint32",    "uint64", "complex64", "complex128", "bfloat16"};
     return t >= 0 && t < (int32_t)(sizeof names / sizeof names[0]) ? names[t] : "unknown";
 }
 
 /* External data: "location" relative to the model's folder, optional "offset" and "length". */
-static vt_status read_external(const Onnx__TensorProto *tp, const char *dir, const char *what, void *dst,
-                               size_t nbytes)
+static vt_status read_external(const Onnx__TensorProto *tp, const char *dir, const char *what, void *dst, size_t nbytes)
 {
     const char *location = NULL;
     long long offset = 0, length = -1;
     for (size_t i = 0; i < tp->n_external_data; i++) {
         const Onnx__StringStringEntryProto *e = tp->external_data[i];
         if (!e->key || !e->value) continue;
-        if (strcmp(e->key, "location") == 0) location = e->value;
-        else if (strcmp(e->key, "offset") == 0) offset = atoll(e->value);
-        else if (strcmp(e->key, "length") == 0) length = atoll(e->value);
+        if (strcmp(e->key, "location") == 0)
+            location = e->value;
+        else if (strcmp(e->key, "offset") == 0)
+            offset = atoll(e->value);
+        else if (strcmp(e->key, "length") == 0)
+            length = atoll(e->value);
     }
     if (!location || !location[0])
         return vt_fail(VT_ERR_FORMAT, "%s: tensor '%s' is external but names no location", what, tp->name);
     /* Only files beside the model: an absolute path or ".." could read anything on the machine. */
     if (location[0] == '/' || strstr(location, ".."))
-        return vt_fail(VT_ERR_FORMAT, "%s: tensor '%s': external location '%s' must be a relative path inside the "
-                                      "model's folder", what, tp->name, location);
+        return vt_fail(VT_ERR_FORMAT,
+                       "%s: tensor '%s': external location '%s' must be a relative path inside the "
+                       "model's folder",
+                       what, tp->name, location);
     if (length >= 0 && (size_t)length != nbytes)
         return vt_fail(VT_ERR_FORMAT, "%s: tensor '%s': external length %lld does not match its shape (%zu bytes)",
                        what, tp->name, length, nbytes);
@@ -89,8 +93,9 @@ static vt_status read_external(const Onnx__TensorProto *tp, const char *dir, con
     snprintf(path, plen, "%s/%s", dir ? dir : ".", location);
     FILE *f = fopen(path, "rb");
     vt_status st = VT_OK;
-    if (!f) st = vt_fail(VT_ERR_IO, "%s: tensor '%s': cannot open external data %s: %s", what, tp->name, path,
-                         strerror(errno));
+    if (!f)
+        st = vt_fail(VT_ERR_IO, "%s: tensor '%s': cannot open external data %s: %s", what, tp->name, path,
+                     strerror(errno));
     else {
         if (fseek(f, (long)offset, SEEK_SET) != 0 || fread(dst, 1, nbytes, f) != nbytes)
             st = vt_fail(VT_ERR_FORMAT, "%s: tensor '%s': external data %s is shorter than offset %lld + %zu bytes",
@@ -129,7 +134,8 @@ static vt_status tensor_from_proto(const Onnx__TensorProto *tp, const char *dir,
         if (tp->raw_data.len != nbytes)
             st = vt_fail(VT_ERR_FORMAT, "%s: tensor '%s' holds %zu bytes of raw data, its shape needs %zu", what, tname,
                          tp->raw_data.len, nbytes);
-        else if (nbytes) memcpy(t->data, tp->raw_data.data, nbytes); /* little-endian host, as ONNX stores it */
+        else if (nbytes)
+            memcpy(t->data, tp->raw_data.data, nbytes); /* little-endian host, as ONNX stores it */
     } else if (n > 0) {
         size_t have = 0;
         switch (dt) {
@@ -149,8 +155,10 @@ static vt_status tensor_from_proto(const Onnx__TensorProto *tp, const char *dir,
         case VT_U64:
             have = tp->n_uint64_data;
             for (size_t i = 0; have == (size_t)n && i < have; i++) {
-                if (dt == VT_U32) ((uint32_t *)t->data)[i] = (uint32_t)tp->uint64_data[i];
-                else ((uint64_t *)t->data)[i] = tp->uint64_data[i];
+                if (dt == VT_U32)
+                    ((uint32_t *)t->data)[i] = (uint32_t)tp->uint64_data[i];
+                else
+                    ((uint64_t *)t->data)[i] = tp->uint64_data[i];
             }
             break;
         default: /* int32, int16, int8, uint8, uint16, bool: all in int32_data */
@@ -181,7 +189,10 @@ static vt_status tensor_from_proto(const Onnx__TensorProto *tp, const char *dir,
     return VT_OK;
 }
 
-static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
+static char *dup_or_empty(const char *s)
+{
+    return strdup(s ? s : "");
+}
 
 static vt_status copy_attr(const Onnx__AttributeProto *ap, const char *dir, const char *what, vt_attr *a)
 {
@@ -233,7 +244,10 @@ static vt_status copy_attr(const Onnx__AttributeProto *ap, const char *dir, cons
     return VT_OK;
 }
 
-static bool is_default_domain(const char *d) { return !d || !d[0] || strcmp(d, "ai.onnx") == 0; }
+static bool is_default_domain(const char *d)
+{
+    return !d || !d[0] || strcmp(d, "ai.onnx") == 0;
+}
 
 static int opset_of(const Onnx__ModelProto *m, const char *domain)
 {
@@ -289,7 +303,10 @@ static vt_status build_graph(const Onnx__ModelProto *m, const char *dir, vt_grap
                            VT_MAX_RANK);
         for (int d = 0; d < val->decl_rank; d++) {
             const Onnx__TensorShapeProto__Dimension *dim = sp->dim[d];
-            val->decl_shape[d] = dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && dim->dim_value >= 0 ? dim->dim_value : -1;
+            val->decl_shape[d] =
+                dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && dim->dim_value >= 0
+                    ? dim->dim_value
+                    : -1;
         }
         val->is_input = true;
         g->inputs[g->n_inputs++] = v;
@@ -333,8 +350,10 @@ static vt_status build_graph(const Onnx__ModelProto *m, const char *dir, vt_grap
             if (name && name[0]) {
                 int v = vt_graph_find_value(g, name);
                 if (v < 0)
-                    return vt_fail(VT_ERR_FORMAT, "%s: node '%s' (%s) reads '%s', which no earlier node, input or "
-                                                  "initializer defines", what, n->name, op_type, name);
+                    return vt_fail(VT_ERR_FORMAT,
+                                   "%s: node '%s' (%s) reads '%s', which no earlier node, input or "
+                                   "initializer defines",
+                                   what, n->name, op_type, name);
                 n->in[k] = v;
             }
             n->n_in = (int)k + 1;

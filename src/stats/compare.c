@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <omp.h>
+
 #include "ventral/bootstrap.h"
 #include "ventral/compare.h"
 #include "ventral/rank.h"
@@ -69,74 +71,98 @@ vt_status vt_compare_triangle(const vt_tensor *m, const char *what, double *out)
 
 /* ---- the prepared form shared by estimates and resamples ---------------------------------- */
 
+/* Everything a statistic needs, computed once. Spearman and Kendall list the values in one
+ * sorted order (by a; by (a, b) for Kendall) with their dense ranks and, for matrices, the
+ * (row, column) of each value, so that a resample — weights counts[row]·counts[col] — is a
+ * sequential pass that reads the small counts array and never a weight per value. */
 typedef struct prepared {
     vt_corr_method method;
-    int64_t m;
-    const double *a, *b;
-    uint32_t *da, *db; /* spearman, kendall: dense ranks (0-based index of the distinct value) */
-    double *ra, *rb;   /* spearman: average ranks, for the unweighted estimate */
-    int64_t ga, gb;    /* the number of distinct values of a and b */
-    uint32_t *order;   /* kendall: positions sorted by (da, db), ties by position */
+    int64_t m, n;        /* values; stimuli (0: 1-d vectors, no resampling) */
+    const double *a, *b; /* the values in triangle order */
+    double *ra, *rb;     /* spearman: average ranks in triangle order (the estimate) */
+    uint32_t *sa, *sb;   /* spearman, kendall: dense ranks, in the sorted order */
+    uint16_t *si, *sj;   /* spearman, kendall, n <= 65535: row and column, in the sorted order */
+    int64_t ga, gb;      /* the number of distinct values of a and b */
 } prepared;
 
 static void prepared_free(prepared *p)
 {
-    free(p->da), free(p->db), free(p->ra), free(p->rb), free(p->order);
+    free(p->ra), free(p->rb), free(p->sa), free(p->sb), free(p->si), free(p->sj);
     memset(p, 0, sizeof *p);
 }
 
-/* Positions sorted by (da, db): a stable counting sort by da of the positions in db order. */
-static vt_status kendall_order(prepared *p)
+/* order = positions sorted by da (Spearman) or by (da, db) (Kendall), stably: counting sorts. */
+static vt_status sorted_order(const uint32_t *da, int64_t ga, const uint32_t *db, int64_t gb, int64_t m, bool by_b,
+                              uint32_t *order)
 {
-    int64_t m = p->m;
-    uint32_t *byb = vt_malloc((size_t)m, sizeof *byb);
-    uint32_t *start = vt_calloc((size_t)p->gb + (size_t)p->ga + 1, sizeof *start);
-    p->order = vt_malloc((size_t)m, sizeof *p->order);
-    if (!byb || !start || !p->order) {
+    uint32_t *byb = by_b ? vt_malloc((size_t)m, sizeof *byb) : NULL;
+    uint32_t *start = vt_calloc((size_t)(ga > gb ? ga : gb) + 1, sizeof *start);
+    if ((by_b && !byb) || !start) {
         free(byb), free(start);
         return VT_ERR_NOMEM;
     }
-    /* Counting sort by db gives the db order (stable), then by da. */
-    for (int64_t t = 0; t < m; t++) start[p->db[t] + 1]++;
-    for (int64_t g = 0; g < p->gb; g++) start[g + 1] += start[g];
-    for (int64_t t = 0; t < m; t++) byb[start[p->db[t]]++] = (uint32_t)t;
-    memset(start, 0, ((size_t)p->ga + 1) * sizeof *start);
-    for (int64_t t = 0; t < m; t++) start[p->da[t] + 1]++;
-    for (int64_t g = 0; g < p->ga; g++) start[g + 1] += start[g];
+    if (by_b) {
+        for (int64_t t = 0; t < m; t++) start[db[t] + 1]++;
+        for (int64_t g = 0; g < gb; g++) start[g + 1] += start[g];
+        for (int64_t t = 0; t < m; t++) byb[start[db[t]]++] = (uint32_t)t;
+        memset(start, 0, ((size_t)ga + 1) * sizeof *start);
+    }
+    for (int64_t t = 0; t < m; t++) start[da[t] + 1]++;
+    for (int64_t g = 0; g < ga; g++) start[g + 1] += start[g];
     for (int64_t s = 0; s < m; s++) {
-        uint32_t t = byb[s];
-        p->order[start[p->da[t]]++] = t;
+        uint32_t t = byb ? byb[s] : (uint32_t)s;
+        order[start[da[t]]++] = t;
     }
     free(byb), free(start);
     return VT_OK;
 }
 
-static vt_status prepare(const double *a, const double *b, int64_t m, vt_corr_method method, prepared *p)
+static vt_status prepare(const double *a, const double *b, int64_t m, int64_t n, vt_corr_method method, prepared *p)
 {
     memset(p, 0, sizeof *p);
-    p->method = method, p->m = m, p->a = a, p->b = b;
+    p->method = method, p->m = m, p->n = n, p->a = a, p->b = b;
     if (method == VT_CORR_PEARSON) return VT_OK;
-    p->da = vt_malloc((size_t)m, sizeof *p->da);
-    p->db = vt_malloc((size_t)m, sizeof *p->db);
-    if (method == VT_CORR_SPEARMAN) {
+    bool spearman = method == VT_CORR_SPEARMAN, pairs = n > 0 && n <= 65535;
+    uint32_t *da = vt_malloc((size_t)m, sizeof *da), *db = vt_malloc((size_t)m, sizeof *db);
+    uint32_t *order = vt_malloc((size_t)m, sizeof *order);
+    p->sa = vt_malloc((size_t)m, sizeof *p->sa);
+    p->sb = vt_malloc((size_t)m, sizeof *p->sb);
+    if (spearman) {
         p->ra = vt_malloc((size_t)m, sizeof *p->ra);
         p->rb = vt_malloc((size_t)m, sizeof *p->rb);
     }
-    if (!p->da || !p->db || (method == VT_CORR_SPEARMAN && (!p->ra || !p->rb))) {
-        prepared_free(p);
-        return VT_ERR_NOMEM;
+    if (pairs) {
+        p->si = vt_malloc((size_t)m, sizeof *p->si);
+        p->sj = vt_malloc((size_t)m, sizeof *p->sj);
     }
-    vt_status sa = VT_OK, sb = VT_OK;
-    /* The two sorts are independent: one thread each. */
+    vt_status st = VT_OK;
+    if (!da || !db || !order || !p->sa || !p->sb || (spearman && (!p->ra || !p->rb)) || (pairs && (!p->si || !p->sj)))
+        st = VT_ERR_NOMEM;
+    if (st == VT_OK) {
+        vt_status sa = VT_OK, sb = VT_OK;
+        /* The two sorts are independent: one thread each. */
 #pragma omp parallel sections if (m > 20000)
-    {
+        {
 #pragma omp section
-        sa = vt_rank_both(a, m, p->ra, p->da, &p->ga);
+            sa = vt_rank_both(a, m, p->ra, da, &p->ga);
 #pragma omp section
-        sb = vt_rank_both(b, m, p->rb, p->db, &p->gb);
+            sb = vt_rank_both(b, m, p->rb, db, &p->gb);
+        }
+        st = sa != VT_OK ? sa : sb;
     }
-    vt_status st = sa != VT_OK ? sa : sb;
-    if (st == VT_OK && method == VT_CORR_KENDALL) st = kendall_order(p);
+    if (st == VT_OK) st = sorted_order(da, p->ga, db, p->gb, m, !spearman, order);
+    if (st == VT_OK) {
+        for (int64_t s = 0; s < m; s++) p->sa[s] = da[order[s]], p->sb[s] = db[order[s]];
+        if (pairs) {
+            /* (row, column) of every triangle position, scattered into the sorted order. */
+            uint32_t *inv = da; /* da is no longer needed */
+            for (int64_t s = 0; s < m; s++) inv[order[s]] = (uint32_t)s;
+            int64_t t = 0;
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t j = i + 1; j < n; j++, t++) p->si[inv[t]] = (uint16_t)i, p->sj[inv[t]] = (uint16_t)j;
+        }
+    }
+    free(da), free(db), free(order);
     if (st != VT_OK) prepared_free(p);
     return st;
 }
@@ -147,14 +173,15 @@ struct item {
 
 /* Scratch for one thread's statistics (sized for the prepared pair). */
 typedef struct scratch {
+    uint32_t *w;                    /* pearson resamples: weight per value */
     double *wa, *wb;                /* spearman: weight per distinct value, then its rank */
     uint64_t *gw;                   /* kendall: weight per distinct value of b */
-    struct item *items, *items_tmp; /* kendall: (db, weight) sequence for the merge sort */
+    struct item *items, *items_tmp; /* kendall: (rank of b, weight) sequence for the merge sort */
 } scratch;
 
 static void scratch_free(scratch *s)
 {
-    free(s->wa), free(s->wb), free(s->gw), free(s->items), free(s->items_tmp);
+    free(s->w), free(s->wa), free(s->wb), free(s->gw), free(s->items), free(s->items_tmp);
     memset(s, 0, sizeof *s);
 }
 
@@ -162,7 +189,10 @@ static vt_status scratch_new(const prepared *p, scratch *s)
 {
     memset(s, 0, sizeof *s);
     bool ok = true;
-    if (p->method == VT_CORR_SPEARMAN) {
+    if (p->method == VT_CORR_PEARSON && p->n > 0) {
+        s->w = vt_malloc((size_t)p->m, sizeof *s->w);
+        ok = s->w;
+    } else if (p->method == VT_CORR_SPEARMAN) {
         s->wa = vt_malloc((size_t)p->ga, sizeof *s->wa);
         s->wb = vt_malloc((size_t)p->gb, sizeof *s->wb);
         ok = s->wa && s->wb;
@@ -176,48 +206,84 @@ static vt_status scratch_new(const prepared *p, scratch *s)
     return ok ? VT_OK : VT_ERR_NOMEM;
 }
 
-#define WEIGHT(w, t) ((w) ? (w)[t] : 1u)
-
-/* Result codes of the statistics: the value, or which input is constant. */
+/* Result codes of the statistics: the value, or why there is none. */
 enum { STAT_OK, STAT_CONST_A, STAT_CONST_B, STAT_EMPTY };
 
-static int pearson_stat(const double *a, const double *b, const uint32_t *w, int64_t m, double *out)
+/* Sums run in blocks of this many terms added into the totals: the rounding error grows
+ * with the number of blocks, not of values (scipy and ours then agree to ~1e-15, not 1e-12). */
+#define SUM_BLOCK 1024
+
+/* Weighted Pearson of (a·ka, b·kb) over values with weight w[t] (NULL: all 1); weight-0 values
+ * are absent. Returns STAT_OK with *out set, or why there is no value; *safe = false when a sum
+ * of squares left the range where it is accurate (the caller rescales and calls again). */
+static int pearson_scaled(const double *a, const double *b, const uint32_t *w, int64_t m, double ka, double kb,
+                          double *out, bool *safe)
 {
     double sw = 0, sa = 0, sb = 0;
     int64_t first = -1;
     bool const_a = true, const_b = true;
-    for (int64_t t = 0; t < m; t++) {
-        double wt = WEIGHT(w, t);
-        if (wt == 0) continue;
-        if (first < 0) first = t;
-        const_a = const_a && a[t] == a[first];
-        const_b = const_b && b[t] == b[first];
-        sw += wt, sa += wt * a[t], sb += wt * b[t];
+    for (int64_t t0 = 0; t0 < m; t0 += SUM_BLOCK) {
+        int64_t t1 = t0 + SUM_BLOCK < m ? t0 + SUM_BLOCK : m;
+        double bw = 0, ba = 0, bb = 0;
+        for (int64_t t = t0; t < t1; t++) {
+            double wt = w ? w[t] : 1;
+            if (wt == 0) continue;
+            if (first < 0) first = t;
+            const_a = const_a && a[t] == a[first];
+            const_b = const_b && b[t] == b[first];
+            bw += wt, ba += wt * (a[t] * ka), bb += wt * (b[t] * kb);
+        }
+        sw += bw, sa += ba, sb += bb;
     }
     if (first < 0 || sw < 2) return STAT_EMPTY;
     if (const_a) return STAT_CONST_A;
     if (const_b) return STAT_CONST_B;
     /* Two passes: sums of centred products, so large offsets do not cancel. */
     double ma = sa / sw, mb = sb / sw, saa = 0, sbb = 0, sab = 0;
-    for (int64_t t = 0; t < m; t++) {
-        double wt = WEIGHT(w, t);
-        if (wt == 0) continue;
-        double xa = a[t] - ma, xb = b[t] - mb;
-        saa += wt * xa * xa, sbb += wt * xb * xb, sab += wt * xa * xb;
+    for (int64_t t0 = 0; t0 < m; t0 += SUM_BLOCK) {
+        int64_t t1 = t0 + SUM_BLOCK < m ? t0 + SUM_BLOCK : m;
+        double baa = 0, bbb = 0, bab = 0;
+        for (int64_t t = t0; t < t1; t++) {
+            double wt = w ? w[t] : 1;
+            if (wt == 0) continue;
+            double xa = a[t] * ka - ma, xb = b[t] * kb - mb;
+            baa += wt * xa * xa, bbb += wt * xb * xb, bab += wt * xa * xb;
+        }
+        saa += baa, sbb += bbb, sab += bab;
     }
+    *safe = saa > 1e-280 && saa < 1e280 && sbb > 1e-280 && sbb < 1e280 && isfinite(sa) && isfinite(sb);
     double r = sab / (sqrt(saa) * sqrt(sbb));
     *out = r > 1 ? 1 : r < -1 ? -1 : r;
     return STAT_OK;
 }
 
-/* Average ranks over the weighted data: a distinct value of total weight W preceded by
- * weight C holds ranks C+1 … C+W, whose mean is C + (W+1)/2. Returns the number of distinct
- * values present and sums Σ W·(rank − mean)² into *ss. */
-static int64_t group_ranks(const uint32_t *dense, int64_t groups, const uint32_t *w, int64_t m, double *g, double mean,
-                           double *ss)
+/* A power of two bringing the largest magnitude among the weighted values into [0.5, 1). */
+static double scale_of(const double *x, const uint32_t *w, int64_t m)
 {
-    memset(g, 0, (size_t)groups * sizeof *g);
-    for (int64_t t = 0; t < m; t++) g[dense[t]] += WEIGHT(w, t);
+    double big = 0;
+    for (int64_t t = 0; t < m; t++)
+        if (!w || w[t]) big = fmax(big, fabs(x[t]));
+    int e;
+    frexp(big, &e);
+    return big > 0 ? ldexp(1.0, -e < 1000 ? -e : 1000) : 1;
+}
+
+/* Weighted Pearson over values with weight w[t] (NULL: all 1); weight-0 values are absent. Data
+ * so large or so small that squares leave the accurate range are rescaled by exact powers of
+ * two (the correlation is scale-invariant). */
+static int pearson_stat(const double *a, const double *b, const uint32_t *w, int64_t m, double *out)
+{
+    bool safe = true;
+    int code = pearson_scaled(a, b, w, m, 1, 1, out, &safe);
+    if (code == STAT_OK && !safe) code = pearson_scaled(a, b, w, m, scale_of(a, w, m), scale_of(b, w, m), out, &safe);
+    return code;
+}
+
+/* g[k] = total weight of distinct value k on entry; on return its average rank: a value of
+ * weight W preceded by weight C holds ranks C+1 … C+W, whose mean is C + (W+1)/2. Returns the
+ * number of distinct values present; *ss = Σ W·(rank − mean)². */
+static int64_t group_ranks(double *g, int64_t groups, double mean, double *ss)
+{
     double c = 0, s = 0;
     int64_t present = 0;
     for (int64_t k = 0; k < groups; k++) {
@@ -233,40 +299,67 @@ static int64_t group_ranks(const uint32_t *dense, int64_t groups, const uint32_t
     return present;
 }
 
-static int spearman_stat(const prepared *p, const uint32_t *w, scratch *s, double *out)
+/* Spearman: counts NULL gives the estimate (Pearson of the average ranks). */
+static int spearman_stat(const prepared *p, const uint32_t *counts, scratch *s, double *out)
 {
+    if (!counts) return pearson_stat(p->ra, p->rb, NULL, p->m, out);
     int64_t m = p->m;
-    /* Unweighted: Pearson of the average ranks, one sequential pass. */
-    if (!w) return pearson_stat(p->ra, p->rb, NULL, m, out);
+    memset(s->wa, 0, (size_t)p->ga * sizeof *s->wa);
+    memset(s->wb, 0, (size_t)p->gb * sizeof *s->wb);
     double total = 0;
-    for (int64_t t = 0; t < m; t++) total += WEIGHT(w, t);
+    for (int64_t k = 0; k < m; k++) {
+        double w = (double)(counts[p->si[k]] * counts[p->sj[k]]);
+        s->wa[p->sa[k]] += w, s->wb[p->sb[k]] += w, total += w;
+    }
     if (total < 2) return STAT_EMPTY;
     /* Weighted average ranks have mean (W+1)/2 by construction. */
-    double mean = 0.5 * (total + 1), saa, sbb;
-    if (group_ranks(p->da, p->ga, w, m, s->wa, mean, &saa) < 2) return STAT_CONST_A;
-    if (group_ranks(p->db, p->gb, w, m, s->wb, mean, &sbb) < 2) return STAT_CONST_B;
-    double sab = 0;
-    for (int64_t t = 0; t < m; t++) {
-        double wt = WEIGHT(w, t);
-        if (wt != 0) sab += wt * (s->wa[p->da[t]] - mean) * (s->wb[p->db[t]] - mean);
+    double mean = 0.5 * (total + 1), saa, sbb, sab = 0;
+    if (group_ranks(s->wa, p->ga, mean, &saa) < 2) return STAT_CONST_A;
+    if (group_ranks(s->wb, p->gb, mean, &sbb) < 2) return STAT_CONST_B;
+    for (int64_t k0 = 0; k0 < m; k0 += SUM_BLOCK) {
+        int64_t k1 = k0 + SUM_BLOCK < m ? k0 + SUM_BLOCK : m;
+        double block = 0;
+        for (int64_t k = k0; k < k1; k++) {
+            uint32_t w = counts[p->si[k]] * counts[p->sj[k]];
+            if (w) block += (double)w * (s->wa[p->sa[k]] - mean) * (s->wb[p->sb[k]] - mean);
+        }
+        sab += block;
     }
     double r = sab / (sqrt(saa) * sqrt(sbb));
     *out = r > 1 ? 1 : r < -1 ? -1 : r;
     return STAT_OK;
 }
 
-/* Weighted inversions of x[0, n) by r (pairs i < j with r_i > r_j, weighted w_i·w_j); sorts x
- * by r. Insertion sort on short runs, then bottom-up merges, the blocks of each pass in
- * parallel (outside an enclosing parallel region): the count is an integer sum, so it is the
- * same for any thread count. */
-static uint64_t sort_count_inversions(struct item *x, struct item *tmp, int64_t n)
+/* Weighted inversions of x[lo, hi) (pairs i < j with r_i > r_j, weighted w_i·w_j) and the
+ * merged order of its two sorted halves [lo, mid), [mid, hi), written to dst. */
+static uint64_t merge_count(const struct item *src, struct item *dst, int64_t lo, int64_t mid, int64_t hi)
+{
+    uint64_t inv = 0, left_w = 0;
+    for (int64_t i = lo; i < mid; i++) left_w += src[i].w;
+    int64_t i = lo, j = mid, k = lo;
+    while (i < mid && j < hi) {
+        if (src[i].r <= src[j].r) {
+            left_w -= src[i].w;
+            dst[k++] = src[i++];
+        } else {
+            /* src[j] jumps ahead of every remaining left item: all discordant. */
+            inv += left_w * src[j].w;
+            dst[k++] = src[j++];
+        }
+    }
+    while (i < mid) dst[k++] = src[i++];
+    while (j < hi) dst[k++] = src[j++];
+    return inv;
+}
+
+/* Sorts x[0, n) by r (stably) and returns its weighted inversions: insertion sort on runs of
+ * 16, then bottom-up merges; the result is left in x. */
+static uint64_t sort_count_serial(struct item *x, struct item *tmp, int64_t n)
 {
     enum { RUN = 16 };
     uint64_t inv = 0;
-    int64_t runs = (n + RUN - 1) / RUN;
-#pragma omp parallel for schedule(static) reduction(+ : inv) if (n > 65536)
-    for (int64_t q = 0; q < runs; q++) {
-        int64_t lo = q * RUN, hi = lo + RUN < n ? lo + RUN : n;
+    for (int64_t lo = 0; lo < n; lo += RUN) {
+        int64_t hi = lo + RUN < n ? lo + RUN : n;
         for (int64_t i = lo + 1; i < hi; i++) {
             struct item v = x[i];
             uint64_t passed = 0;
@@ -281,31 +374,39 @@ static uint64_t sort_count_inversions(struct item *x, struct item *tmp, int64_t 
     }
     struct item *src = x, *dst = tmp;
     for (int64_t width = RUN; width < n; width *= 2) {
-        int64_t merges = (n + 2 * width - 1) / (2 * width);
-#pragma omp parallel for schedule(static) reduction(+ : inv) if (n > 65536 && merges > 1)
-        for (int64_t q = 0; q < merges; q++) {
-            int64_t lo = q * 2 * width;
+        for (int64_t lo = 0; lo < n; lo += 2 * width) {
             int64_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
-            uint64_t left_w = 0;
-            for (int64_t i = lo; i < mid; i++) left_w += src[i].w;
-            int64_t i = lo, j = mid, k = lo;
-            while (i < mid && j < hi) {
-                if (src[i].r <= src[j].r) {
-                    left_w -= src[i].w;
-                    dst[k++] = src[i++];
-                } else {
-                    /* src[j] jumps ahead of every remaining left item: all discordant. */
-                    inv += left_w * src[j].w;
-                    dst[k++] = src[j++];
-                }
-            }
-            while (i < mid) dst[k++] = src[i++];
-            while (j < hi) dst[k++] = src[j++];
+            inv += merge_count(src, dst, lo, mid, hi);
         }
         struct item *t = src;
         src = dst, dst = t;
     }
     if (src != x) memcpy(x, src, (size_t)n * sizeof *x);
+    return inv;
+}
+
+/* As sort_count_serial; outside a parallel region, large inputs are cut into one chunk per
+ * thread, sorted independently, then merged pairwise: few synchronisations, and the count
+ * is an integer sum, the same for any thread count. */
+static uint64_t sort_count_inversions(struct item *x, struct item *tmp, int64_t n)
+{
+    int chunks = omp_in_parallel() || n < 131072 ? 1 : omp_get_max_threads();
+    if (chunks > 64) chunks = 64;
+    if (chunks <= 1) return sort_count_serial(x, tmp, n);
+    int64_t bound[65];
+    for (int c = 0; c <= chunks; c++) bound[c] = n * c / chunks;
+    uint64_t inv = 0;
+#pragma omp parallel for schedule(static, 1) reduction(+ : inv)
+    for (int c = 0; c < chunks; c++) inv += sort_count_serial(x + bound[c], tmp + bound[c], bound[c + 1] - bound[c]);
+    for (int step = 1; step < chunks; step *= 2) {
+#pragma omp parallel for schedule(static, 1) reduction(+ : inv)
+        for (int c = 0; c < chunks; c += 2 * step) {
+            if (c + step >= chunks) continue;
+            int64_t lo = bound[c], mid = bound[c + step], hi = bound[c + 2 * step < chunks ? c + 2 * step : chunks];
+            inv += merge_count(x, tmp, lo, mid, hi);
+            memcpy(x + lo, tmp + lo, (size_t)(hi - lo) * sizeof *x);
+        }
+    }
     return inv;
 }
 
@@ -316,22 +417,23 @@ static inline uint64_t pairs_of(uint64_t w)
 }
 
 /* Kendall tau-b by Knight's algorithm, as scipy.stats.kendalltau computes it:
- * tau = (P − Q) / √((n0 − n1)(n0 − n2)), P − Q = n0 − n1 − n2 + n3 − 2·discordant. */
-static int kendall_stat(const prepared *p, const uint32_t *w, scratch *s, double *out)
+ * tau = (P − Q) / √((n0 − n1)(n0 − n2)), P − Q = n0 − n1 − n2 + n3 − 2·discordant.
+ * counts NULL: every weight is 1. */
+static int kendall_stat(const prepared *p, const uint32_t *counts, scratch *s, double *out)
 {
     int64_t m = p->m, len = 0;
     uint64_t total = 0, n1 = 0, n3 = 0, n2 = 0;
-    uint64_t wa = 0, wab = 0; /* weight of the current run of equal da, and of equal (da, db) */
+    uint64_t wa = 0, wab = 0; /* weight of the current run of equal a, and of equal (a, b) */
     int64_t prev = -1;
-    for (int64_t s_ = 0; s_ < m; s_++) {
-        uint32_t t = p->order[s_], wt = WEIGHT(w, t);
-        if (wt == 0) continue;
-        if (prev >= 0 && p->da[t] != p->da[prev]) n1 += pairs_of(wa), wa = 0;
-        if (prev >= 0 && (p->da[t] != p->da[prev] || p->db[t] != p->db[prev])) n3 += pairs_of(wab), wab = 0;
-        wa += wt, wab += wt, total += wt;
-        s->items[len].r = p->db[t], s->items[len].w = wt;
+    for (int64_t k = 0; k < m; k++) {
+        uint32_t w = counts ? counts[p->si[k]] * counts[p->sj[k]] : 1;
+        if (w == 0) continue;
+        if (prev >= 0 && p->sa[k] != p->sa[prev]) n1 += pairs_of(wa), wa = 0;
+        if (prev >= 0 && (p->sa[k] != p->sa[prev] || p->sb[k] != p->sb[prev])) n3 += pairs_of(wab), wab = 0;
+        wa += w, wab += w, total += w;
+        s->items[len].r = p->sb[k], s->items[len].w = w;
         len++;
-        prev = t;
+        prev = k;
     }
     if (total < 2) return STAT_EMPTY;
     n1 += pairs_of(wa), n3 += pairs_of(wab);
@@ -348,12 +450,28 @@ static int kendall_stat(const prepared *p, const uint32_t *w, scratch *s, double
     return STAT_OK;
 }
 
-static int statistic(const prepared *p, const uint32_t *w, scratch *s, double *out)
+/* Pair weights counts[i]·counts[j] over the triangle, in triangle order. */
+static void pair_weights(const uint32_t *counts, int64_t n, uint32_t *w)
+{
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t *row = w + tri_offset(n, i);
+        uint32_t ci = counts[i];
+        if (ci == 0)
+            memset(row, 0, (size_t)(n - i - 1) * sizeof *row);
+        else
+            for (int64_t j = i + 1; j < n; j++) row[j - i - 1] = ci * counts[j];
+    }
+}
+
+/* The statistic with weights counts[row]·counts[col] (counts NULL: the estimate). */
+static int statistic(const prepared *p, const uint32_t *counts, scratch *s, double *out)
 {
     switch (p->method) {
-    case VT_CORR_PEARSON: return pearson_stat(p->a, p->b, w, p->m, out);
-    case VT_CORR_SPEARMAN: return spearman_stat(p, w, s, out);
-    case VT_CORR_KENDALL: return kendall_stat(p, w, s, out);
+    case VT_CORR_PEARSON:
+        if (counts) pair_weights(counts, p->n, s->w);
+        return pearson_stat(p->a, p->b, counts ? s->w : NULL, p->m, out);
+    case VT_CORR_SPEARMAN: return spearman_stat(p, counts, s, out);
+    case VT_CORR_KENDALL: return kendall_stat(p, counts, s, out);
     default: return STAT_EMPTY;
     }
 }
@@ -376,7 +494,7 @@ static vt_status estimate(const double *a, const char *name_a, const double *b, 
     if (m < 2) return stat_error(STAT_EMPTY, name_a, name_b, m);
     prepared p;
     scratch s;
-    vt_status st = prepare(a, b, m, method, &p);
+    vt_status st = prepare(a, b, m, 0, method, &p);
     if (st != VT_OK) return st;
     if ((st = scratch_new(&p, &s)) != VT_OK) {
         prepared_free(&p);
@@ -396,6 +514,8 @@ vt_status vt_compare_vectors(const double *a, const double *b, int64_t m, vt_cor
         if (!isfinite(a[t]) || !isfinite(b[t]))
             return vt_fail(VT_ERR_ARG, "%s: value %lld is %s", isfinite(a[t]) ? "B" : "A", (long long)t,
                            isnan(isfinite(a[t]) ? b[t] : a[t]) ? "NaN" : "Inf");
+    if ((uint64_t)m > UINT32_MAX)
+        return vt_fail(VT_ERR_ARG, "compare: %lld values, at most %u supported", (long long)m, UINT32_MAX);
     return estimate(a, "A", b, "B", m, method, out);
 }
 
@@ -467,7 +587,7 @@ vt_status vt_compare_pair_new(const vt_tensor *a, const char *name_a, const vt_t
     vt_status st = pair->a && pair->b ? VT_OK : VT_ERR_NOMEM;
     if (st == VT_OK) st = n ? vt_compare_triangle(a, name_a, pair->a) : vector_values(a, name_a, pair->a);
     if (st == VT_OK) st = n ? vt_compare_triangle(b, name_b, pair->b) : vector_values(b, name_b, pair->b);
-    if (st == VT_OK) st = prepare(pair->a, pair->b, m, method, &pair->p);
+    if (st == VT_OK) st = prepare(pair->a, pair->b, m, n, method, &pair->p);
     if (st == VT_OK) {
         /* The estimate, computed now: a constant input is an error for the pair as a whole. */
         scratch s;
@@ -513,19 +633,6 @@ vt_status vt_compare(const vt_tensor *a, const vt_tensor *b, vt_corr_method meth
     return st;
 }
 
-/* Pair weights counts[i]·counts[j] over the triangle, in triangle order. */
-static void pair_weights(const uint32_t *counts, int64_t n, uint32_t *w)
-{
-    for (int64_t i = 0; i < n; i++) {
-        uint32_t *row = w + tri_offset(n, i);
-        uint32_t ci = counts[i];
-        if (ci == 0)
-            memset(row, 0, (size_t)(n - i - 1) * sizeof *row);
-        else
-            for (int64_t j = i + 1; j < n; j++) row[j - i - 1] = ci * counts[j];
-    }
-}
-
 static vt_status check_resamplable(const vt_compare_pair *pair)
 {
     if (pair->n == 0) return vt_fail(VT_ERR_ARG, "compare: resampling stimuli needs square matrices, not 1-d vectors");
@@ -534,11 +641,10 @@ static vt_status check_resamplable(const vt_compare_pair *pair)
     return VT_OK;
 }
 
-static double resampled(const vt_compare_pair *pair, const uint32_t *counts, uint32_t *w, scratch *s)
+static double resampled(const vt_compare_pair *pair, const uint32_t *counts, scratch *s)
 {
     double r = NAN;
-    pair_weights(counts, pair->n, w);
-    return statistic(&pair->p, w, s, &r) == STAT_OK ? r : NAN;
+    return statistic(&pair->p, counts, s, &r) == STAT_OK ? r : NAN;
 }
 
 vt_status vt_compare_pair_resampled(const vt_compare_pair *pair, const uint32_t *counts, double *out)
@@ -546,14 +652,11 @@ vt_status vt_compare_pair_resampled(const vt_compare_pair *pair, const uint32_t 
     *out = NAN;
     vt_status st = check_resamplable(pair);
     if (st != VT_OK) return st;
-    uint32_t *w = vt_malloc((size_t)pair->p.m, sizeof *w);
     scratch s;
-    if (!w) return VT_ERR_NOMEM;
     if ((st = scratch_new(&pair->p, &s)) == VT_OK) {
-        *out = resampled(pair, counts, w, &s);
+        *out = resampled(pair, counts, &s);
         scratch_free(&s);
     }
-    free(w);
     return st;
 }
 
@@ -580,9 +683,8 @@ vt_status vt_compare_bootstrap(const vt_compare_pair *pair, const vt_bootstrap_o
         /* Per-thread buffers, sized once; resample r's value depends on r alone. */
         int64_t *idx = vt_malloc((size_t)n, sizeof *idx);
         uint32_t *counts = vt_malloc((size_t)n, sizeof *counts);
-        uint32_t *w = vt_malloc((size_t)pair->p.m, sizeof *w);
         scratch s;
-        vt_status mine = idx && counts && w ? scratch_new(&pair->p, &s) : VT_ERR_NOMEM;
+        vt_status mine = idx && counts ? scratch_new(&pair->p, &s) : VT_ERR_NOMEM;
         if (mine != VT_OK) {
 #pragma omp critical(vt_compare_bootstrap)
             failed = mine;
@@ -592,10 +694,10 @@ vt_status vt_compare_bootstrap(const vt_compare_pair *pair, const vt_bootstrap_o
             if (mine != VT_OK) continue;
             vt_bootstrap_draw(opts->seed, r, n, idx);
             vt_bootstrap_counts(idx, n, counts);
-            stat[r] = resampled(pair, counts, w, &s);
+            stat[r] = resampled(pair, counts, &s);
         }
         if (mine == VT_OK) scratch_free(&s);
-        free(idx), free(counts), free(w);
+        free(idx), free(counts);
     }
     if (failed != VT_OK) {
         if (!samples) free(stat);

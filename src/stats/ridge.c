@@ -64,16 +64,16 @@ static void dgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha,
     *flops += 2.0 * (double)m * (double)n * (double)k;
 }
 
-static void sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
-                  int64_t ldc, double *flops)
+static void sgemm(int ta, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
+                  float *c, int64_t ldc, double *flops)
 {
     if (m == 0 || n == 0) return;
     if (k == 0) {
         for (int64_t i = 0; i < m; i++) memset(c + i * ldc, 0, sizeof *c * (size_t)n);
         return;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)lda, b, (int)ldb, 0.0f,
-                c, (int)ldc);
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)lda,
+                b, (int)ldb, 0.0f, c, (int)ldc);
     *flops += 2.0 * (double)m * (double)n * (double)k;
 }
 
@@ -83,20 +83,22 @@ static void sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, 
 typedef struct model {
     int64_t n, p, m, na, nt; /* nt: test stimuli (0 without x_test) */
     int kernel;
-    double *xmean;        /* p */
-    double *xc;           /* n×p centred X (kernel form: needed for coef = Xcᵀ c) */
-    double *q;            /* n×m basis (kernel: Q; svd: U) */
-    float *q32;           /* n×m, for the float32 sweep */
-    double *lam;          /* m: eigenvalues of K, or s² */
-    double *sv;           /* svd: m singular values */
-    double *v;            /* svd: p×m right singular vectors */
-    double *hres;         /* svd: n, 1 − 1/n − Σ_k U_ik² (weight-1/α part of d) */
-    double *xbar_proj;    /* kernel: Xc x̄ (n); svd: Vᵀ x̄ (m): intercept = ȳ − xbar_projᵀ B */
-    double *atest;        /* kernel: X̃test Xcᵀ (nt×n); svd: X̃test V (nt×m) */
-    double *alphas;       /* na */
-    double *dinv;         /* na×n: 1/d_i(α) */
-    double *gdiag;        /* na×n: 1/n + H_ii(α), the hat-matrix diagonal (Pearson criterion only) */
-    unsigned char *fform; /* na: Pearson sweep in the hat form (large α, see eval) */
+    double *xmean;             /* p */
+    double *xc;                /* n×p centred X (kernel form: needed for coef = Xcᵀ c) */
+    double *q;                 /* n×m basis (kernel: Q; svd: U) */
+    float *q32;                /* n×m, for the float32 sweep */
+    double *lam;               /* m: eigenvalues of K, or s² */
+    double *sv;                /* svd: m singular values */
+    double *v;                 /* svd: p×m right singular vectors */
+    float *coef_basis32;       /* float32 coef output: Xc (kernel, n×p) or V (svd, p×m) in float32 */
+    double *hres;              /* svd: n, 1 − 1/n − Σ_k U_ik² (weight-1/α part of d) */
+    double *xbar_proj;         /* kernel: Xc x̄ (n); svd: Vᵀ x̄ (m): intercept = ȳ − xbar_projᵀ B */
+    double *atest;             /* kernel: X̃test Xcᵀ (nt×n); svd: X̃test V (nt×m) */
+    double *alphas;            /* na */
+    double *dinv;              /* na×n: 1/(α d_i(α)), see eval_* */
+    double *gdiag;             /* na×n: 1/n + H_ii(α), the hat-matrix diagonal (Pearson criterion only) */
+    unsigned char *fform;      /* na: Pearson sweep in the hat form (large α, see eval) */
+    double *rmin, *rmean, *w2; /* na, na, na×m: min and mean over i of 1/(α d_i)², and (α/(λ+α))² */
 } model;
 
 static void model_free(model *md)
@@ -108,6 +110,7 @@ static void model_free(model *md)
     free(md->lam);
     free(md->sv);
     free(md->v);
+    free(md->coef_basis32);
     free(md->hres);
     free(md->xbar_proj);
     free(md->atest);
@@ -115,6 +118,9 @@ static void model_free(model *md)
     free(md->dinv);
     free(md->gdiag);
     free(md->fform);
+    free(md->rmin);
+    free(md->rmean);
+    free(md->w2);
     memset(md, 0, sizeof *md);
 }
 
@@ -280,35 +286,54 @@ done:
 }
 
 /* Per-alpha diagonals: 1/d_i(α) and, for the Pearson criterion, 1/n + H_ii(α). */
-static vt_status alpha_tables(model *md, int pearson)
+static vt_status alpha_tables(model *md, int pearson, double *flops)
 {
-    int64_t n = md->n, m = md->m, na = md->na;
+    int64_t n = md->n, m = md->m, na = md->na, m1 = m > 0 ? m : 1;
     md->dinv = vt_malloc((size_t)(na * n), sizeof *md->dinv);
-    if (!md->dinv) return VT_ERR_NOMEM;
+    md->rmin = vt_malloc((size_t)na, sizeof *md->rmin);
+    md->rmean = vt_malloc((size_t)na, sizeof *md->rmean);
+    md->w2 = vt_malloc((size_t)(na * m1), sizeof *md->w2);
+    if (!md->dinv || !md->rmin || !md->rmean || !md->w2) return VT_ERR_NOMEM;
     if (pearson) {
         md->gdiag = vt_malloc((size_t)(na * n), sizeof *md->gdiag);
         md->fform = vt_calloc((size_t)na, 1);
         if (!md->gdiag || !md->fform) return VT_ERR_NOMEM;
     }
+    /* One GEMM for every diagonal: (Q∘Q) · [α/(λ+α) | λ/(λ+α)] gives α d_i − hres_i and H_ii. */
+    double *q2 = vt_malloc((size_t)(n * m1), sizeof *q2), *wt = vt_malloc((size_t)(m1 * 2 * na), sizeof *wt);
+    double *diag = vt_malloc((size_t)(n * 2 * na), sizeof *diag);
+    if (!q2 || !wt || !diag) {
+        free(q2), free(wt), free(diag);
+        return VT_ERR_NOMEM;
+    }
+    for (int64_t i = 0; i < n * m; i++) q2[i] = md->q[i] * md->q[i];
+    for (int64_t k = 0; k < m; k++)
+        for (int64_t a = 0; a < na; a++) {
+            double al = md->alphas[a], lk = md->lam[k];
+            wt[k * 2 * na + a] = al / (lk + al);
+            wt[k * 2 * na + na + a] = lk / (lk + al);
+            md->w2[a * m + k] = wt[k * 2 * na + a] * wt[k * 2 * na + a];
+        }
+    dgemm(0, 0, n, 2 * na, m, 1.0, q2, m, wt, 2 * na, 0.0, diag, 2 * na, flops);
     for (int64_t a = 0; a < na; a++) {
-        double al = md->alphas[a], gsum = 0;
-#pragma omp parallel for reduction(+ : gsum) if (n * m > 100000)
+        double gsum = 0, rmin = INFINITY, rsum = 0;
         for (int64_t i = 0; i < n; i++) {
-            double d = md->hres ? md->hres[i] / al : 0, hii = 0;
-            const double *qi = md->q + i * m;
-            for (int64_t k = 0; k < m; k++) {
-                double q2 = qi[k] * qi[k];
-                d += q2 / (md->lam[k] + al);
-                hii += q2 * md->lam[k] / (md->lam[k] + al);
-            }
-            md->dinv[a * n + i] = 1.0 / d;
+            double d = (md->hres ? md->hres[i] : 0) + diag[i * 2 * na + a], hii = diag[i * 2 * na + na + a];
+            double di = 1.0 / d; /* 1/(α d_i) */
+            md->dinv[a * n + i] = di;
             if (pearson) md->gdiag[a * n + i] = 1.0 / (double)n + hii;
             gsum += hii;
+            rmin = di * di < rmin ? di * di : rmin;
+            rsum += di * di;
         }
         /* LOO predictions y − c/d cancel when the fit is weak (α d ≈ 1); there the float32
          * sweep uses the hat form (f − g∘y)/(α d) with f = H y instead (see eval_*). */
         if (pearson) md->fform[a] = gsum / (double)n < 0.5;
+        md->rmin[a] = rmin, md->rmean[a] = rsum / (double)n;
     }
+    free(q2);
+    free(wt);
+    free(diag);
     return VT_OK;
 }
 
@@ -324,6 +349,8 @@ typedef struct block {
     double *r;     /* svd: n×b, yc − U z */
     float *z32, *r32;
     double *s32, *s64; /* na×b scores (NaN in s64: not evaluated) */
+    double *cnorm;     /* na×b: ‖c‖² (pruned sweep) */
+    int *a0;           /* b: alpha predicted best (pruned sweep) */
     int *best;         /* b: chosen alpha index */
     /* workspace */
     double *t64, *c64; /* m×b, n×b */
@@ -352,6 +379,8 @@ static void block_free(block *bk)
     free(bk->idx);
     free(bk->acc);
     free(bk->cand);
+    free(bk->cnorm);
+    free(bk->a0);
 }
 
 static vt_status block_alloc(block *bk, const model *md, int64_t b, int mixed)
@@ -380,7 +409,9 @@ static vt_status block_alloc(block *bk, const model *md, int64_t b, int mixed)
         bk->s32 = vt_malloc((size_t)(na * b), sizeof(double));
         bk->t32 = vt_malloc((size_t)(m * b), sizeof(float));
         bk->c32 = vt_malloc((size_t)(n * b), sizeof(float));
-        ok = ok && bk->z32 && bk->s32 && bk->t32 && bk->c32;
+        bk->cnorm = vt_malloc((size_t)(na * b), sizeof(double));
+        bk->a0 = vt_malloc((size_t)b, sizeof(int));
+        ok = ok && bk->z32 && bk->s32 && bk->t32 && bk->c32 && bk->cnorm && bk->a0;
         if (!md->kernel) {
             bk->r32 = vt_malloc((size_t)(n * b), sizeof(float));
             ok = ok && bk->r32;
@@ -398,21 +429,26 @@ static void block_load(block *bk, const model *md, const vt_tensor *y, int64_t j
 {
     int64_t n = md->n, m = md->m, v = y->shape[1];
     bk->b = b;
-    for (int64_t j = 0; j < b; j++) bk->ymean[j] = 0, bk->yy[j] = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double *row = bk->yc + i * b;
-        if (y->dtype == VT_F64)
-            memcpy(row, (const double *)y->data + i * v + j0, sizeof *row * (size_t)b);
-        else
-            for (int64_t j = 0; j < b; j++) row[j] = ((const float *)y->data)[i * v + j0 + j];
-        for (int64_t j = 0; j < b; j++) bk->ymean[j] += row[j];
-    }
-    for (int64_t j = 0; j < b; j++) bk->ymean[j] /= (double)n;
-    for (int64_t i = 0; i < n; i++) {
-        double *row = bk->yc + i * b;
-        for (int64_t j = 0; j < b; j++) {
-            row[j] -= bk->ymean[j];
-            bk->yy[j] += row[j] * row[j];
+    /* Chunks of 64 targets per thread: gather, mean, centre, sum of squares. */
+#pragma omp parallel for if (n * b > 100000)
+    for (int64_t c0 = 0; c0 < b; c0 += 64) {
+        int64_t c1 = c0 + 64 < b ? c0 + 64 : b;
+        for (int64_t j = c0; j < c1; j++) bk->ymean[j] = 0, bk->yy[j] = 0;
+        for (int64_t i = 0; i < n; i++) {
+            double *row = bk->yc + i * b;
+            if (y->dtype == VT_F64)
+                memcpy(row + c0, (const double *)y->data + i * v + j0 + c0, sizeof *row * (size_t)(c1 - c0));
+            else
+                for (int64_t j = c0; j < c1; j++) row[j] = ((const float *)y->data)[i * v + j0 + j];
+            for (int64_t j = c0; j < c1; j++) bk->ymean[j] += row[j];
+        }
+        for (int64_t j = c0; j < c1; j++) bk->ymean[j] /= (double)n;
+        for (int64_t i = 0; i < n; i++) {
+            double *row = bk->yc + i * b;
+            for (int64_t j = c0; j < c1; j++) {
+                row[j] -= bk->ymean[j];
+                bk->yy[j] += row[j] * row[j];
+            }
         }
     }
     dgemm(1, 0, m, b, n, 1.0, md->q, m, bk->yc, b, 0.0, bk->z, b, flops);
@@ -421,8 +457,10 @@ static void block_load(block *bk, const model *md, const vt_tensor *y, int64_t j
         dgemm(0, 0, n, b, m, -1.0, md->q, m, bk->z, b, 1.0, bk->r, b, flops);
     }
     if (mixed) {
+#pragma omp parallel for if (m * b > 100000)
         for (int64_t i = 0; i < m * b; i++) bk->z32[i] = (float)bk->z[i];
         if (!md->kernel)
+#pragma omp parallel for if (n * b > 100000)
             for (int64_t i = 0; i < n * b; i++) bk->r32[i] = (float)bk->r[i];
     }
 }
@@ -438,7 +476,9 @@ static double finish_score(int pearson, double n, double yy, const double *acc3)
 }
 
 /* Scores alpha `a` for the targets idx[0..nj) of the block (idx NULL: all b), in float32 or
- * float64, into s[a*b + target]. One GEMM: C = Q · (w ∘ Z[:, idx]). */
+ * float64, into s[a*b + target]. One GEMM: ĉ = α c = Q · (α/(λ+α) ∘ Z[:, idx]) (+ r in the SVD form), and
+ * e = ĉ / (α d). Scaling by α keeps every weight in (0, 1], and when λ = 0 (no signal in X) the
+ * errors are bitwise the same for every alpha, so such exact ties keep the first alpha. */
 #define DEFINE_EVAL(NAME, T, ZF, RF, TF, CF, GEMM)                                                                     \
     static void NAME(const model *md, block *bk, int64_t a, const int *idx, int64_t nj, int pearson, double *s,        \
                      double *flops)                                                                                    \
@@ -448,15 +488,15 @@ static double finish_score(int pearson, double n, double yy, const double *acc3)
         int fform = pearson && md->fform[a];                                                                           \
         T *tw = bk->TF, *cw = bk->CF;                                                                                  \
         const T *zs = bk->ZF, *rs = bk->RF;                                                                            \
-        for (int64_t k = 0; k < m; k++) {                                                                              \
+        _Pragma("omp parallel for if (m * nj > 100000)") for (int64_t k = 0; k < m; k++)                               \
+        {                                                                                                              \
             double lk = md->lam[k];                                                                                    \
-            T wk = (T)(fform ? lk / (lk + al) : 1.0 / (lk + al));                                                      \
+            T wk = (T)(fform ? lk / (lk + al) : al / (lk + al));                                                       \
             for (int64_t j = 0; j < nj; j++) tw[k * nj + j] = wk * zs[k * b + (idx ? idx[j] : j)];                     \
         }                                                                                                              \
         GEMM;                                                                                                          \
         double *acc = bk->acc;                                                                                         \
         const double *dinv = md->dinv + a * n, *gd = pearson ? md->gdiag + a * n : NULL;                               \
-        T ral = (T)(1.0 / al);                                                                                         \
         _Pragma("omp parallel for if (n * nj > 65536)") for (int64_t j0 = 0; j0 < nj; j0 += 64)                        \
         {                                                                                                              \
             int64_t j1 = j0 + 64 < nj ? j0 + 64 : nj;                                                                  \
@@ -468,12 +508,12 @@ static double finish_score(int pearson, double n, double yy, const double *acc3)
                 for (int64_t j = j0; j < j1; j++) {                                                                    \
                     int64_t t = idx ? idx[j] : j;                                                                      \
                     double c = ci[j];                                                                                  \
-                    if (!md->kernel && !fform) c += (double)(rs[i * b + t] * ral);                                     \
+                    if (!md->kernel && !fform) c += (double)rs[i * b + t];                                             \
                     if (!pearson) {                                                                                    \
                         double e = c * di;                                                                             \
                         acc[3 * j] += e * e;                                                                           \
                     } else {                                                                                           \
-                        double l = fform ? (c - gd[i] * yi[t]) * di / al : yi[t] - c * di;                             \
+                        double l = fform ? (c - gd[i] * yi[t]) * di : yi[t] - c * di;                                  \
                         acc[3 * j] += l;                                                                               \
                         acc[3 * j + 1] += l * l;                                                                       \
                         acc[3 * j + 2] += l * yi[t];                                                                   \
@@ -485,7 +525,7 @@ static double finish_score(int pearson, double n, double yy, const double *acc3)
             s[a * b + (idx ? idx[j] : j)] = finish_score(pearson, (double)n, bk->yy[idx ? idx[j] : j], acc + 3 * j);   \
     }
 
-DEFINE_EVAL(eval_f32, float, z32, r32, t32, c32, sgemm(n, nj, m, md->q32, m, tw, nj, cw, nj, flops))
+DEFINE_EVAL(eval_f32, float, z32, r32, t32, c32, sgemm(0, n, nj, m, md->q32, m, tw, nj, cw, nj, flops))
 DEFINE_EVAL(eval_f64, double, z, r, t64, c64, dgemm(0, 0, n, nj, m, 1.0, md->q, m, tw, nj, 0.0, cw, nj, flops))
 
 /* Index of the best score in list order, strictly better wins (IEEE: a NaN never wins). */
@@ -497,6 +537,48 @@ static int pick(const double *s, int64_t na, int64_t b, int64_t t, const unsigne
         if (best < 0 || s[a * b + t] > s[best * b + t]) best = (int)a;
     }
     return best;
+}
+
+/* The float32 MSE sweep with rigorous pruning. Since e_i = c_i/d_i, the LOO error obeys
+ *     Σ_i e_i² >= min_i(1/d_i²) · ‖c‖²,
+ * and with the α-scaled ĉ = α c of eval_*, ‖ĉ‖² = Σ_k z_k² (α/(λ_k+α))² (+ ‖r‖² in the SVD form)
+ * costs one small GEMM for all alphas (the bound then uses min_i 1/(α d_i)²).
+ * Each target is first scored at the alpha that minimises the GCV-like estimate mean_i(1/d_i²)·‖c‖²
+ * (usually the best one), then only at the alphas whose lower bound is within the margin of that
+ * score; the others cannot win. Unscored alphas keep −∞. */
+static void sweep_pruned(const model *md, block *bk, const vt_ridge_options *opt, vt_ridge_info *info)
+{
+    int64_t n = md->n, m = md->m, b = bk->b, na = md->na;
+    double *z2 = bk->t64, *cn = bk->cnorm;
+    for (int64_t i = 0; i < m * b; i++) z2[i] = bk->z[i] * bk->z[i];
+    dgemm(0, 0, na, b, m, 1.0, md->w2, m, z2, b, 0.0, cn, b, &info->flops_f64);
+    if (!md->kernel) {
+        double *rr = bk->acc;
+        for (int64_t t = 0; t < b; t++) rr[t] = 0;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t t = 0; t < b; t++) rr[t] += bk->r[i * b + t] * bk->r[i * b + t];
+        for (int64_t a = 0; a < na; a++)
+            for (int64_t t = 0; t < b; t++) cn[a * b + t] += rr[t];
+    }
+    for (int64_t i = 0; i < na * b; i++) bk->s32[i] = -INFINITY;
+    for (int64_t t = 0; t < b; t++) {
+        int best = 0;
+        for (int64_t a = 1; a < na; a++)
+            if (md->rmean[a] * cn[a * b + t] < md->rmean[best] * cn[best * b + t]) best = (int)a;
+        bk->a0[t] = best;
+    }
+    for (int round = 0; round < 2; round++) {
+        for (int64_t a = 0; a < na; a++) {
+            int64_t nj = 0;
+            for (int64_t t = 0; t < b; t++) {
+                int want = round == 0 ? bk->a0[t] == a
+                                      : bk->a0[t] != a && md->rmin[a] * cn[a * b + t] <=
+                                                              -bk->s32[bk->a0[t] * b + t] * (1.0 + opt->margin);
+                if (want) bk->idx[nj++] = (int)t;
+            }
+            if (nj > 0) eval_f32(md, bk, a, bk->idx, nj, 0, bk->s32, &info->flops_f32);
+        }
+    }
 }
 
 /* Chooses the alpha of every target of the block. */
@@ -511,7 +593,10 @@ static void block_sweep(const model *md, block *bk, const vt_ridge_options *opt,
         info->seconds_sweep += omp_get_wtime() - t0;
         return;
     }
-    for (int64_t a = 0; a < na; a++) eval_f32(md, bk, a, NULL, b, pearson, bk->s32, &info->flops_f32);
+    if (pearson)
+        for (int64_t a = 0; a < na; a++) eval_f32(md, bk, a, NULL, b, pearson, bk->s32, &info->flops_f32);
+    else
+        sweep_pruned(md, bk, opt, info);
     double t1 = omp_get_wtime();
     info->seconds_sweep += t1 - t0;
     /* Candidates: every alpha whose float32 score is within the margin of the float32 best. A
@@ -569,15 +654,17 @@ static void put_cols(vt_tensor *dst, int64_t j0, const double *src, int64_t rows
 
 /* Coefficients, intercepts, LOO and test predictions and scores at the chosen alphas. */
 static vt_status block_solve(const model *md, block *bk, const vt_ridge_outputs *out, const vt_tensor *y_test,
-                             int64_t j0, double *wbuf, double *pbuf, vt_ridge_info *info)
+                             int64_t j0, float *bbuf, double *pbuf, vt_ridge_info *info)
 {
     int64_t n = md->n, m = md->m, b = bk->b, p = md->p, nt = md->nt, v = out->alpha->shape[0];
     double *tw = bk->t64, *c = bk->c64, *flops = &info->flops_f64;
     double t0 = omp_get_wtime();
+#pragma omp parallel for if (m * b > 100000)
     for (int64_t k = 0; k < m; k++)
         for (int64_t t = 0; t < b; t++) tw[k * b + t] = bk->z[k * b + t] / (md->lam[k] + md->alphas[bk->best[t]]);
     dgemm(0, 0, n, b, m, 1.0, md->q, m, tw, b, 0.0, c, b, flops);
     if (!md->kernel)
+#pragma omp parallel for if (n * b > 100000)
         for (int64_t i = 0; i < n; i++)
             for (int64_t t = 0; t < b; t++) c[i * b + t] += bk->r[i * b + t] / md->alphas[bk->best[t]];
     for (int64_t t = 0; t < b; t++) {
@@ -602,24 +689,30 @@ static vt_status block_solve(const model *md, block *bk, const vt_ridge_outputs 
             cblas_dgemv(CblasRowMajor, CblasTrans, (int)r, (int)b, -1.0, bb, (int)b, md->xbar_proj, 1, 1.0, ic, 1);
         put_cols(out->intercept, j0, ic, 1, b, b);
     }
-    if (out->coef) {
-        /* float64 output: the GEMM writes straight into the (possibly mapped) output. */
-        int direct = out->coef->dtype == VT_F64;
-        double *w = direct ? vt_tensor_f64(out->coef) + j0 : wbuf;
-        int64_t ldw = direct ? v : b;
+    if (out->coef && out->coef->dtype == VT_F64) {
+        /* The GEMM writes straight into the (possibly mapped) output. */
+        double *w = vt_tensor_f64(out->coef) + j0;
         if (md->kernel)
-            dgemm(1, 0, p, b, n, 1.0, md->xc, p, c, b, 0.0, w, ldw, flops);
+            dgemm(1, 0, p, b, n, 1.0, md->xc, p, c, b, 0.0, w, v, flops);
         else
-            dgemm(0, 0, p, b, m, 1.0, md->v, m, tw, b, 0.0, w, ldw, flops);
-        if (!direct) put_cols(out->coef, j0, w, p, b, b);
+            dgemm(0, 0, p, b, m, 1.0, md->v, m, tw, b, 0.0, w, v, flops);
+    } else if (out->coef) {
+        float *w = vt_tensor_f32(out->coef) + j0;
+#pragma omp parallel for if (r * b > 100000)
+        for (int64_t i = 0; i < r * b; i++) bbuf[i] = (float)bb[i];
+        if (md->kernel)
+            sgemm(1, p, b, n, md->coef_basis32, p, bbuf, b, w, v, &info->flops_f32);
+        else
+            sgemm(0, p, b, m, md->coef_basis32, m, bbuf, b, w, v, &info->flops_f32);
     }
     if (out->loo) {
         /* LOO prediction = y − e = ȳ + yc − c/d at the chosen alpha. */
         double *l = bk->yc; /* yc is not needed any more: overwrite it */
+#pragma omp parallel for if (n * b > 100000)
         for (int64_t i = 0; i < n; i++)
             for (int64_t t = 0; t < b; t++) {
                 int64_t a = bk->best[t];
-                l[i * b + t] += bk->ymean[t] - c[i * b + t] * md->dinv[a * n + i];
+                l[i * b + t] += bk->ymean[t] - c[i * b + t] * md->alphas[a] * md->dinv[a * n + i];
             }
         put_cols(out->loo, j0, l, n, b, b);
     }
@@ -737,7 +830,7 @@ static vt_status check_inputs(const vt_tensor *x, const vt_tensor *y, const vt_t
 }
 
 static vt_status build_model(model *md, const vt_tensor *x, const vt_tensor *xt, const vt_ridge_options *opt,
-                             vt_ridge_info *info)
+                             int coef32, vt_ridge_info *info)
 {
     int64_t n = md->n, p = md->p;
     md->xmean = vt_malloc((size_t)p, sizeof *md->xmean);
@@ -786,7 +879,19 @@ static vt_status build_model(model *md, const vt_tensor *x, const vt_tensor *xt,
         else
             for (int64_t i = 0; i < n * m; i++) md->q32[i] = (float)md->q[i];
     }
-    if (st == VT_OK) st = alpha_tables(md, opt->criterion == VT_RIDGE_LOO_PEARSON);
+    if (st == VT_OK && coef32) {
+        /* float32 coefficients need only float32 accuracy: their GEMM (the largest, 2·n·p·v flops)
+         * runs in sgemm at twice the speed. */
+        const double *src = md->kernel ? md->xc : md->v;
+        int64_t len = md->kernel ? n * p : p * m;
+        md->coef_basis32 = vt_malloc((size_t)(len > 0 ? len : 1), sizeof *md->coef_basis32);
+        if (!md->coef_basis32)
+            st = VT_ERR_NOMEM;
+        else
+#pragma omp parallel for if (len > 100000)
+            for (int64_t i = 0; i < len; i++) md->coef_basis32[i] = (float)src[i];
+    }
+    if (st == VT_OK) st = alpha_tables(md, opt->criterion == VT_RIDGE_LOO_PEARSON, &info->flops_f64);
     return st;
 }
 
@@ -809,7 +914,7 @@ vt_status vt_ridge_fit(const vt_tensor *x_train, const vt_tensor *y_train, const
     md.n = x_train->shape[0], md.p = x_train->shape[1], md.nt = x_test ? x_test->shape[0] : 0;
     md.na = opt.alphas ? opt.n_alphas : VT_RIDGE_DEFAULT_N_ALPHAS;
     md.kernel = md.p >= md.n; /* as scikit-learn: "eigen" unless n > p */
-    int64_t n = md.n, p = md.p, v = y_train->shape[1];
+    int64_t n = md.n, v = y_train->shape[1];
 
     /* Targets of another dtype are converted once; float32/float64 are read in place. */
     vt_tensor *yconv = NULL;
@@ -831,7 +936,8 @@ vt_status vt_ridge_fit(const vt_tensor *x_train, const vt_tensor *y_train, const
     }
 
     double t0 = omp_get_wtime();
-    st = build_model(&md, x_train, x_test, &opt, &info);
+    int coef32 = out->coef && out->coef->dtype == VT_F32;
+    st = build_model(&md, x_train, x_test, &opt, coef32, &info);
     info.seconds_decompose = omp_get_wtime() - t0;
     info.kernel_form = md.kernel;
     info.rank = md.m;
@@ -839,7 +945,7 @@ vt_status vt_ridge_fit(const vt_tensor *x_train, const vt_tensor *y_train, const
     /* Block size: keep the per-block buffers near 256 MiB, GEMM-friendly (>= 256 targets). */
     int64_t b = opt.block;
     if (b == 0) {
-        int64_t per = 8 * (6 * n + 3 * md.m + (out->coef && out->coef->dtype != VT_F64 ? p : 0) + md.nt) + 8 * md.na;
+        int64_t per = 8 * (7 * n + 3 * md.m + md.nt) + 8 * md.na;
         b = ((int64_t)256 << 20) / per;
         if (b < 256) b = 256;
         if (b > 4096) b = 4096;
@@ -849,11 +955,12 @@ vt_status vt_ridge_fit(const vt_tensor *x_train, const vt_tensor *y_train, const
     int mixed = opt.sweep == VT_RIDGE_SWEEP_MIXED;
     block bk;
     memset(&bk, 0, sizeof bk);
-    double *wbuf = NULL, *pbuf = NULL;
+    float *bbuf = NULL;
+    double *pbuf = NULL;
     if (st == VT_OK) st = block_alloc(&bk, &md, b, mixed);
     if (st == VT_OK && out->coef && out->coef->dtype != VT_F64) {
-        wbuf = vt_malloc((size_t)(p * b), sizeof *wbuf);
-        if (!wbuf) st = VT_ERR_NOMEM;
+        bbuf = vt_malloc((size_t)((md.kernel ? n : md.m) * b + 1), sizeof *bbuf);
+        if (!bbuf) st = VT_ERR_NOMEM;
     }
     if (st == VT_OK && md.nt > 0) {
         pbuf = vt_malloc((size_t)(md.nt * b), sizeof *pbuf);
@@ -865,9 +972,9 @@ vt_status vt_ridge_fit(const vt_tensor *x_train, const vt_tensor *y_train, const
         block_load(&bk, &md, y, j0, bj, mixed, &info.flops_f64);
         info.seconds_sweep += omp_get_wtime() - t1;
         block_sweep(&md, &bk, &opt, &info);
-        st = block_solve(&md, &bk, out, yt, j0, wbuf, pbuf, &info);
+        st = block_solve(&md, &bk, out, yt, j0, bbuf, pbuf, &info);
     }
-    free(wbuf);
+    free(bbuf);
     free(pbuf);
     block_free(&bk);
     model_free(&md);

@@ -14,8 +14,10 @@ _Static_assert(sizeof metric_names / sizeof metric_names[0] == VT_RSM_METRIC_COU
 
 /* float32 panels are at most this wide, so no float32 sum runs over more than 4096 products. */
 #define F32_PANEL 4096
-/* float64 panels: as wide as fits this many bytes (the whole of X when it fits). */
-#define F64_PANEL_BYTES ((int64_t)64 << 20)
+/* float64 panels: as wide as fits this many bytes (at least 256 columns). Small enough to stay
+ * cache-resident and spare the page faults of a full copy of X; wide enough that BLAS runs at
+ * full speed (it blocks the inner dimension by a few hundred anyway). */
+#define F64_PANEL_BYTES ((int64_t)8 << 20)
 
 const char *vt_rsm_metric_name(vt_rsm_metric metric)
 {
@@ -32,64 +34,50 @@ vt_status vt_rsm_metric_parse(const char *name, vt_rsm_metric *out)
     return vt_fail(VT_ERR_ARG, "unknown similarity metric '%s' (choose pearson, spearman or cosine)", name);
 }
 
-static inline double at(const vt_tensor *x, int64_t flat)
-{
-    return x->dtype == VT_F32 ? (double)vt_tensor_f32(x)[flat] : vt_tensor_f64(x)[flat];
-}
+/* The plan: R = D G D with G = Z Zᵀ, Z = (X − centre)·mult row by row, D = diag(1/‖Z_i‖).
+ * mult is a power of two bringing each row's largest magnitude into [0.5, 1): exact, and no
+ * square under- or overflows whatever the scale of X. So X is read twice (row statistics, then
+ * panels), the norms accumulate while panels are filled, and normalising costs n² at the end. */
+enum { ROW_OK, ROW_DEGENERATE, ROW_NONFINITE };
 
-/* centre[i] (the row mean, or 0 for cosine) and scale[i] = 1 / ‖row − centre‖, in float64.
- * Returns the first row whose norm is zero (constant, or all zero for cosine), or n. */
-static int64_t row_stats(const vt_tensor *x, bool centred, double *centre, double *scale)
-{
-    int64_t n = x->shape[0], p = x->shape[1], bad = n;
-#pragma omp parallel for schedule(static) reduction(min : bad)
-    for (int64_t i = 0; i < n; i++) {
-        int64_t base = i * p;
-        double first = at(x, base), sum = 0;
-        bool constant = true;
-        for (int64_t k = 0; k < p; k++) {
-            double v = at(x, base + k);
-            sum += v;
-            constant = constant && v == first;
-        }
-        double mean = centred ? sum / (double)p : 0;
-        /* Exact equality, not a small variance: the mean of equal values can round away from
-         * them, and the resulting noise would be scaled up to a full-size row. */
-        if (constant && (centred || first == 0)) {
-            if (i < bad) bad = i;
-            centre[i] = 0, scale[i] = 0;
-            continue;
-        }
-        double ss = 0;
-        for (int64_t k = 0; k < p; k++) {
-            double d = at(x, base + k) - mean;
-            ss += d * d;
-        }
-        double norm = sqrt(ss);
-        if (!(ss > 1e-290 && ss < 1e290)) {
-            /* Squares under- or overflowed: rescale by the largest deviation first. */
-            double big = 0;
-            for (int64_t k = 0; k < p; k++) big = fmax(big, fabs(at(x, base + k) - mean));
-            ss = 0;
-            for (int64_t k = 0; k < p; k++) {
-                double d = (at(x, base + k) - mean) / big;
-                ss += d * d;
-            }
-            norm = big * sqrt(ss);
-        }
-        centre[i] = mean, scale[i] = 1 / norm;
+#define DEFINE_ROW_STATS(name, type)                                                                                   \
+    static int name(const type *row, int64_t p, bool centred, double *centre, double *mult)                            \
+    {                                                                                                                  \
+        double lo = (double)row[0], hi = lo, sum = 0;                                                                  \
+        for (int64_t k = 0; k < p; k++) {                                                                              \
+            double v = (double)row[k];                                                                                 \
+            sum += v;                                                                                                  \
+            lo = v < lo ? v : lo;                                                                                      \
+            hi = v > hi ? v : hi;                                                                                      \
+        }                                                                                                              \
+        if (isnan(sum) || !isfinite(lo) || !isfinite(hi)) return ROW_NONFINITE; /* NaN reaches sum, Inf lo/hi */       \
+        /* Exact equality (lo == hi), not a small variance: the mean of equal values can round away                    \
+         * from them, and the resulting noise would be scaled up to a full-size row. */                                \
+        if (lo == hi && (centred || lo == 0)) return ROW_DEGENERATE;                                                   \
+        double big = fmax(fabs(lo), fabs(hi));                                                                         \
+        int e;                                                                                                         \
+        frexp(big, &e);                                                                                                \
+        *mult = ldexp(1.0, -e < 1000 ? -e : 1000); /* subnormal rows: 2^1000 is as far as a double goes */             \
+        double mean = sum / (double)p;                                                                                 \
+        if (centred && !isfinite(sum)) { /* finite values near DBL_MAX: sum them scaled */                             \
+            double scaled = 0;                                                                                         \
+            for (int64_t k = 0; k < p; k++) scaled += (double)row[k] * *mult;                                          \
+            mean = scaled / (double)p / *mult;                                                                         \
+        }                                                                                                              \
+        *centre = centred ? mean : 0;                                                                                  \
+        return ROW_OK;                                                                                                 \
     }
-    return bad;
-}
+DEFINE_ROW_STATS(row_stats_f64, double)
+DEFINE_ROW_STATS(row_stats_f32, float)
 
-/* Upper triangle of acc (n × n, row-major) into out as a symmetric matrix with unit diagonal,
- * clipped to [−1, 1]. acc may be out's own float64 data. */
-static void finish(const double *acc, int64_t n, vt_tensor *out)
+/* Upper triangle of G (n × n, row-major) into out as R = D G D, symmetric, unit diagonal,
+ * clipped to [−1, 1]. g may be out's own float64 data. */
+static void finish(const double *g, const double *inv_norm, int64_t n, vt_tensor *out)
 {
 #pragma omp parallel for schedule(dynamic, 16)
     for (int64_t i = 0; i < n; i++)
         for (int64_t j = i; j < n; j++) {
-            double v = j == i ? 1 : acc[i * n + j];
+            double v = j == i ? 1 : g[i * n + j] * inv_norm[i] * inv_norm[j];
             v = v > 1 ? 1 : v < -1 ? -1 : v;
             if (out->dtype == VT_F64)
                 vt_tensor_f64(out)[i * n + j] = vt_tensor_f64(out)[j * n + i] = v;
@@ -98,8 +86,36 @@ static void finish(const double *acc, int64_t n, vt_tensor *out)
         }
 }
 
-/* R = Z Zᵀ for the rows of x normalised by (centre, scale), panel by panel. */
-static vt_status gram(const vt_tensor *x, const double *centre, const double *scale, vt_tensor *out)
+/* Columns [j0, j0 + w) of row i of x, centred and scaled, into the panel row; returns Σ z². In
+ * float32 the sum is of the rounded values the GEMM sees, so that R's diagonal stays 1. Scaling
+ * before subtracting (both exact) keeps x − centre from overflowing near DBL_MAX. */
+static double fill_row(const vt_tensor *x, int64_t i, int64_t j0, int64_t w, double centre, double mult, void *dst)
+{
+    double c = centre * mult;
+    int64_t base = i * x->shape[1] + j0;
+    double ss = 0;
+    if (x->dtype == VT_F32) {
+        const float *src = vt_tensor_f32(x) + base;
+        float *d = dst;
+        for (int64_t k = 0; k < w; k++) {
+            float z = (float)((double)src[k] * mult - c);
+            d[k] = z;
+            ss += (double)z * (double)z;
+        }
+    } else {
+        const double *src = vt_tensor_f64(x) + base;
+        double *d = dst;
+        for (int64_t k = 0; k < w; k++) {
+            double z = src[k] * mult - c;
+            d[k] = z;
+            ss += z * z;
+        }
+    }
+    return ss;
+}
+
+/* G = Z Zᵀ panel by panel, then R into out. */
+static vt_status gram(const vt_tensor *x, const double *centre, const double *mult, vt_tensor *out)
 {
     int64_t n = x->shape[0], p = x->shape[1];
     bool f32 = x->dtype == VT_F32;
@@ -108,25 +124,20 @@ static vt_status gram(const vt_tensor *x, const double *centre, const double *sc
     width = width > p ? p : width;
     bool in_place = out->dtype == VT_F64;
     double *acc = in_place ? vt_tensor_f64(out) : vt_malloc((size_t)n * (size_t)n, sizeof *acc);
+    double *ss = vt_calloc((size_t)n, sizeof *ss);
     void *panel = vt_malloc((size_t)n * (size_t)width, f32 ? sizeof(float) : sizeof(double));
     float *c32 = f32 ? vt_malloc((size_t)n * (size_t)n, sizeof *c32) : NULL;
-    if (!acc || !panel || (f32 && !c32)) {
+    if (!acc || !ss || !panel || (f32 && !c32)) {
         if (!in_place) free(acc);
-        free(panel), free(c32);
+        free(ss), free(panel), free(c32);
         return VT_ERR_NOMEM;
     }
+    size_t elem = f32 ? sizeof(float) : sizeof(double);
     for (int64_t j0 = 0; j0 < p; j0 += width) {
         int64_t w = p - j0 < width ? p - j0 : width;
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < n; i++) {
-            const int64_t base = i * p + j0;
-            if (f32)
-                for (int64_t k = 0; k < w; k++)
-                    ((float *)panel)[i * w + k] = (float)((at(x, base + k) - centre[i]) * scale[i]);
-            else
-                for (int64_t k = 0; k < w; k++)
-                    ((double *)panel)[i * w + k] = (vt_tensor_f64(x)[base + k] - centre[i]) * scale[i];
-        }
+#pragma omp parallel for schedule(dynamic, 8)
+        for (int64_t i = 0; i < n; i++)
+            ss[i] += fill_row(x, i, j0, w, centre[i], mult[i], (char *)panel + (size_t)(i * w) * elem);
         if (!f32) {
             cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, (int)w, 1.0, panel, (int)w, j0 ? 1.0 : 0.0,
                         acc, (int)n);
@@ -138,9 +149,10 @@ static vt_status gram(const vt_tensor *x, const double *centre, const double *sc
         for (int64_t i = 0; i < n; i++)
             for (int64_t j = i; j < n; j++) acc[i * n + j] = (j0 ? acc[i * n + j] : 0) + c32[i * n + j];
     }
-    finish(acc, n, out);
+    for (int64_t i = 0; i < n; i++) ss[i] = 1 / sqrt(ss[i]);
+    finish(acc, ss, n, out);
     if (!in_place) free(acc);
-    free(panel), free(c32);
+    free(ss), free(panel), free(c32);
     return VT_OK;
 }
 
@@ -196,28 +208,40 @@ vt_status vt_rsm_into(const vt_tensor *x, vt_rsm_metric metric, vt_tensor *out)
     if (vt_tensor_check_shape(out, "rsm: output", 2, (int64_t[]){n, n}) != VT_OK) return VT_ERR_ARG;
     if (out->dtype != VT_F32 && out->dtype != VT_F64)
         return vt_fail(VT_ERR_ARG, "rsm: the output must be float32 or float64, got %s", vt_dtype_name(out->dtype));
-    if (vt_tensor_check_finite(x, "rsm: X") != VT_OK) return VT_ERR_ARG;
-
     vt_tensor *ranks = NULL;
     if (metric == VT_RSM_SPEARMAN) {
+        /* Ranking needs finite values; otherwise NaN/Inf are found with the row statistics. */
+        if (vt_tensor_check_finite(x, "rsm: X") != VT_OK) return VT_ERR_ARG;
         vt_status st = rank_rows(x, &ranks);
         if (st != VT_OK) return st;
     }
     const vt_tensor *z = ranks ? ranks : x;
-    double *centre = vt_malloc((size_t)n, sizeof *centre), *scale = vt_malloc((size_t)n, sizeof *scale);
-    vt_status st = centre && scale ? VT_OK : VT_ERR_NOMEM;
+    double *centre = vt_malloc((size_t)n, sizeof *centre), *mult = vt_malloc((size_t)n, sizeof *mult);
+    vt_status st = centre && mult ? VT_OK : VT_ERR_NOMEM;
     if (st == VT_OK) {
-        int64_t bad = row_stats(z, metric != VT_RSM_COSINE, centre, scale);
-        if (bad < n && metric == VT_RSM_COSINE)
+        bool centred = metric != VT_RSM_COSINE;
+        int64_t degenerate = n, nonfinite = n;
+#pragma omp parallel for schedule(dynamic, 8) reduction(min : degenerate, nonfinite)
+        for (int64_t i = 0; i < n; i++) {
+            int code = z->dtype == VT_F32 ? row_stats_f32(vt_tensor_f32(z) + i * p, p, centred, &centre[i], &mult[i])
+                                          : row_stats_f64(vt_tensor_f64(z) + i * p, p, centred, &centre[i], &mult[i]);
+            if (code == ROW_DEGENERATE && i < degenerate) degenerate = i;
+            if (code == ROW_NONFINITE && i < nonfinite) nonfinite = i;
+        }
+        if (nonfinite < n)
+            st = vt_tensor_check_finite(z, "rsm: X") != VT_OK
+                     ? VT_ERR_ARG
+                     : vt_fail(VT_ERR_INTERNAL, "rsm: row %lld of X looked non-finite", (long long)nonfinite);
+        else if (degenerate < n && metric == VT_RSM_COSINE)
             st = vt_fail(VT_ERR_ARG, "rsm: row %lld of X is all zeros, so its cosine similarity is undefined",
-                         (long long)bad);
-        else if (bad < n)
+                         (long long)degenerate);
+        else if (degenerate < n)
             st = vt_fail(VT_ERR_ARG,
                          "rsm: row %lld of X is constant (all %lld values equal), so its %s correlation is undefined",
-                         (long long)bad, (long long)p, metric_names[metric]);
+                         (long long)degenerate, (long long)p, metric_names[metric]);
     }
-    if (st == VT_OK) st = gram(z, centre, scale, out);
-    free(centre), free(scale);
+    if (st == VT_OK) st = gram(z, centre, mult, out);
+    free(centre), free(mult);
     vt_tensor_free(ranks);
     return st;
 }

@@ -4,6 +4,9 @@
  * s = 1/√p. Instead of k Bernoulli draws per feature we skip to the next nonzero with a
  * geometric gap (P(gap >= g) = (1 − s)^g), one RNG draw per nonzero, so building R costs
  * O(√p·k) rather than O(p·k). The draw's low bit is the sign (the gap uses the top 53 bits).
+ * Explicitly: draw d of feature j is u_d = vt_rng_u64_at(seed, j, d); U_d = ((u_d >> 11) + 1)·2⁻⁵³;
+ * the next nonzero column is c + 1 + floor(log U_d / log1p(−s)) (c = −1 initially), stopping once
+ * it reaches k; its sign is − when u_d is odd.
  * Each feature stores its positive columns, then its negative ones, so the kernel adds or
  * subtracts without multiplying and the scale √(1/s)/√k is applied once per output.
  *
@@ -22,9 +25,10 @@
 #include "ventral/srp.h"
 
 enum {
-    SRP_B = 16,     /* rows per kernel block: 16 float32 = one 64-byte accumulator line */
-    SRP_J = 512,    /* features per transposed tile of X (SRP_J × SRP_B values in L1/L2) */
-    SRP_NARROW = 4, /* rows per block of the narrow kernel */
+    SRP_B = 16,       /* rows per kernel block: 16 float32 = one 64-byte accumulator line */
+    SRP_J = 512,      /* features per transposed tile of X (SRP_J × SRP_B values in L1/L2) */
+    SRP_NARROW = 4,   /* rows per block of the narrow kernel */
+    SRP_TILE = 16384, /* features per task while drawing R */
 };
 
 struct vt_srp_plan {
@@ -55,22 +59,22 @@ vt_status vt_srp_jl_min_dim(int64_t n_samples, double eps, int64_t *k)
     return VT_OK;
 }
 
-/* Draws the nonzeros of feature j: their columns (ascending) and signs (1 = negative), or only
- * counts them when cols is NULL. log1m_s = log(1 − s). */
+/* Draws the nonzeros of feature j: their columns (ascending) and signs (1 = negative).
+ * log1m_s = log(1 − s). Draw number d is vt_rng_u64_at(seed, j, d); reading both halves of each
+ * Philox block here gives the same values at half the cost. */
 static int64_t draw_row(uint64_t seed, int64_t j, int64_t k, double log1m_s, int32_t *cols, uint8_t *neg)
 {
-    vt_rng r = vt_rng_make(seed, (uint64_t)j);
+    uint32_t w[4];
     int64_t n = 0, c = -1;
-    for (;;) {
-        uint64_t u = vt_rng_u64(&r);
+    for (uint64_t d = 0;; d++) {
+        if (!(d & 1)) vt_philox4x32(seed, (uint64_t)j, d >> 1, w);
+        uint64_t u = d & 1 ? (uint64_t)w[3] << 32 | w[2] : (uint64_t)w[1] << 32 | w[0];
         double uniform = (double)((u >> 11) + 1) * 0x1.0p-53; /* (0, 1]: log is finite */
         double gap = floor(log(uniform) / log1m_s);
         if (gap >= (double)(k - 1 - c)) break; /* the next nonzero would be past column k − 1 */
         c += 1 + (int64_t)gap;
-        if (cols) {
-            cols[n] = (int32_t)c;
-            neg[n] = (uint8_t)(u & 1);
-        }
+        cols[n] = (int32_t)c;
+        neg[n] = (uint8_t)(u & 1);
         n++;
     }
     return n;
@@ -111,41 +115,73 @@ vt_status vt_srp_plan_new(int64_t p, int64_t k, uint64_t seed, vt_srp_plan **out
         vt_srp_plan_free(pl);
         return VT_ERR_NOMEM;
     }
-    /* Pass 1 counts each feature's nonzeros, pass 2 redraws and stores them: the RNG is cheaper
-     * than growing arrays, and both passes parallelise over features without any ordering. */
-    pl->offset[0] = 0;
-#pragma omp parallel for schedule(static, 4096)
-    for (int64_t j = 0; j < p; j++) pl->offset[j + 1] = draw_row(seed, j, k, log1m_s, NULL, NULL);
-    for (int64_t j = 0; j < p; j++) pl->offset[j + 1] += pl->offset[j];
-    pl->nnz = pl->offset[p];
-    pl->cols = vt_malloc((size_t)(pl->nnz ? pl->nnz : 1), sizeof *pl->cols);
+    /* One pass: tiles of features are drawn in parallel into their own buffers, then packed in
+     * feature order. Tiles are fixed (not per thread), and each row depends only on its stream. */
+    int64_t tiles = (p + SRP_TILE - 1) / SRP_TILE;
     int nt = vt_threads_get();
+    int32_t **tile_cols = vt_calloc((size_t)tiles, sizeof *tile_cols);
     int32_t *scratch = vt_malloc((size_t)nt * (size_t)k, sizeof *scratch);
     uint8_t *negs = vt_malloc((size_t)nt * (size_t)k, 1);
-    if (!pl->cols || !scratch || !negs) {
-        free(scratch);
-        free(negs);
-        vt_srp_plan_free(pl);
-        return VT_ERR_NOMEM;
-    }
-#pragma omp parallel num_threads(nt)
+    int failed = !tile_cols || !scratch || !negs;
+    double per_row = (double)k * density;
+#pragma omp parallel num_threads(nt) if (!failed)
     {
         int32_t *c = scratch + (size_t)omp_get_thread_num() * (size_t)k;
         uint8_t *neg = negs + (size_t)omp_get_thread_num() * (size_t)k;
-#pragma omp for schedule(static, 4096)
-        for (int64_t j = 0; j < p; j++) {
-            int64_t n = draw_row(seed, j, k, log1m_s, c, neg);
-            int32_t *dst = pl->cols + pl->offset[j];
-            int64_t np = 0;
-            for (int64_t e = 0; e < n; e++)
-                if (!neg[e]) dst[np++] = c[e];
-            pl->npos[j] = (int32_t)np;
-            for (int64_t e = 0; e < n; e++)
-                if (neg[e]) dst[np++] = c[e];
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t t = 0; t < tiles; t++) {
+            int64_t j0 = t * SRP_TILE, j1 = j0 + SRP_TILE < p ? j0 + SRP_TILE : p, used = 0;
+            /* Room for the expected count plus 8 sigma and one full row; grown if ever exceeded. */
+            double expect = per_row * (double)(j1 - j0);
+            size_t cap = (size_t)(expect + 8 * sqrt(expect)) + (size_t)k;
+            int32_t *buf = malloc(sizeof *buf * cap);
+            for (int64_t j = j0; j < j1 && buf; j++) {
+                int64_t n = draw_row(seed, j, k, log1m_s, c, neg);
+                if ((size_t)(used + n) > cap) {
+                    cap = 2 * cap + (size_t)n;
+                    int32_t *grown = realloc(buf, sizeof *buf * cap);
+                    if (!grown) free(buf);
+                    buf = grown;
+                    if (!buf) break;
+                }
+                int64_t np = 0;
+                for (int64_t e = 0; e < n; e++)
+                    if (!neg[e]) buf[used + np++] = c[e];
+                pl->npos[j] = (int32_t)np;
+                for (int64_t e = 0; e < n; e++)
+                    if (neg[e]) buf[used + np++] = c[e];
+                pl->offset[j + 1] = n;
+                used += n;
+            }
+            tile_cols[t] = buf;
+            if (!buf) {
+#pragma omp atomic write
+                failed = 1;
+            }
         }
     }
+    if (!failed) {
+        pl->offset[0] = 0;
+        for (int64_t j = 0; j < p; j++) pl->offset[j + 1] += pl->offset[j];
+        pl->nnz = pl->offset[p];
+        pl->cols = malloc(sizeof *pl->cols * (size_t)(pl->nnz ? pl->nnz : 1));
+        failed = !pl->cols;
+    }
+    for (int64_t t = 0; tile_cols && t < tiles; t++) {
+        int64_t j0 = t * SRP_TILE, j1 = j0 + SRP_TILE < p ? j0 + SRP_TILE : p;
+        if (!failed)
+            memcpy(pl->cols + pl->offset[j0], tile_cols[t],
+                   sizeof *pl->cols * (size_t)(pl->offset[j1] - pl->offset[j0]));
+        free(tile_cols[t]);
+    }
+    free(tile_cols);
     free(scratch);
     free(negs);
+    if (failed) {
+        vt_srp_plan_free(pl);
+        return vt_fail(VT_ERR_NOMEM, "srp: out of memory building the projection matrix for p = %lld, k = %lld",
+                       (long long)p, (long long)k);
+    }
     *out = pl;
     return VT_OK;
 }

@@ -61,10 +61,12 @@ def assemble(root, subj, rois=DEFAULT_ROIS, within="nsdgeneral", ncsnr=0.2, imag
         keep &= anyroi
     vox = np.flatnonzero(keep)
 
-    if images == "shared":
+    if isinstance(images, str) and images == "shared":
         wanted = np.asarray(design["sharedix"]).ravel().astype(np.int64)
-    else:
+    elif isinstance(images, str):
         wanted = np.unique(ids)
+    else:  # an explicit list of 1-based ids, kept in its order
+        wanted = np.asarray(images, dtype=np.int64)
     wanted = np.array([i for i in wanted if np.any(ids == i)], dtype=np.int64)
     reps = max(int(np.sum(ids == i)) for i in wanted)
     out = np.full((len(wanted), reps, len(vox)), np.nan)

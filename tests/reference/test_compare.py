@@ -89,6 +89,14 @@ case("float32 vs float64", ra.astype(np.float32), rb)
 case("n=3 (3 values)", sym(3)[0], sym(3)[0])
 case("two values", np.array([1.0, 2.0]), np.array([5.0, -1.0]))
 case("large offset", rng.standard_normal(1000) + 1e8, rng.standard_normal(1000))
+# Squares that would under- or overflow: ventral rescales by powers of two (exact); the
+# reference is scipy on the same data rescaled (Pearson is scale-invariant).
+tiny, huge = rng.standard_normal(300), rng.standard_normal(300)
+for what, sa, sb in [("subnormal values", 1e-310, 1.0), ("values near 1e300", 1e300, 1e-300),
+                     ("both 1e200", 1e200, 1e200)]:
+    got = value(tiny * sa, huge * sb, "pearson")
+    vtref.check_close(f"{what} [pearson]", got, ref_corr(tiny * sa / sa, huge * sb / sb, "pearson"), atol=1e-9,
+                      rtol=1e-6)
 
 # The benchmark size: n=1000 stimuli, 499,500 values.
 big_a, big_b = rng.standard_normal(499500), rng.standard_normal(499500)

@@ -46,8 +46,10 @@ vt_status vt_window_of(const vt_opctx *c, const vt_tensor *x, const int64_t *ker
             if (total < 0) total = 0;
             w->pb[j] = !strcmp(ap, "SAME_UPPER") ? total / 2 : total - total / 2;
             w->pe[j] = total - w->pb[j];
-        } else if (!strcmp(ap, "VALID")) w->pb[j] = w->pe[j] = 0;
-        else if (strcmp(ap, "NOTSET") != 0) return vt_node_fail(c, VT_ERR_ARG, "auto_pad '%s'", ap);
+        } else if (!strcmp(ap, "VALID"))
+            w->pb[j] = w->pe[j] = 0;
+        else if (strcmp(ap, "NOTSET") != 0)
+            return vt_node_fail(c, VT_ERR_ARG, "auto_pad '%s'", ap);
         int64_t span = w->in[j] + w->pb[j] + w->pe[j] - ext;
         if (span < 0) return vt_node_fail(c, VT_ERR_ARG, "the window is larger than the padded input");
         int64_t o = (ceil_mode ? (span + w->s[j] - 1) / w->s[j] : span / w->s[j]) + 1;
@@ -126,7 +128,8 @@ typedef struct conv_state {
     dnnl_primitive_t prim;
     vt_dnnl_arg src, dst;
     dnnl_memory_t wei, bias;
-    const void *wei_src; /* the weight data the reordered copy was made from */
+    const void *wei_src;     /* the weight data the reordered copy was made from */
+    bool src_nhwc, dst_nhwc; /* user-side layouts the primitive was built for */
 } conv_state;
 
 static void conv_release(vt_node *n)
@@ -153,8 +156,12 @@ static vt_status conv_create(vt_opctx *c, const vt_window *w, conv_state *s)
     dnnl_dims_t wdims = {G, M / G, wt->shape[1], w->k[0], w->k[1]}, wdims4 = {M, wt->shape[1], w->k[0], w->k[1]};
     dnnl_memory_desc_t src_user, dst_user, wei_user, bias_md, src_any, dst_any, wei_any;
     dnnl_data_type_t cdt = c->g->precision == VT_PRECISION_BF16 ? dnnl_bf16 : dnnl_f32;
-    dnnl_status_t e = vt_dnnl_plain_md(&src_user, 4, src_dims, dnnl_f32);
-    if (e == dnnl_success) e = vt_dnnl_plain_md(&dst_user, 4, dst_dims, dnnl_f32);
+    dnnl_dims_t ud;
+    for (int i = 0; i < 4; i++) ud[i] = src_dims[i];
+    dnnl_status_t e = dnnl_memory_desc_init_by_tag(&src_user, 4, ud, dnnl_f32, s->src_nhwc ? dnnl_nhwc : dnnl_nchw);
+    for (int i = 0; i < 4; i++) ud[i] = dst_dims[i];
+    if (e == dnnl_success)
+        e = dnnl_memory_desc_init_by_tag(&dst_user, 4, ud, dnnl_f32, s->dst_nhwc ? dnnl_nhwc : dnnl_nchw);
     if (e == dnnl_success)
         e = G == 1 ? dnnl_memory_desc_init_by_tag(&wei_user, 4, wdims4, dnnl_f32, dnnl_oihw)
                    : dnnl_memory_desc_init_by_tag(&wei_user, 5, wdims, dnnl_f32, dnnl_goihw);
@@ -186,18 +193,19 @@ static vt_status conv_create(vt_opctx *c, const vt_window *w, conv_state *s)
     const dnnl_memory_desc_t *dst_p = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
     const dnnl_memory_desc_t *wei_p = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     e = dnnl_primitive_create(&s->prim, pd);
-    if (e == dnnl_success) e = vt_dnnl_arg_init(&s->src, &src_user, src_p, true);
-    if (e == dnnl_success) e = vt_dnnl_arg_init(&s->dst, &dst_user, dst_p, false);
+    if (e == dnnl_success) e = vt_dnnl_arg_init(&s->src, &src_user, src_p, true, false);
+    if (e == dnnl_success) e = vt_dnnl_arg_init(&s->dst, &dst_user, dst_p, false, false);
     /* Weights: reorder once into the primitive's layout. */
     vt_dnnl_arg wa = {0};
-    if (e == dnnl_success) e = vt_dnnl_arg_init(&wa, &wei_user, wei_p, true);
+    if (e == dnnl_success) e = vt_dnnl_arg_init(&wa, &wei_user, wei_p, true, true);
     dnnl_memory_t wm = NULL;
-    if (e == dnnl_success) e = vt_dnnl_arg_in(&wa, wt->data, &wm);
+    if (e == dnnl_success) e = vt_dnnl_arg_in(&wa, wt->data, NULL, &wm);
     if (e == dnnl_success) {
         if (wa.prim) {
             s->wei = wa.prim;
             wa.prim = NULL;
-        } else e = dnnl_memory_create(&s->wei, wei_p, vt_dnnl_engine(), (void *)wt->data);
+        } else
+            e = dnnl_memory_create(&s->wei, wei_p, vt_dnnl_engine(), (void *)wt->data);
     }
     vt_dnnl_arg_free(&wa);
     if (e == dnnl_success && has_bias)
@@ -222,26 +230,48 @@ static vt_status conv_run(vt_opctx *c)
         conv_naive(c, &w);
         return VT_OK;
     }
+    /* NHWC in and out for 4-D activations (the layout oneDNN's f32/bf16 convolutions compute in):
+     * consecutive convolutions then need no layout change in between. */
+    bool src_nhwc = c->in_nhwc[0], dst_nhwc = c->in[0]->rank == 4 && !c->want_plain_out;
     conv_state *s = c->node->state;
+    if (s && (s->src_nhwc != src_nhwc || s->dst_nhwc != dst_nhwc)) {
+        conv_release(c->node);
+        s = NULL;
+    }
     if (!s) {
         s = vt_calloc(1, sizeof *s);
         if (!s) return VT_ERR_NOMEM;
         c->node->state = s;
+        s->src_nhwc = src_nhwc;
+        s->dst_nhwc = dst_nhwc;
         if ((st = conv_create(c, &w, s)) != VT_OK) {
             conv_release(c->node);
             return st;
         }
     }
     dnnl_memory_t src, dst;
-    dnnl_status_t e = vt_dnnl_arg_in(&s->src, c->in[0]->data, &src);
-    if (e == dnnl_success) e = vt_dnnl_arg_out_prepare(&s->dst, c->out[0]->data, &dst);
+    void *ssrc = s->src.reorder ? vt_graph_scratch(c->g, 0, s->src.prim_bytes) : NULL;
+    void *sdst = s->dst.reorder ? vt_graph_scratch(c->g, 1, s->dst.prim_bytes) : NULL;
+    if ((s->src.reorder && !ssrc) || (s->dst.reorder && !sdst)) return VT_ERR_NOMEM;
+    dnnl_status_t e = vt_dnnl_arg_in(&s->src, c->in[0]->data, ssrc, &src);
+    if (e == dnnl_success) e = vt_dnnl_arg_out_prepare(&s->dst, c->out[0]->data, sdst, &dst);
     if (e == dnnl_success) {
-        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, s->wei}, {DNNL_ARG_DST, dst},
-                                   {DNNL_ARG_BIAS, s->bias}};
+        dnnl_exec_arg_t args[4] = {
+            {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, s->wei}, {DNNL_ARG_DST, dst}, {DNNL_ARG_BIAS, s->bias}};
         e = vt_dnnl_exec(s->prim, s->bias ? 4 : 3, args);
     }
     if (e == dnnl_success) e = vt_dnnl_arg_out_finish(&s->dst);
+    c->out_nhwc[0] = s->dst_nhwc;
     return vt_dnnl_check(c, e, "convolution");
+}
+
+/* NHWC input is taken as is by the oneDNN path (constant weights, 2-D); the reference needs NCHW. */
+static bool conv_accepts_nhwc(const vt_opctx *c)
+{
+    if (!vt_nn_fast(c->g) || c->in[0]->rank != 4) return false;
+    const vt_value *wv = &c->g->values[c->node->in[1]];
+    const vt_value *bv = c->n_in > 2 && c->node->in[2] >= 0 ? &c->g->values[c->node->in[2]] : NULL;
+    return (wv->init || wv->folded) && (!bv || bv->init || bv->folded);
 }
 
 /* ---- ConvTranspose (reference kernel) ---- */
@@ -342,8 +372,14 @@ static vt_status convt_run(vt_opctx *c)
 }
 
 static const vt_op ops[] = {
-    {"", "Conv", 1, conv_infer, conv_run, conv_release, false},
-    {"", "ConvTranspose", 1, convt_infer, convt_run, NULL, false},
+    {.domain = "",
+     .type = "Conv",
+     .since = 1,
+     .infer = conv_infer,
+     .run = conv_run,
+     .release = conv_release,
+     .accepts_nhwc = conv_accepts_nhwc},
+    {.domain = "", .type = "ConvTranspose", .since = 1, .infer = convt_infer, .run = convt_run},
 };
 
 VT_OP_TABLE(vt_ops_conv, ops);

@@ -26,7 +26,10 @@ dnnl_engine_t vt_dnnl_engine(void)
     return engine;
 }
 
-dnnl_stream_t vt_dnnl_stream(void) { return vt_dnnl_engine() ? stream : NULL; }
+dnnl_stream_t vt_dnnl_stream(void)
+{
+    return vt_dnnl_engine() ? stream : NULL;
+}
 
 vt_status vt_dnnl_check(const vt_opctx *c, dnnl_status_t s, const char *what)
 {
@@ -38,8 +41,8 @@ vt_status vt_dnnl_check(const vt_opctx *c, dnnl_status_t s, const char *what)
 
 dnnl_status_t vt_dnnl_plain_md(dnnl_memory_desc_t *md, int ndims, const int64_t *dims, dnnl_data_type_t dt)
 {
-    static const dnnl_format_tag_t tags[] = {dnnl_format_tag_undef, dnnl_a, dnnl_ab, dnnl_abc, dnnl_abcd, dnnl_abcde,
-                                             dnnl_abcdef};
+    static const dnnl_format_tag_t tags[] = {
+        dnnl_format_tag_undef, dnnl_a, dnnl_ab, dnnl_abc, dnnl_abcd, dnnl_abcde, dnnl_abcdef};
     if (ndims < 1 || ndims > 6) return dnnl_invalid_arguments;
     dnnl_dims_t d;
     for (int i = 0; i < ndims; i++) d[i] = dims[i];
@@ -47,13 +50,14 @@ dnnl_status_t vt_dnnl_plain_md(dnnl_memory_desc_t *md, int ndims, const int64_t 
 }
 
 dnnl_status_t vt_dnnl_arg_init(vt_dnnl_arg *a, const dnnl_memory_desc_t *user_md, const dnnl_memory_desc_t *prim_md,
-                               bool to_prim)
+                               bool to_prim, bool own_buffer)
 {
     dnnl_engine_t eng = vt_dnnl_engine();
     if (!eng) return dnnl_runtime_error;
     dnnl_status_t s = dnnl_memory_create(&a->user, user_md, eng, DNNL_MEMORY_NONE);
     if (s != dnnl_success || dnnl_memory_desc_equal(user_md, prim_md)) return s;
-    s = dnnl_memory_create(&a->prim, prim_md, eng, DNNL_MEMORY_ALLOCATE);
+    a->prim_bytes = dnnl_memory_desc_get_size(prim_md);
+    s = dnnl_memory_create(&a->prim, prim_md, eng, own_buffer ? DNNL_MEMORY_ALLOCATE : DNNL_MEMORY_NONE);
     if (s != dnnl_success) return s;
     dnnl_primitive_desc_t rpd;
     s = to_prim ? dnnl_reorder_primitive_desc_create(&rpd, user_md, eng, prim_md, eng, NULL)
@@ -81,10 +85,11 @@ dnnl_status_t vt_dnnl_exec(dnnl_primitive_t p, int nargs, const dnnl_exec_arg_t 
     return s == dnnl_success ? dnnl_stream_wait(st) : s;
 }
 
-dnnl_status_t vt_dnnl_arg_in(vt_dnnl_arg *a, const void *data, dnnl_memory_t *out)
+dnnl_status_t vt_dnnl_arg_in(vt_dnnl_arg *a, const void *data, void *scratch, dnnl_memory_t *out)
 {
     /* oneDNN never writes a source memory; the cast only satisfies its non-const handle. */
     dnnl_status_t s = dnnl_memory_set_data_handle(a->user, (void *)data);
+    if (s == dnnl_success && a->reorder && scratch) s = dnnl_memory_set_data_handle(a->prim, scratch);
     if (s != dnnl_success) return s;
     if (!a->reorder) {
         *out = a->user;
@@ -95,9 +100,10 @@ dnnl_status_t vt_dnnl_arg_in(vt_dnnl_arg *a, const void *data, dnnl_memory_t *ou
     return vt_dnnl_exec(a->reorder, 2, args);
 }
 
-dnnl_status_t vt_dnnl_arg_out_prepare(vt_dnnl_arg *a, void *data, dnnl_memory_t *out)
+dnnl_status_t vt_dnnl_arg_out_prepare(vt_dnnl_arg *a, void *data, void *scratch, dnnl_memory_t *out)
 {
     dnnl_status_t s = dnnl_memory_set_data_handle(a->user, data);
+    if (s == dnnl_success && a->reorder && scratch) s = dnnl_memory_set_data_handle(a->prim, scratch);
     *out = a->reorder ? a->prim : a->user;
     return s;
 }
@@ -115,4 +121,16 @@ dnnl_status_t vt_dnnl_attr(const vt_graph *g, dnnl_primitive_attr_t *attr)
     if (s == dnnl_success && g->precision == VT_PRECISION_BF16)
         s = dnnl_primitive_attr_set_fpmath_mode(*attr, dnnl_fpmath_mode_bf16);
     return s;
+}
+
+void *vt_graph_scratch(vt_graph *g, int slot, size_t bytes)
+{
+    if (slot < 0 || slot >= VT_NN_SCRATCH) return NULL;
+    if (g->scratch_bytes[slot] >= bytes && g->scratch[slot]) return g->scratch[slot];
+    free(g->scratch[slot]);
+    size_t rounded = (bytes + 63) / 64 * 64;
+    g->scratch[slot] = aligned_alloc(64, rounded ? rounded : 64);
+    g->scratch_bytes[slot] = g->scratch[slot] ? bytes : 0;
+    if (!g->scratch[slot]) vt_fail(VT_ERR_NOMEM, "out of memory allocating %zu bytes of scratch", bytes);
+    return g->scratch[slot];
 }

@@ -42,12 +42,18 @@ static unary_kind unary_of(const char *type)
     static const struct {
         const char *name;
         unary_kind k;
-    } map[] = {{"Relu", U_RELU},       {"LeakyRelu", U_LEAKY},  {"Sigmoid", U_SIGMOID},   {"Tanh", U_TANH},
-               {"Erf", U_ERF},         {"Exp", U_EXP},          {"Log", U_LOG},           {"Sqrt", U_SQRT},
-               {"Neg", U_NEG},         {"Abs", U_ABS},          {"Reciprocal", U_RECIP},  {"Floor", U_FLOOR},
-               {"Ceil", U_CEIL},       {"HardSigmoid", U_HSIGMOID}, {"HardSwish", U_HSWISH}, {"Clip", U_CLIP},
-               {"Elu", U_ELU},         {"Selu", U_SELU},        {"Softplus", U_SOFTPLUS}, {"Softsign", U_SOFTSIGN},
-               {"Sin", U_SIN},         {"Cos", U_COS},          {"Round", U_ROUND},       {"Sign", U_SIGN}};
+    } map[] = {{"Relu", U_RELU},         {"LeakyRelu", U_LEAKY},
+               {"Sigmoid", U_SIGMOID},   {"Tanh", U_TANH},
+               {"Erf", U_ERF},           {"Exp", U_EXP},
+               {"Log", U_LOG},           {"Sqrt", U_SQRT},
+               {"Neg", U_NEG},           {"Abs", U_ABS},
+               {"Reciprocal", U_RECIP},  {"Floor", U_FLOOR},
+               {"Ceil", U_CEIL},         {"HardSigmoid", U_HSIGMOID},
+               {"HardSwish", U_HSWISH},  {"Clip", U_CLIP},
+               {"Elu", U_ELU},           {"Selu", U_SELU},
+               {"Softplus", U_SOFTPLUS}, {"Softsign", U_SOFTSIGN},
+               {"Sin", U_SIN},           {"Cos", U_COS},
+               {"Round", U_ROUND},       {"Sign", U_SIGN}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(map[i].name, type) == 0) return map[i].k;
     return U_RELU;
@@ -97,9 +103,17 @@ static vt_status unary_int_run(vt_opctx *c, unary_kind k)
     return VT_OK;
 }
 
+/* Element-wise ops do not care about the layout: an NHWC input gives an NHWC output. */
+static bool unary_accepts_nhwc(const vt_opctx *c)
+{
+    (void)c;
+    return true;
+}
+
 static vt_status unary_run(vt_opctx *c)
 {
     unary_kind k = unary_of(c->node->op_type);
+    c->out_nhwc[0] = c->in_nhwc[0];
     if (c->in[0]->dtype != VT_F32) return unary_int_run(c, k);
     const float *x = c->in[0]->data;
     float *y = c->out[0]->data;
@@ -130,7 +144,7 @@ static vt_status unary_run(vt_opctx *c)
     }
 #define UNARY(expr)                                                                                                    \
     do {                                                                                                               \
-        _Pragma("omp parallel for schedule(static) if (n > 32768)") for (int64_t i = 0; i < n; i++)                   \
+        _Pragma("omp parallel for schedule(static) if (n > 32768)") for (int64_t i = 0; i < n; i++)                    \
         {                                                                                                              \
             float v = x[i];                                                                                            \
             y[i] = (expr);                                                                                             \
@@ -168,29 +182,76 @@ static vt_status unary_run(vt_opctx *c)
 
 /* ---- binary with broadcasting ---- */
 
-typedef enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MOD, B_MAX, B_MIN, B_EQ, B_LT, B_GT, B_LE, B_GE, B_AND, B_OR, B_XOR, B_PRELU } binary_kind;
+typedef enum {
+    B_ADD,
+    B_SUB,
+    B_MUL,
+    B_DIV,
+    B_POW,
+    B_MOD,
+    B_MAX,
+    B_MIN,
+    B_EQ,
+    B_LT,
+    B_GT,
+    B_LE,
+    B_GE,
+    B_AND,
+    B_OR,
+    B_XOR,
+    B_PRELU
+} binary_kind;
 
 static binary_kind binary_of(const char *t)
 {
     static const struct {
         const char *name;
         binary_kind k;
-    } map[] = {{"Add", B_ADD},   {"Sub", B_SUB},          {"Mul", B_MUL},      {"Div", B_DIV},
-               {"Pow", B_POW},   {"Mod", B_MOD},          {"Max", B_MAX},      {"Min", B_MIN},
-               {"Sum", B_ADD},   {"Mean", B_ADD},         {"Equal", B_EQ},     {"Less", B_LT},
-               {"Greater", B_GT}, {"LessOrEqual", B_LE}, {"GreaterOrEqual", B_GE}, {"And", B_AND},
-               {"Or", B_OR},     {"Xor", B_XOR},          {"PRelu", B_PRELU}};
+    } map[] = {{"Add", B_ADD},  {"Sub", B_SUB}, {"Mul", B_MUL},    {"Div", B_DIV},        {"Pow", B_POW},
+               {"Mod", B_MOD},  {"Max", B_MAX}, {"Min", B_MIN},    {"Sum", B_ADD},        {"Mean", B_ADD},
+               {"Equal", B_EQ}, {"Less", B_LT}, {"Greater", B_GT}, {"LessOrEqual", B_LE}, {"GreaterOrEqual", B_GE},
+               {"And", B_AND},  {"Or", B_OR},   {"Xor", B_XOR},    {"PRelu", B_PRELU}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(map[i].name, t) == 0) return map[i].k;
     return B_ADD;
 }
 
-static bool is_compare(binary_kind k) { return k >= B_EQ && k <= B_XOR; }
+static bool is_compare(binary_kind k)
+{
+    return k >= B_EQ && k <= B_XOR;
+}
+
+/* Opset < 7: B broadcasts only when broadcast=1, aligned at `axis` (default: trailing, as numpy).
+ * Only the trailing alignment is supported, which is what exporters wrote. */
+static bool legacy_broadcast(const vt_opctx *c, int ra, int rb)
+{
+    if (vt_attr_int(c->node, "broadcast", 0) == 0) return true;
+    const vt_attr *ax = vt_attr_get(c->node, "axis");
+    if (!ax) return true;
+    int64_t axis = ax->i < 0 ? ax->i + ra : ax->i;
+    return axis == ra - rb;
+}
+
+/* PRelu before opset 7: a slope of C values applies along dim 1 (the channels). Returns a header
+ * over the slope's data with shape [C, 1, ...] in *tmp, or the input itself. */
+static const vt_tensor *prelu_slope(const vt_opctx *c, vt_tensor *tmp)
+{
+    const vt_tensor *x = c->in[0], *s = c->in[1];
+    if (c->node->opset >= 7 || strcmp(c->node->op_type, "PRelu") != 0 || s->rank != 1 || x->rank < 3 ||
+        s->shape[0] != x->shape[1] || s->shape[0] == x->shape[x->rank - 1])
+        return s;
+    *tmp = *s;
+    tmp->rank = x->rank - 1;
+    for (int d = 1; d < tmp->rank; d++) tmp->shape[d] = 1;
+    return tmp;
+}
 
 static vt_status binary_infer(vt_opctx *c)
 {
     binary_kind k = binary_of(c->node->op_type);
     if (c->n_in < 1) return vt_node_fail(c, VT_ERR_FORMAT, "needs at least one input");
+    vt_tensor slope_tmp;
+    if (c->n_in == 2 && c->in[0] && c->in[1]) c->in[1] = prelu_slope(c, &slope_tmp);
     int rank = 0;
     int64_t shape[VT_MAX_RANK];
     vt_dtype dt = VT_F32;
@@ -204,6 +265,8 @@ static vt_status binary_infer(vt_opctx *c)
             memcpy(shape, t->shape, sizeof shape);
             continue;
         }
+        if (c->node->opset < 7 && c->n_in == 2 && !legacy_broadcast(c, rank, t->rank))
+            return vt_node_fail(c, VT_ERR_UNSUPPORTED, "legacy broadcast with an axis other than the trailing dims");
         if (t->dtype != dt && k != B_POW)
             return vt_node_fail(c, VT_ERR_ARG, "inputs have different types (%s, %s)", vt_dtype_name(dt),
                                 vt_dtype_name(t->dtype));
@@ -347,14 +410,26 @@ static void binary_apply(binary_kind k, const vt_tensor *a, const vt_tensor *b, 
     }
 }
 
+/* Same-shape inputs all in NHWC (a residual Add between two convolution branches) stay NHWC. */
+static bool binary_accepts_nhwc(const vt_opctx *c)
+{
+    for (int k = 0; k < c->n_in; k++) {
+        const vt_tensor *t = c->in[k];
+        if (!t || !c->in_nhwc[k] || t->rank != 4 || memcmp(t->shape, c->in[0]->shape, sizeof t->shape[0] * 4) != 0)
+            return false;
+    }
+    return strcmp(c->node->op_type, "PRelu") != 0;
+}
+
 static vt_status binary_run(vt_opctx *c)
 {
+    c->out_nhwc[0] = c->in_nhwc[0];
     binary_kind k = binary_of(c->node->op_type);
     bool fmod_mode = vt_attr_int(c->node, "fmod", 0) != 0;
     vt_tensor *out = c->out[0];
     if (c->n_in == 1) return vt_copy_data(out, c->in[0]);
-    vt_tensor *conv = NULL;
-    const vt_tensor *b = c->in[1];
+    vt_tensor *conv = NULL, slope_tmp;
+    const vt_tensor *b = prelu_slope(c, &slope_tmp);
     if (b->dtype != c->in[0]->dtype) { /* Pow with an integer exponent */
         vt_status st = vt_tensor_convert(b, c->in[0]->dtype, &conv);
         if (st != VT_OK) return st;
@@ -461,7 +536,8 @@ static vt_status cast_run(vt_opctx *c)
             double v = vt_elem_f64(x, i);
             if (!to_float && y->dtype != VT_BOOL) v = trunc(v);
             vt_elem_set_f64(y, i, v);
-        } else vt_elem_set_i64(y, i, vt_elem_i64(x, i));
+        } else
+            vt_elem_set_i64(y, i, vt_elem_i64(x, i));
     }
     return VT_OK;
 }
@@ -477,6 +553,7 @@ static vt_status identity_infer(vt_opctx *c)
 
 static vt_status identity_run(vt_opctx *c)
 {
+    c->out_nhwc[0] = c->in_nhwc[0];
     if (c->n_out > 1) memset(c->out[1]->data, 1, vt_tensor_nbytes(c->out[1]));
     return vt_copy_data(c->out[0], c->in[0]);
 }
@@ -484,27 +561,84 @@ static vt_status identity_run(vt_opctx *c)
 static vt_status dropout_infer(vt_opctx *c)
 {
     /* Inference semantics: training_mode (input 2, opset >= 12) must be absent or false. */
-    if (c->n_in > 2 && c->in[2] && (!c->in[2]->data || ((const uint8_t *)c->in[2]->data)[0]))
+    bool training = c->n_in > 2 && c->in[2] && (!c->in[2]->data || ((const uint8_t *)c->in[2]->data)[0]);
+    /* Training mode with ratio 0 (what F.dropout(p=0, training=True) exports) is still the identity. */
+    bool zero_ratio = c->n_in > 1 && c->in[1] && c->in[1]->data && vt_elem_f64(c->in[1], 0) == 0.0;
+    if (training && !zero_ratio)
         return vt_node_fail(c, VT_ERR_UNSUPPORTED, "training-mode Dropout is not supported (inference only)");
     return identity_infer(c);
 }
 
-#define UN(name) {"", name, 1, unary_infer, unary_run, NULL, false}
-#define BIN(name, since) {"", name, since, binary_infer, binary_run, NULL, false}
+#define UN(op_name)                                                                                                    \
+    {                                                                                                                  \
+        .domain = "", .type = op_name, .since = 1, .infer = unary_infer, .run = unary_run,                             \
+        .accepts_nhwc = unary_accepts_nhwc                                                                             \
+    }
+#define BIN(op_name, op_since)                                                                                         \
+    {                                                                                                                  \
+        .domain = "", .type = op_name, .since = op_since, .infer = binary_infer, .run = binary_run,                    \
+        .accepts_nhwc = binary_accepts_nhwc                                                                            \
+    }
 
 static const vt_op ops[] = {
-    UN("Relu"), UN("LeakyRelu"), UN("Sigmoid"), UN("Tanh"), UN("Erf"), UN("Exp"), UN("Log"), UN("Sqrt"),
-    UN("Neg"), UN("Abs"), UN("Reciprocal"), UN("Floor"), UN("Ceil"), UN("HardSigmoid"), UN("HardSwish"),
-    UN("Clip"), UN("Elu"), UN("Selu"), UN("Softplus"), UN("Softsign"), UN("Sin"), UN("Cos"), UN("Round"),
+    UN("Relu"),
+    UN("LeakyRelu"),
+    UN("Sigmoid"),
+    UN("Tanh"),
+    UN("Erf"),
+    UN("Exp"),
+    UN("Log"),
+    UN("Sqrt"),
+    UN("Neg"),
+    UN("Abs"),
+    UN("Reciprocal"),
+    UN("Floor"),
+    UN("Ceil"),
+    UN("HardSigmoid"),
+    UN("HardSwish"),
+    UN("Clip"),
+    UN("Elu"),
+    UN("Selu"),
+    UN("Softplus"),
+    UN("Softsign"),
+    UN("Sin"),
+    UN("Cos"),
+    UN("Round"),
     UN("Sign"),
-    BIN("Add", 7), BIN("Sub", 7), BIN("Mul", 7), BIN("Div", 7), BIN("Pow", 7), BIN("Mod", 10), BIN("Max", 8),
-    BIN("Min", 8), BIN("Sum", 8), BIN("Mean", 8), BIN("Equal", 7), BIN("Less", 7), BIN("Greater", 7),
-    BIN("LessOrEqual", 12), BIN("GreaterOrEqual", 12), BIN("And", 7), BIN("Or", 7), BIN("Xor", 7), BIN("PRelu", 7),
-    {"", "Not", 1, not_infer, not_run, NULL, false},
-    {"", "Where", 9, where_infer, where_run, NULL, false},
-    {"", "Cast", 6, cast_infer, cast_run, NULL, false},
-    {"", "Identity", 1, identity_infer, identity_run, NULL, false},
-    {"", "Dropout", 7, dropout_infer, identity_run, NULL, false},
+    BIN("Add", 1),
+    BIN("Sub", 1),
+    BIN("Mul", 1),
+    BIN("Div", 1),
+    BIN("Pow", 1),
+    BIN("Mod", 10),
+    BIN("Max", 1),
+    BIN("Min", 1),
+    BIN("Sum", 1),
+    BIN("Mean", 1),
+    BIN("Equal", 1),
+    BIN("Less", 1),
+    BIN("Greater", 1),
+    BIN("LessOrEqual", 12),
+    BIN("GreaterOrEqual", 12),
+    BIN("And", 1),
+    BIN("Or", 1),
+    BIN("Xor", 1),
+    BIN("PRelu", 1),
+    {.domain = "", .type = "Not", .since = 1, .infer = not_infer, .run = not_run},
+    {.domain = "", .type = "Where", .since = 9, .infer = where_infer, .run = where_run},
+    {.domain = "", .type = "Cast", .since = 6, .infer = cast_infer, .run = cast_run},
+    {.domain = "",
+     .type = "Identity",
+     .since = 1,
+     .infer = identity_infer,
+     .run = identity_run,
+     .accepts_nhwc = unary_accepts_nhwc},
+    {.domain = "",
+     .type = "Dropout",
+     .since = 1,
+     .infer = dropout_infer,
+     .run = identity_run,
+     .accepts_nhwc = unary_accepts_nhwc},
 };
 
 VT_OP_TABLE(vt_ops_elementwise, ops);

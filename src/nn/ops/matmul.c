@@ -9,11 +9,11 @@
 
 /* A problem as batched [B..] x M x K times [B..] x K x N with per-operand batch strides. */
 typedef struct mm_shape {
-    int nb;                    /* batch rank of the output */
+    int nb; /* batch rank of the output */
     int64_t bshape[VT_MAX_RANK];
     int64_t astr[VT_MAX_RANK], bstr[VT_MAX_RANK]; /* batch strides in elements (0 = broadcast) */
     int64_t M, K, N;
-    bool ta, tb;               /* Gemm transposes */
+    bool ta, tb; /* Gemm transposes */
 } mm_shape;
 
 static vt_status matmul_shape(const vt_opctx *c, mm_shape *p, int *orank, int64_t *oshape)
@@ -23,10 +23,14 @@ static vt_status matmul_shape(const vt_opctx *c, mm_shape *p, int *orank, int64_
     if (a->rank < 1 || b->rank < 1) return vt_node_fail(c, VT_ERR_ARG, "inputs must have rank >= 1");
     int ra = a->rank, rb = b->rank;
     int64_t as[VT_MAX_RANK + 1], bs[VT_MAX_RANK + 1];
-    if (ra == 1) as[0] = 1, as[1] = a->shape[0], ra = 2;
-    else memcpy(as, a->shape, sizeof *as * (size_t)ra);
-    if (rb == 1) bs[0] = b->shape[0], bs[1] = 1, rb = 2;
-    else memcpy(bs, b->shape, sizeof *bs * (size_t)rb);
+    if (ra == 1)
+        as[0] = 1, as[1] = a->shape[0], ra = 2;
+    else
+        memcpy(as, a->shape, sizeof *as * (size_t)ra);
+    if (rb == 1)
+        bs[0] = b->shape[0], bs[1] = 1, rb = 2;
+    else
+        memcpy(bs, b->shape, sizeof *bs * (size_t)rb);
     p->M = as[ra - 2];
     p->K = as[ra - 1];
     p->N = bs[rb - 1];
@@ -92,7 +96,23 @@ static void mm_naive(const mm_shape *p, const float *A, const float *B, float *C
 typedef struct mm_state {
     dnnl_primitive_t prim;
     dnnl_memory_t a, b, c, bias;
+    bool bf16;     /* A and B are converted to bfloat16 before the call */
+    uint16_t *b16; /* constant B converted once (bf16 mode) */
 } mm_state;
+
+/* float32 -> bfloat16, round to nearest even (NaN stays NaN). */
+static void to_bf16(const float *x, uint16_t *y, int64_t n)
+{
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], 4);
+        if ((u & 0x7fffffffu) > 0x7f800000u)
+            y[i] = (uint16_t)((u >> 16) | 0x40u);
+        else
+            y[i] = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    }
+}
 
 static void mm_release(vt_node *n)
 {
@@ -103,6 +123,7 @@ static void mm_release(vt_node *n)
     if (s->b) dnnl_memory_destroy(s->b);
     if (s->c) dnnl_memory_destroy(s->c);
     if (s->bias) dnnl_memory_destroy(s->bias);
+    free(s->b16);
     free(s);
     n->state = NULL;
 }
@@ -124,8 +145,10 @@ static dnnl_status_t mm_md(dnnl_memory_desc_t *md, const mm_shape *p, const int6
     /* Size-1 batch dims need a non-zero stride for oneDNN's layout checks. */
     int64_t s = rows * cols;
     for (int i = p->nb - 1; i >= 0; i--) {
-        if (dims[i] == 1 || strides[i] == 0) strides[i] = s;
-        else s = strides[i] * dims[i] > s ? strides[i] * dims[i] : s;
+        if (dims[i] == 1 || strides[i] == 0)
+            strides[i] = s;
+        else
+            s = strides[i] * dims[i] > s ? strides[i] * dims[i] : s;
     }
     return dnnl_memory_desc_init_by_strides(md, nd, dims, dt, strides);
 }
@@ -135,8 +158,11 @@ static vt_status mm_create(vt_opctx *c, const mm_shape *p, const vt_tensor *bias
     dnnl_memory_desc_t amd, bmd, cmd, biasmd;
     int64_t cstr[VT_MAX_RANK], acc = p->M * p->N;
     for (int i = p->nb - 1; i >= 0; i--) cstr[i] = acc, acc *= p->bshape[i];
-    dnnl_status_t e = mm_md(&amd, p, p->astr, p->M, p->K, p->ta, dnnl_f32, true);
-    if (e == dnnl_success) e = mm_md(&bmd, p, p->bstr, p->K, p->N, p->tb, dnnl_f32, true);
+    /* bf16: A and B are converted element by element (same strides) into bfloat16 buffers. */
+    s->bf16 = c->g->precision == VT_PRECISION_BF16;
+    dnnl_data_type_t ab = s->bf16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_status_t e = mm_md(&amd, p, p->astr, p->M, p->K, p->ta, ab, true);
+    if (e == dnnl_success) e = mm_md(&bmd, p, p->bstr, p->K, p->N, p->tb, ab, true);
     if (e == dnnl_success) e = mm_md(&cmd, p, cstr, p->M, p->N, false, dnnl_f32, false);
     if (e == dnnl_success && bias) {
         int r = bias->rank;
@@ -186,13 +212,35 @@ static vt_status mm_exec(vt_opctx *c, const mm_shape *p, const vt_tensor *bias, 
             return st;
         }
     }
-    dnnl_status_t e = dnnl_memory_set_data_handle(s->a, (void *)A);
-    if (e == dnnl_success) e = dnnl_memory_set_data_handle(s->b, (void *)B);
+    const void *a_data = A, *b_data = B;
+    if (s->bf16) {
+        int64_t na = vt_tensor_numel(c->in[0]), nb = vt_tensor_numel(c->in[1]);
+        uint16_t *a16 = vt_graph_scratch(c->g, 2, (size_t)na * 2);
+        if (!a16) return VT_ERR_NOMEM;
+        to_bf16(A, a16, na);
+        a_data = a16;
+        const vt_value *bv = &c->g->values[c->node->in[1]];
+        if (bv->init || bv->folded) { /* weights: convert once */
+            if (!s->b16) {
+                s->b16 = vt_malloc((size_t)nb, 2);
+                if (!s->b16) return VT_ERR_NOMEM;
+                to_bf16(B, s->b16, nb);
+            }
+            b_data = s->b16;
+        } else {
+            uint16_t *b16 = vt_graph_scratch(c->g, 3, (size_t)nb * 2);
+            if (!b16) return VT_ERR_NOMEM;
+            to_bf16(B, b16, nb);
+            b_data = b16;
+        }
+    }
+    dnnl_status_t e = dnnl_memory_set_data_handle(s->a, (void *)a_data);
+    if (e == dnnl_success) e = dnnl_memory_set_data_handle(s->b, (void *)b_data);
     if (e == dnnl_success) e = dnnl_memory_set_data_handle(s->c, C);
     if (e == dnnl_success && bias) e = dnnl_memory_set_data_handle(s->bias, bias->data);
     if (e == dnnl_success) {
-        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, s->a}, {DNNL_ARG_WEIGHTS, s->b}, {DNNL_ARG_DST, s->c},
-                                   {DNNL_ARG_BIAS, s->bias}};
+        dnnl_exec_arg_t args[4] = {
+            {DNNL_ARG_SRC, s->a}, {DNNL_ARG_WEIGHTS, s->b}, {DNNL_ARG_DST, s->c}, {DNNL_ARG_BIAS, s->bias}};
         e = vt_dnnl_exec(s->prim, bias ? 4 : 3, args);
     }
     return vt_dnnl_check(c, e, "matmul");
@@ -235,7 +283,8 @@ static vt_status gemm_shape(const vt_opctx *c, mm_shape *p)
     p->K = p->ta ? a->shape[0] : a->shape[1];
     int64_t kb = p->tb ? b->shape[1] : b->shape[0];
     p->N = p->tb ? b->shape[0] : b->shape[1];
-    if (kb != p->K) return vt_node_fail(c, VT_ERR_ARG, "inner dimensions differ (%lld vs %lld)", (long long)p->K, (long long)kb);
+    if (kb != p->K)
+        return vt_node_fail(c, VT_ERR_ARG, "inner dimensions differ (%lld vs %lld)", (long long)p->K, (long long)kb);
     if (c->n_in > 2 && c->in[2]) {
         const vt_tensor *cc = c->in[2];
         int r;
@@ -269,8 +318,8 @@ static vt_status gemm_run(vt_opctx *c)
 }
 
 static const vt_op ops[] = {
-    {"", "MatMul", 1, matmul_infer, matmul_run, mm_release, false},
-    {"", "Gemm", 7, gemm_infer, gemm_run, mm_release, false},
+    {.domain = "", .type = "MatMul", .since = 1, .infer = matmul_infer, .run = matmul_run, .release = mm_release},
+    {.domain = "", .type = "Gemm", .since = 6, .infer = gemm_infer, .run = gemm_run, .release = mm_release},
 };
 
 VT_OP_TABLE(vt_ops_matmul, ops);

@@ -29,6 +29,11 @@ static vt_status bn_infer(vt_opctx *c)
     return VT_OK;
 }
 
+static bool bn_accepts_nhwc(const vt_opctx *c)
+{
+    return c->in[0]->rank == 4;
+}
+
 static vt_status bn_run(vt_opctx *c)
 {
     const vt_tensor *x = c->in[0];
@@ -37,6 +42,16 @@ static vt_status bn_run(vt_opctx *c)
     int64_t N = x->shape[0], C = x->shape[1], sp = N * C > 0 ? vt_tensor_numel(x) / (N * C) : 0;
     const float *xd = x->data;
     float *yd = c->out[0]->data;
+    c->out_nhwc[0] = c->in_nhwc[0];
+    if (c->in_nhwc[0]) { /* N x HW x C: the channel is the innermost index */
+#pragma omp parallel for schedule(static) if (N * C * sp > 32768)
+        for (int64_t p = 0; p < N * sp; p++) {
+            const float *xp = xd + p * C;
+            float *yp = yd + p * C;
+            for (int64_t ch = 0; ch < C; ch++) yp[ch] = (xp[ch] - mean[ch]) * (sc[ch] / sqrtf(var[ch] + eps)) + b[ch];
+        }
+        return VT_OK;
+    }
 #pragma omp parallel for schedule(static) if (N * C * sp > 32768)
     for (int64_t p = 0; p < N * C; p++) {
         int64_t ch = p % C;
@@ -56,7 +71,8 @@ static vt_status ln_infer(vt_opctx *c)
     if (st != VT_OK) return st;
     const vt_tensor *x = c->in[0];
     int axis = 0;
-    if (!vt_axis(vt_attr_int(c->node, "axis", -1), x->rank, &axis)) return vt_node_fail(c, VT_ERR_ARG, "axis out of range");
+    if (!vt_axis(vt_attr_int(c->node, "axis", -1), x->rank, &axis))
+        return vt_node_fail(c, VT_ERR_ARG, "axis out of range");
     int64_t inner = 1;
     for (int d = axis; d < x->rank; d++) inner *= x->shape[d];
     if (vt_tensor_numel(c->in[1]) != inner || (c->n_in > 2 && c->in[2] && vt_tensor_numel(c->in[2]) != inner))
@@ -170,10 +186,15 @@ static vt_status lrn_run(vt_opctx *c)
 }
 
 static const vt_op ops[] = {
-    {"", "BatchNormalization", 7, bn_infer, bn_run, NULL, false},
-    {"", "LayerNormalization", 17, ln_infer, ln_run, NULL, false},
-    {"", "InstanceNormalization", 6, in_infer, in_run, NULL, false},
-    {"", "LRN", 1, lrn_infer, lrn_run, NULL, false},
+    {.domain = "",
+     .type = "BatchNormalization",
+     .since = 6,
+     .infer = bn_infer,
+     .run = bn_run,
+     .accepts_nhwc = bn_accepts_nhwc},
+    {.domain = "", .type = "LayerNormalization", .since = 17, .infer = ln_infer, .run = ln_run},
+    {.domain = "", .type = "InstanceNormalization", .since = 6, .infer = in_infer, .run = in_run},
+    {.domain = "", .type = "LRN", .since = 1, .infer = lrn_infer, .run = lrn_run},
 };
 
 VT_OP_TABLE(vt_ops_norm, ops);

@@ -52,10 +52,10 @@ bool vt_onnx_dtype(int64_t onnx_type, vt_dtype *out);
 /* Geometry of a sliding window over 1-D or 2-D spatial dims (Conv, ConvTranspose, pooling).
  * 1-D inputs are handled as 2-D with height 1. */
 typedef struct vt_window {
-    int nsp;                       /* spatial rank of the node: 1 or 2 */
-    int64_t in[2], out[2];         /* spatial sizes (h, w); h = 1 for 1-D */
-    int64_t k[2], s[2], d[2];      /* kernel, stride, dilation */
-    int64_t pb[2], pe[2];          /* padding at the beginning / end */
+    int nsp;                  /* spatial rank of the node: 1 or 2 */
+    int64_t in[2], out[2];    /* spatial sizes (h, w); h = 1 for 1-D */
+    int64_t k[2], s[2], d[2]; /* kernel, stride, dilation */
+    int64_t pb[2], pe[2];     /* padding at the beginning / end */
 } vt_window;
 
 /* Reads kernel_shape (or `kernel` when given), strides, dilations, pads and auto_pad of the node
@@ -74,19 +74,25 @@ vt_status vt_dnnl_check(const vt_opctx *c, dnnl_status_t s, const char *what);
 /* Plain (C-order) f32/bf16 memory descriptor for dims. */
 dnnl_status_t vt_dnnl_plain_md(dnnl_memory_desc_t *md, int ndims, const int64_t *dims, dnnl_data_type_t dt);
 /* An argument that may need a layout change: the user's plain memory and, when the primitive
- * wants another layout, the primitive's memory plus the reorder between them. */
+ * wants another layout, the primitive's memory plus the reorder between them. The primitive-layout
+ * buffer is either owned (weights, reordered once) or borrowed per run from the graph's scratch
+ * (activations: one buffer shared by all nodes, as they run one at a time). */
 typedef struct vt_dnnl_arg {
     dnnl_memory_t user, prim;
     dnnl_primitive_t reorder;
+    size_t prim_bytes;
 } vt_dnnl_arg;
 /* Sets up `a` for a user md and the primitive's wanted md (to_prim: reorder user -> prim, else prim -> user). */
 dnnl_status_t vt_dnnl_arg_init(vt_dnnl_arg *a, const dnnl_memory_desc_t *user_md, const dnnl_memory_desc_t *prim_md,
-                               bool to_prim);
+                               bool to_prim, bool own_buffer);
 void vt_dnnl_arg_free(vt_dnnl_arg *a);
-/* The memory the primitive reads/writes; runs the input reorder (to_prim) after setting the user handle. */
-dnnl_status_t vt_dnnl_arg_in(vt_dnnl_arg *a, const void *data, dnnl_memory_t *out);
-dnnl_status_t vt_dnnl_arg_out_prepare(vt_dnnl_arg *a, void *data, dnnl_memory_t *out);
+/* The memory the primitive reads/writes; runs the input reorder (to_prim) after setting the user
+ * handle. `scratch` (at least a->prim_bytes) backs a borrowed primitive-layout buffer. */
+dnnl_status_t vt_dnnl_arg_in(vt_dnnl_arg *a, const void *data, void *scratch, dnnl_memory_t *out);
+dnnl_status_t vt_dnnl_arg_out_prepare(vt_dnnl_arg *a, void *data, void *scratch, dnnl_memory_t *out);
 dnnl_status_t vt_dnnl_arg_out_finish(vt_dnnl_arg *a);
+/* Scratch buffer `slot` (0..3) of the graph, grown to at least `bytes`; NULL on no memory. */
+void *vt_graph_scratch(vt_graph *g, int slot, size_t bytes);
 /* Executes a primitive and waits. */
 dnnl_status_t vt_dnnl_exec(dnnl_primitive_t p, int nargs, const dnnl_exec_arg_t *args);
 /* Primitive attributes for the graph's precision (bf16 => fpmath mode bf16, scratchpad user-less). */

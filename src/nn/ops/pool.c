@@ -57,7 +57,8 @@ static vt_status pool_run(vt_opctx *c)
                         cnt++;
                     }
                 }
-                if (is_max) yp[oh * OW + ow] = mx;
+                if (is_max)
+                    yp[oh * OW + ow] = mx;
                 else {
                     if (include_pad) {
                         /* PyTorch: the window clipped to the padded extent (not beyond it in ceil mode). */
@@ -86,13 +87,34 @@ static vt_status global_infer(vt_opctx *c)
     return VT_OK;
 }
 
+static bool global_accepts_nhwc(const vt_opctx *c)
+{
+    return c->in[0]->rank == 4;
+}
+
 static vt_status global_run(vt_opctx *c)
 {
     const vt_tensor *x = c->in[0];
     bool is_max = strcmp(c->node->op_type, "GlobalMaxPool") == 0;
-    int64_t planes = x->shape[0] * x->shape[1], sp = vt_tensor_numel(x) / (planes ? planes : 1);
+    int64_t planes = x->shape[0] * x->shape[1], sp = planes > 0 ? vt_tensor_numel(x) / planes : 0;
     const float *xd = x->data;
     float *yd = c->out[0]->data;
+    if (c->in_nhwc[0]) { /* same summation order as the NCHW loop, so the same bits */
+        int64_t C = x->shape[1];
+#pragma omp parallel for schedule(static) if (planes * sp > 32768)
+        for (int64_t p = 0; p < planes; p++) {
+            const float *xp = xd + (p / C) * sp * C + p % C;
+            double s = 0;
+            float mx = -INFINITY;
+            for (int64_t i = 0; i < sp; i++) {
+                float v = xp[i * C];
+                s += v;
+                if (v > mx || v != v) mx = v;
+            }
+            yd[p] = is_max ? mx : (float)(s / (double)sp);
+        }
+        return VT_OK;
+    }
 #pragma omp parallel for schedule(static) if (planes * sp > 32768)
     for (int64_t p = 0; p < planes; p++) {
         const float *xp = xd + p * sp;
@@ -111,10 +133,20 @@ static vt_status global_run(vt_opctx *c)
 }
 
 static const vt_op ops[] = {
-    {"", "MaxPool", 1, pool_infer, pool_run, NULL, false},
-    {"", "AveragePool", 1, pool_infer, pool_run, NULL, false},
-    {"", "GlobalAveragePool", 1, global_infer, global_run, NULL, false},
-    {"", "GlobalMaxPool", 1, global_infer, global_run, NULL, false},
+    {.domain = "", .type = "MaxPool", .since = 1, .infer = pool_infer, .run = pool_run},
+    {.domain = "", .type = "AveragePool", .since = 1, .infer = pool_infer, .run = pool_run},
+    {.domain = "",
+     .type = "GlobalAveragePool",
+     .since = 1,
+     .infer = global_infer,
+     .run = global_run,
+     .accepts_nhwc = global_accepts_nhwc},
+    {.domain = "",
+     .type = "GlobalMaxPool",
+     .since = 1,
+     .infer = global_infer,
+     .run = global_run,
+     .accepts_nhwc = global_accepts_nhwc},
 };
 
 VT_OP_TABLE(vt_ops_pool, ops);

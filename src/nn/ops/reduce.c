@@ -67,8 +67,10 @@ static vt_status reduce_infer(vt_opctx *c)
     int64_t sh[VT_MAX_RANK];
     int r = 0;
     for (int i = 0; i < x->rank; i++)
-        if (!red[i]) sh[r++] = x->shape[i];
-        else if (keep) sh[r++] = 1;
+        if (!red[i])
+            sh[r++] = x->shape[i];
+        else if (keep)
+            sh[r++] = 1;
     vt_out_set(c->out[0], x->dtype, r, sh);
     return VT_OK;
 }
@@ -87,8 +89,10 @@ static vt_status reduce_run(vt_opctx *c)
     int64_t nred = 1, nout = 1;
     int kept[VT_MAX_RANK], nk = 0, rd[VT_MAX_RANK], nr = 0;
     for (int i = 0; i < r; i++) {
-        if (red[i]) nred *= x->shape[i], rd[nr++] = i;
-        else nout *= x->shape[i], kept[nk++] = i;
+        if (red[i])
+            nred *= x->shape[i], rd[nr++] = i;
+        else
+            nout *= x->shape[i], kept[nk++] = i;
     }
     int64_t *roff = vt_malloc((size_t)(nred ? nred : 1), sizeof *roff);
     if (!roff) return VT_ERR_NOMEM;
@@ -112,11 +116,13 @@ static vt_status reduce_run(vt_opctx *c)
         double mx = -INFINITY;
         if (k == R_LOGSUMEXP)
             for (int64_t j = 0; j < nred; j++) {
-                double v = f32 ? ((const float *)x->data)[base + roff[j]] : (double)((const int64_t *)x->data)[base + roff[j]];
+                double v =
+                    f32 ? ((const float *)x->data)[base + roff[j]] : (double)((const int64_t *)x->data)[base + roff[j]];
                 if (v > mx) mx = v;
             }
         for (int64_t j = 0; j < nred; j++) {
-            double v = f32 ? ((const float *)x->data)[base + roff[j]] : (double)((const int64_t *)x->data)[base + roff[j]];
+            double v =
+                f32 ? ((const float *)x->data)[base + roff[j]] : (double)((const int64_t *)x->data)[base + roff[j]];
             switch (k) {
             case R_MEAN:
             case R_SUM: acc += v; break;
@@ -132,8 +138,10 @@ static vt_status reduce_run(vt_opctx *c)
         if (k == R_MEAN) acc /= (double)nred;
         if (k == R_L2) acc = sqrt(acc);
         if (k == R_LOGSUMEXP) acc = log(acc) + mx;
-        if (f32) ((float *)c->out[0]->data)[o] = (float)acc;
-        else ((int64_t *)c->out[0]->data)[o] = (int64_t)acc;
+        if (f32)
+            ((float *)c->out[0]->data)[o] = (float)acc;
+        else
+            ((int64_t *)c->out[0]->data)[o] = (int64_t)acc;
     }
     free(roff);
     return VT_OK;
@@ -147,13 +155,16 @@ static vt_status arg_infer(vt_opctx *c)
     if (st != VT_OK) return st;
     const vt_tensor *x = c->in[0];
     int axis = 0;
-    if (!vt_axis(vt_attr_int(c->node, "axis", 0), x->rank, &axis)) return vt_node_fail(c, VT_ERR_ARG, "axis out of range");
+    if (!vt_axis(vt_attr_int(c->node, "axis", 0), x->rank, &axis))
+        return vt_node_fail(c, VT_ERR_ARG, "axis out of range");
     bool keep = vt_attr_int(c->node, "keepdims", 1) != 0;
     int64_t sh[VT_MAX_RANK];
     int r = 0;
     for (int i = 0; i < x->rank; i++)
-        if (i != axis) sh[r++] = x->shape[i];
-        else if (keep) sh[r++] = 1;
+        if (i != axis)
+            sh[r++] = x->shape[i];
+        else if (keep)
+            sh[r++] = 1;
     vt_out_set(c->out[0], VT_I64, r, sh);
     return VT_OK;
 }
@@ -235,15 +246,25 @@ static vt_status softmax_run(vt_opctx *c)
     return VT_OK;
 }
 
-#define RED(name) {"", name, 1, reduce_infer, reduce_run, NULL, false}
+#define RED(op_name)                                                                                                   \
+    {                                                                                                                  \
+        .domain = "", .type = op_name, .since = 1, .infer = reduce_infer, .run = reduce_run                            \
+    }
 
 static const vt_op ops[] = {
-    RED("ReduceMean"), RED("ReduceSum"), RED("ReduceMax"), RED("ReduceMin"), RED("ReduceProd"),
-    RED("ReduceSumSquare"), RED("ReduceL2"), RED("ReduceL1"), RED("ReduceLogSumExp"),
-    {"", "ArgMax", 1, arg_infer, arg_run, NULL, false},
-    {"", "ArgMin", 1, arg_infer, arg_run, NULL, false},
-    {"", "Softmax", 1, softmax_infer, softmax_run, NULL, false},
-    {"", "LogSoftmax", 1, softmax_infer, softmax_run, NULL, false},
+    RED("ReduceMean"),
+    RED("ReduceSum"),
+    RED("ReduceMax"),
+    RED("ReduceMin"),
+    RED("ReduceProd"),
+    RED("ReduceSumSquare"),
+    RED("ReduceL2"),
+    RED("ReduceL1"),
+    RED("ReduceLogSumExp"),
+    {.domain = "", .type = "ArgMax", .since = 1, .infer = arg_infer, .run = arg_run},
+    {.domain = "", .type = "ArgMin", .since = 1, .infer = arg_infer, .run = arg_run},
+    {.domain = "", .type = "Softmax", .since = 1, .infer = softmax_infer, .run = softmax_run},
+    {.domain = "", .type = "LogSoftmax", .since = 1, .infer = softmax_infer, .run = softmax_run},
 };
 
 VT_OP_TABLE(vt_ops_reduce, ops);

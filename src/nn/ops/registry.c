@@ -70,7 +70,10 @@ vt_status vt_need_f32(const vt_opctx *c, int k)
     return VT_OK;
 }
 
-double vt_elem_f64(const vt_tensor *t, int64_t i) { return vt_tensor_get(t, i); }
+double vt_elem_f64(const vt_tensor *t, int64_t i)
+{
+    return vt_tensor_get(t, i);
+}
 
 int64_t vt_elem_i64(const vt_tensor *t, int64_t i)
 {

@@ -29,7 +29,8 @@ static void strided_copy(vt_tensor *out, const vt_tensor *src, const int64_t *is
             rem /= out->shape[j];
         }
         char *dst = d + (size_t)(o * inner) * es;
-        if (unit) memcpy(dst, s + (size_t)off * es, (size_t)inner * es);
+        if (unit)
+            memcpy(dst, s + (size_t)off * es, (size_t)inner * es);
         else if (es == 4) {
             int64_t st = istr[r - 1];
             const uint32_t *sp = (const uint32_t *)s + off;
@@ -49,7 +50,10 @@ static void contiguous_strides(int rank, const int64_t *shape, int64_t *str)
     }
 }
 
-static vt_status copy_run(vt_opctx *c) { return vt_copy_data(c->out[0], c->in[0]); }
+static vt_status copy_run(vt_opctx *c)
+{
+    return vt_copy_data(c->out[0], c->in[0]);
+}
 
 /* ---- Shape, Size ---- */
 
@@ -115,8 +119,10 @@ static vt_status reshape_infer(vt_opctx *c)
         if (sh[i] == -1) {
             if (neg >= 0) return vt_node_fail(c, VT_ERR_ARG, "shape has more than one -1");
             neg = i;
-        } else if (sh[i] < 0) return vt_node_fail(c, VT_ERR_ARG, "shape[%d] = %lld", i, (long long)sh[i]);
-        else known *= sh[i];
+        } else if (sh[i] < 0)
+            return vt_node_fail(c, VT_ERR_ARG, "shape[%d] = %lld", i, (long long)sh[i]);
+        else
+            known *= sh[i];
     }
     if (neg >= 0) {
         if (known == 0 || total % known) return vt_node_fail(c, VT_ERR_ARG, "cannot infer the -1 dimension");
@@ -124,7 +130,8 @@ static vt_status reshape_infer(vt_opctx *c)
         known *= sh[neg];
     }
     if (known != total)
-        return vt_node_fail(c, VT_ERR_ARG, "cannot reshape %lld elements into %lld", (long long)total, (long long)known);
+        return vt_node_fail(c, VT_ERR_ARG, "cannot reshape %lld elements into %lld", (long long)total,
+                            (long long)known);
     vt_out_set(c->out[0], c->in[0]->dtype, r, sh);
     return VT_OK;
 }
@@ -176,8 +183,10 @@ static vt_status squeeze_infer(vt_opctx *c)
     bool drop[VT_MAX_RANK] = {0};
     for (int i = 0; i < n; i++) {
         int a;
-        if (!vt_axis(axes[i], x->rank, &a)) return vt_node_fail(c, VT_ERR_ARG, "axis %lld out of range", (long long)axes[i]);
-        if (x->shape[a] != 1) return vt_node_fail(c, VT_ERR_ARG, "cannot squeeze axis %d of size %lld", a, (long long)x->shape[a]);
+        if (!vt_axis(axes[i], x->rank, &a))
+            return vt_node_fail(c, VT_ERR_ARG, "axis %lld out of range", (long long)axes[i]);
+        if (x->shape[a] != 1)
+            return vt_node_fail(c, VT_ERR_ARG, "cannot squeeze axis %d of size %lld", a, (long long)x->shape[a]);
         drop[a] = true;
     }
     int64_t sh[VT_MAX_RANK];
@@ -203,7 +212,8 @@ static vt_status unsqueeze_infer(vt_opctx *c)
     bool ins[VT_MAX_RANK] = {0};
     for (int i = 0; i < n; i++) {
         int a;
-        if (!vt_axis(axes[i], r, &a) || ins[a]) return vt_node_fail(c, VT_ERR_ARG, "bad or repeated axis %lld", (long long)axes[i]);
+        if (!vt_axis(axes[i], r, &a) || ins[a])
+            return vt_node_fail(c, VT_ERR_ARG, "bad or repeated axis %lld", (long long)axes[i]);
         ins[a] = true;
     }
     int64_t sh[VT_MAX_RANK];
@@ -223,7 +233,8 @@ static vt_status transpose_perm(const vt_opctx *c, int *perm)
     for (int i = 0; i < r; i++) {
         perm[i] = n < 0 ? r - 1 - i : (int)p[i];
         if (n >= 0 && n != r) return vt_node_fail(c, VT_ERR_ARG, "perm has %d entries for rank %d", n, r);
-        if (perm[i] < 0 || perm[i] >= r || seen[perm[i]]) return vt_node_fail(c, VT_ERR_ARG, "perm is not a permutation");
+        if (perm[i] < 0 || perm[i] >= r || seen[perm[i]])
+            return vt_node_fail(c, VT_ERR_ARG, "perm is not a permutation");
         seen[perm[i]] = true;
     }
     return VT_OK;
@@ -260,16 +271,19 @@ static vt_status concat_infer(vt_opctx *c)
     if (st != VT_OK) return st;
     const vt_tensor *x0 = c->in[0];
     int axis = 0;
-    if (!vt_axis(vt_attr_int(c->node, "axis", 0), x0->rank, &axis)) return vt_node_fail(c, VT_ERR_ARG, "axis out of range");
+    if (!vt_axis(vt_attr_int(c->node, "axis", 0), x0->rank, &axis))
+        return vt_node_fail(c, VT_ERR_ARG, "axis out of range");
     int64_t sh[VT_MAX_RANK];
     memcpy(sh, x0->shape, sizeof sh);
     sh[axis] = 0;
     for (int i = 0; i < c->n_in; i++) {
         if ((st = vt_need_input(c, i)) != VT_OK) return st;
         const vt_tensor *x = c->in[i];
-        if (x->rank != x0->rank || x->dtype != x0->dtype) return vt_node_fail(c, VT_ERR_ARG, "inputs differ in rank or type");
+        if (x->rank != x0->rank || x->dtype != x0->dtype)
+            return vt_node_fail(c, VT_ERR_ARG, "inputs differ in rank or type");
         for (int d = 0; d < x->rank; d++)
-            if (d != axis && x->shape[d] != x0->shape[d]) return vt_node_fail(c, VT_ERR_ARG, "input %d: dimension %d differs", i, d);
+            if (d != axis && x->shape[d] != x0->shape[d])
+                return vt_node_fail(c, VT_ERR_ARG, "input %d: dimension %d differs", i, d);
         sh[axis] += x->shape[axis];
     }
     vt_out_set(c->out[0], x0->dtype, x0->rank, sh);
@@ -315,7 +329,8 @@ static vt_status split_sizes(const vt_opctx *c, int axis, int64_t *sizes)
     if (n < 0) {
         int k = c->n_out;
         int64_t chunk = (dim + k - 1) / k; /* opset 18 num_outputs: the last chunk may be smaller */
-        if (c->node->opset < 18 && dim % k) return vt_node_fail(c, VT_ERR_ARG, "dimension %lld does not split evenly in %d", (long long)dim, k);
+        if (c->node->opset < 18 && dim % k)
+            return vt_node_fail(c, VT_ERR_ARG, "dimension %lld does not split evenly in %d", (long long)dim, k);
         for (int i = 0; i < k; i++) {
             int64_t lo = i * chunk, hi = lo + chunk > dim ? dim : lo + chunk;
             sizes[i] = hi > lo ? hi - lo : 0;
@@ -325,7 +340,9 @@ static vt_status split_sizes(const vt_opctx *c, int axis, int64_t *sizes)
     if (n != c->n_out) return vt_node_fail(c, VT_ERR_ARG, "%d split sizes for %d outputs", n, c->n_out);
     int64_t total = 0;
     for (int i = 0; i < n; i++) total += sizes[i] = s[i];
-    if (total != dim) return vt_node_fail(c, VT_ERR_ARG, "split sizes sum to %lld, dimension is %lld", (long long)total, (long long)dim);
+    if (total != dim)
+        return vt_node_fail(c, VT_ERR_ARG, "split sizes sum to %lld, dimension is %lld", (long long)total,
+                            (long long)dim);
     return VT_OK;
 }
 
@@ -334,7 +351,8 @@ static vt_status split_infer(vt_opctx *c)
     vt_status st = vt_need_input(c, 0);
     if (st != VT_OK) return st;
     int axis = 0;
-    if (!vt_axis(vt_attr_int(c->node, "axis", 0), c->in[0]->rank, &axis)) return vt_node_fail(c, VT_ERR_ARG, "axis out of range");
+    if (!vt_axis(vt_attr_int(c->node, "axis", 0), c->in[0]->rank, &axis))
+        return vt_node_fail(c, VT_ERR_ARG, "axis out of range");
     int64_t sizes[VT_NN_MAX_IO];
     if ((st = split_sizes(c, axis, sizes)) != VT_OK) return st;
     for (int i = 0; i < c->n_out; i++) {
@@ -455,8 +473,10 @@ static vt_status gather_infer(vt_opctx *c)
     if (st != VT_OK) return st;
     const vt_tensor *x = c->in[0], *idx = c->in[1];
     int axis = 0;
-    if (!vt_axis(vt_attr_int(c->node, "axis", 0), x->rank, &axis)) return vt_node_fail(c, VT_ERR_ARG, "axis out of range");
-    if (idx->dtype != VT_I64 && idx->dtype != VT_I32) return vt_node_fail(c, VT_ERR_ARG, "indices must be int32 or int64");
+    if (!vt_axis(vt_attr_int(c->node, "axis", 0), x->rank, &axis))
+        return vt_node_fail(c, VT_ERR_ARG, "axis out of range");
+    if (idx->dtype != VT_I64 && idx->dtype != VT_I32)
+        return vt_node_fail(c, VT_ERR_ARG, "indices must be int32 or int64");
     int r = x->rank - 1 + idx->rank;
     if (r > VT_MAX_RANK) return vt_node_fail(c, VT_ERR_UNSUPPORTED, "output rank %d exceeds %d", r, VT_MAX_RANK);
     int64_t sh[VT_MAX_RANK];
@@ -479,7 +499,9 @@ static vt_status gather_run(vt_opctx *c)
     for (int d = axis + 1; d < x->rank; d++) inner *= x->shape[d];
     for (int64_t j = 0; j < ni; j++) {
         int64_t v = vt_elem_i64(idx, j);
-        if (v < -dim || v >= dim) return vt_node_fail(c, VT_ERR_ARG, "index %lld out of range [-%lld, %lld)", (long long)v, (long long)dim, (long long)dim);
+        if (v < -dim || v >= dim)
+            return vt_node_fail(c, VT_ERR_ARG, "index %lld out of range [-%lld, %lld)", (long long)v, (long long)dim,
+                                (long long)dim);
     }
     for (int64_t o = 0; o < outer; o++)
         for (int64_t j = 0; j < ni; j++) {
@@ -604,7 +626,8 @@ static vt_status pad_infer(vt_opctx *c)
     for (int i = 0; i < r; i++) {
         sh[i] = c->in[0]->shape[i] + pads[i] + pads[i + r];
         if (sh[i] < 0) return vt_node_fail(c, VT_ERR_ARG, "padding makes dimension %d negative", i);
-        if (strcmp(mode, "reflect") == 0 && (pads[i] >= c->in[0]->shape[i] || pads[i + r] >= c->in[0]->shape[i]) && (pads[i] || pads[i + r]))
+        if (strcmp(mode, "reflect") == 0 && (pads[i] >= c->in[0]->shape[i] || pads[i + r] >= c->in[0]->shape[i]) &&
+            (pads[i] || pads[i + r]))
             return vt_node_fail(c, VT_ERR_ARG, "reflect padding must be smaller than the dimension");
     }
     vt_out_set(c->out[0], c->in[0]->dtype, r, sh);
@@ -635,13 +658,17 @@ static vt_status pad_run(vt_opctx *c)
             int64_t idx = rem % y->shape[d] - pads[d], dim = x->shape[d];
             rem /= y->shape[d];
             if (idx < 0 || idx >= dim) {
-                if (m == 0 || dim == 0) outside = true;
-                else if (m == 1) idx = idx < 0 ? -idx : 2 * (dim - 1) - idx;
-                else idx = idx < 0 ? 0 : dim - 1;
+                if (m == 0 || dim == 0)
+                    outside = true;
+                else if (m == 1)
+                    idx = idx < 0 ? -idx : 2 * (dim - 1) - idx;
+                else
+                    idx = idx < 0 ? 0 : dim - 1;
             }
             off += idx * istr[d];
         }
-        memcpy((char *)y->data + (size_t)i * es, outside ? (const char *)fill.data : (const char *)x->data + (size_t)off * es, es);
+        memcpy((char *)y->data + (size_t)i * es,
+               outside ? (const char *)fill.data : (const char *)x->data + (size_t)off * es, es);
     }
     return VT_OK;
 }
@@ -654,13 +681,16 @@ static vt_status constant_infer(vt_opctx *c)
     const vt_attr *a;
     if ((a = vt_attr_get(n, "value")) && a->type == VT_ATTR_TENSOR)
         vt_out_set(c->out[0], a->t->dtype, a->t->rank, a->t->shape);
-    else if ((a = vt_attr_get(n, "value_float"))) vt_out_set(c->out[0], VT_F32, 0, NULL);
-    else if ((a = vt_attr_get(n, "value_int"))) vt_out_set(c->out[0], VT_I64, 0, NULL);
+    else if ((a = vt_attr_get(n, "value_float")))
+        vt_out_set(c->out[0], VT_F32, 0, NULL);
+    else if ((a = vt_attr_get(n, "value_int")))
+        vt_out_set(c->out[0], VT_I64, 0, NULL);
     else if ((a = vt_attr_get(n, "value_floats")) && a->type == VT_ATTR_FLOATS)
         vt_out_set(c->out[0], VT_F32, 1, (int64_t[]){a->n});
     else if ((a = vt_attr_get(n, "value_ints")) && a->type == VT_ATTR_INTS)
         vt_out_set(c->out[0], VT_I64, 1, (int64_t[]){a->n});
-    else return vt_node_fail(c, VT_ERR_UNSUPPORTED, "needs a value, value_float(s) or value_int(s) attribute");
+    else
+        return vt_node_fail(c, VT_ERR_UNSUPPORTED, "needs a value, value_float(s) or value_int(s) attribute");
     return VT_OK;
 }
 
@@ -670,10 +700,14 @@ static vt_status constant_run(vt_opctx *c)
     const vt_attr *a;
     void *y = c->out[0]->data;
     if ((a = vt_attr_get(n, "value")) && a->type == VT_ATTR_TENSOR) return vt_copy_data(c->out[0], a->t);
-    if ((a = vt_attr_get(n, "value_float"))) *(float *)y = a->f;
-    else if ((a = vt_attr_get(n, "value_int"))) *(int64_t *)y = a->i;
-    else if ((a = vt_attr_get(n, "value_floats"))) memcpy(y, a->floats, sizeof(float) * (size_t)a->n);
-    else if ((a = vt_attr_get(n, "value_ints"))) memcpy(y, a->ints, sizeof(int64_t) * (size_t)a->n);
+    if ((a = vt_attr_get(n, "value_float")))
+        *(float *)y = a->f;
+    else if ((a = vt_attr_get(n, "value_int")))
+        *(int64_t *)y = a->i;
+    else if ((a = vt_attr_get(n, "value_floats")))
+        memcpy(y, a->floats, sizeof(float) * (size_t)a->n);
+    else if ((a = vt_attr_get(n, "value_ints")))
+        memcpy(y, a->ints, sizeof(int64_t) * (size_t)a->n);
     return VT_OK;
 }
 
@@ -772,24 +806,24 @@ static vt_status scatternd_run(vt_opctx *c)
 }
 
 static const vt_op ops[] = {
-    {"", "Shape", 1, shape_infer, shape_run, NULL, false},
-    {"", "Size", 1, size_infer, size_run, NULL, false},
-    {"", "Reshape", 5, reshape_infer, copy_run, NULL, false},
-    {"", "Flatten", 1, flatten_infer, copy_run, NULL, false},
-    {"", "Squeeze", 1, squeeze_infer, copy_run, NULL, false},
-    {"", "Unsqueeze", 1, unsqueeze_infer, copy_run, NULL, false},
-    {"", "Transpose", 1, transpose_infer, transpose_run, NULL, false},
-    {"", "Concat", 4, concat_infer, concat_run, NULL, false},
-    {"", "Split", 2, split_infer, split_run, NULL, false},
-    {"", "Slice", 1, slice_infer, slice_run, NULL, false},
-    {"", "Gather", 1, gather_infer, gather_run, NULL, false},
-    {"", "Expand", 8, expand_infer, expand_run, NULL, false},
-    {"", "Tile", 6, tile_infer, tile_run, NULL, false},
-    {"", "Pad", 2, pad_infer, pad_run, NULL, false},
-    {"", "Constant", 1, constant_infer, constant_run, NULL, false},
-    {"", "ConstantOfShape", 9, cos_infer, cos_run, NULL, false},
-    {"", "Range", 11, range_infer, range_run, NULL, false},
-    {"", "ScatterND", 11, scatternd_infer, scatternd_run, NULL, false},
+    {.domain = "", .type = "Shape", .since = 1, .infer = shape_infer, .run = shape_run, .shape_only = true},
+    {.domain = "", .type = "Size", .since = 1, .infer = size_infer, .run = size_run, .shape_only = true},
+    {.domain = "", .type = "Reshape", .since = 5, .infer = reshape_infer, .run = copy_run},
+    {.domain = "", .type = "Flatten", .since = 1, .infer = flatten_infer, .run = copy_run},
+    {.domain = "", .type = "Squeeze", .since = 1, .infer = squeeze_infer, .run = copy_run},
+    {.domain = "", .type = "Unsqueeze", .since = 1, .infer = unsqueeze_infer, .run = copy_run},
+    {.domain = "", .type = "Transpose", .since = 1, .infer = transpose_infer, .run = transpose_run},
+    {.domain = "", .type = "Concat", .since = 4, .infer = concat_infer, .run = concat_run},
+    {.domain = "", .type = "Split", .since = 2, .infer = split_infer, .run = split_run},
+    {.domain = "", .type = "Slice", .since = 1, .infer = slice_infer, .run = slice_run},
+    {.domain = "", .type = "Gather", .since = 1, .infer = gather_infer, .run = gather_run},
+    {.domain = "", .type = "Expand", .since = 8, .infer = expand_infer, .run = expand_run},
+    {.domain = "", .type = "Tile", .since = 6, .infer = tile_infer, .run = tile_run},
+    {.domain = "", .type = "Pad", .since = 2, .infer = pad_infer, .run = pad_run},
+    {.domain = "", .type = "Constant", .since = 1, .infer = constant_infer, .run = constant_run},
+    {.domain = "", .type = "ConstantOfShape", .since = 9, .infer = cos_infer, .run = cos_run},
+    {.domain = "", .type = "Range", .since = 11, .infer = range_infer, .run = range_run},
+    {.domain = "", .type = "ScatterND", .since = 11, .infer = scatternd_infer, .run = scatternd_run},
 };
 
 VT_OP_TABLE(vt_ops_shape, ops);

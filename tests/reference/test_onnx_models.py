@@ -1,0 +1,274 @@
+"""ONNX import and the oneDNN kernels on hand-built models (onnx.helper), checked against
+independent references (numpy; torch.nn.functional for convolutions):
+
+- Conv through oneDNN (constant weights) over groups, depthwise, dilation, asymmetric pads, strides,
+  auto_pad, 1-D, with and without bias, against torch.nn.functional.conv1d/conv2d (tolerance 1e-5 relative
+  to the largest magnitude);
+- MatMul (batched, broadcast, 1-D promotion) and Gemm (transA/transB/alpha/beta, broadcast C) against numpy;
+- bit-identical rows for batch sizes 1, 3 and 5 and for 1 and 2 threads;
+- external-data initializers; opsets outside 6-18, unknown ops and domains, corrupt and truncated files
+  refused with one clean line naming the problem;
+- `ventral layers` table and capture specs (op:, name:, index:, bad specs).
+"""
+import json
+import os
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+import vtref
+
+RNG = np.random.default_rng(7)
+
+
+def save_model(v, name, nodes, inputs, outputs, inits, opset=13, external=False):
+    graph = helper.make_graph(nodes, name, inputs, outputs, initializer=[numpy_helper.from_array(a, n)
+                                                                         for n, a in inits.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 7
+    path = v.path(name + ".onnx")
+    if external:
+        onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                        location=name + ".weights", size_threshold=0)
+    else:
+        onnx.save_model(model, path)
+    return path
+
+
+def run_model(v, path, x, capture="all", batch=None, env=None, precision=None):
+    xp = v.save(os.path.basename(path) + "_x.npy", x.astype(np.float32))
+    out = path + "_out"
+    args = ["run", path, "--input", xp, "--out", out, "--capture", capture]
+    if batch:
+        args += ["--batch", str(batch)]
+    if precision:
+        args += ["--precision", precision]
+    r = v.run(*args, env=env)
+    if r.returncode != 0:
+        return None, None
+    with open(os.path.join(out, "manifest.json")) as f:
+        man = json.load(f)
+    outs = [np.load(os.path.join(out, e["file"])) for e in man if e["kind"] == "output"]
+    return outs, man
+
+
+def rel_err(got, want):
+    return float(np.abs(got.astype(np.float64) - want).max() / max(np.abs(want).max(), 1e-30))
+
+
+def test_conv(v):
+    import torch
+    import torch.nn.functional as F
+    cases = [  # (C, M, H, W, k, stride, pad(list of 4 or None), dil, group, bias, auto_pad)
+        (3, 8, 17, 19, 3, 1, [1, 1, 1, 1], 1, 1, True, None),
+        (8, 16, 16, 16, 3, 2, [0, 1, 2, 0], 1, 1, False, None),
+        (8, 8, 15, 15, 3, 1, [1, 1, 1, 1], 1, 8, True, None),   # depthwise
+        (8, 12, 14, 13, 3, 1, [2, 2, 2, 2], 2, 4, True, None),  # grouped + dilated
+        (16, 32, 9, 9, 1, 1, None, 1, 1, True, None),           # 1x1
+        (4, 6, 11, 11, 5, 3, None, 1, 2, True, "SAME_UPPER"),
+        (4, 6, 10, 10, 4, 2, None, 1, 1, False, "SAME_LOWER"),
+        (4, 6, 12, 12, 3, 2, None, 1, 1, True, "VALID"),
+    ]
+    worst = 0.0
+    for i, (C, M, H, W, k, s, pad, d, g, bias, ap) in enumerate(cases):
+        w = RNG.standard_normal((M, C // g, k, k)).astype(np.float32)
+        b = RNG.standard_normal(M).astype(np.float32)
+        attrs = dict(kernel_shape=[k, k], strides=[s, s], dilations=[d, d], group=g)
+        if pad:
+            attrs["pads"] = pad
+        if ap:
+            attrs["auto_pad"] = ap
+        inputs = ["x", "w"] + (["b"] if bias else [])
+        node = helper.make_node("Conv", inputs, ["y"], **attrs)
+        inits = {"w": w, **({"b": b} if bias else {})}
+        path = save_model(v, f"conv{i}", [node], [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                                ["N", C, H, W])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+        x = RNG.standard_normal((3, C, H, W)).astype(np.float32)
+        outs, _ = run_model(v, path, x, capture="none")
+        xt = torch.from_numpy(x)
+        if ap:  # torch pads explicitly: compute the SAME/VALID pads the way ONNX defines them
+            pads = []
+            for n_in in (H, W):
+                if ap == "VALID":
+                    pads.append((0, 0))
+                    continue
+                o = -(-n_in // s)
+                total = max((o - 1) * s + (k - 1) * d + 1 - n_in, 0)
+                lo = total // 2 if ap == "SAME_UPPER" else total - total // 2
+                pads.append((lo, total - lo))
+            xt = F.pad(xt, (pads[1][0], pads[1][1], pads[0][0], pads[0][1]))
+        elif pad:
+            xt = F.pad(xt, (pad[1], pad[3], pad[0], pad[2]))
+        ref = F.conv2d(xt.double(), torch.from_numpy(w).double(), torch.from_numpy(b).double() if bias else None,
+                       stride=s, dilation=d, groups=g).numpy()
+        if outs is None:
+            continue
+        e = rel_err(outs[0], ref)
+        worst = max(worst, e)
+        vtref.check(outs[0].shape == ref.shape and e < 1e-5, f"conv case {i}: shape {outs[0].shape} vs "
+                                                              f"{ref.shape}, error {e:.3g}")
+    # 1-D convolution
+    w = RNG.standard_normal((5, 3, 4)).astype(np.float32)
+    node = helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[4], strides=[2], pads=[1, 2])
+    path = save_model(v, "conv1d", [node], [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 20])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], {"w": w})
+    x = RNG.standard_normal((2, 3, 20)).astype(np.float32)
+    outs, _ = run_model(v, path, x, capture="none")
+    ref = F.conv1d(F.pad(torch.from_numpy(x).double(), (1, 2)), torch.from_numpy(w).double(), stride=2).numpy()
+    if outs is not None:
+        e = rel_err(outs[0], ref)
+        worst = max(worst, e)
+        vtref.check(outs[0].shape == ref.shape and e < 1e-5, f"conv1d: error {e:.3g}")
+    print(f"  Conv (oneDNN) vs torch.nn.functional: {len(cases) + 1} cases, max relative error {worst:.3g}")
+
+
+def test_matmul(v):
+    worst = 0.0
+    cases = [((2, 3, 5, 7), (7, 4)), ((3, 1, 6, 8), (1, 4, 8, 5)), ((7,), (2, 7, 3)), ((4, 6), (6,)),
+             ((2, 9, 16), (2, 16, 12))]
+    for i, (sa, sb) in enumerate(cases):
+        b = RNG.standard_normal(sb).astype(np.float32)
+        node = helper.make_node("MatMul", ["x", "b"], ["y"])
+        path = save_model(v, f"mm{i}", [node], [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], {"b": b})
+        # The CLI feeds a stimulus axis: use a = x itself (its first dim is the "batch").
+        a = RNG.standard_normal(sa).astype(np.float32)
+        outs, _ = run_model(v, path, a, capture="none", batch=max(1, sa[0]))
+        ref = np.matmul(a.astype(np.float64), b.astype(np.float64))
+        if outs is None:
+            continue
+        e = rel_err(outs[0], ref)
+        worst = max(worst, e)
+        vtref.check(outs[0].shape == ref.shape and e < 1e-5, f"matmul case {i}: {outs[0].shape} vs {ref.shape}, "
+                                                              f"error {e:.3g}")
+    for i, (ta, tb, alpha, beta, cshape) in enumerate([(0, 1, 1.0, 1.0, (6,)), (1, 0, 0.5, 2.0, (5, 6)),
+                                                       (1, 1, 1.0, 1.0, (1, 6)), (0, 0, 1.0, 1.0, None)]):
+        M, K, N = 5, 9, 6
+        a = RNG.standard_normal((K, M) if ta else (M, K)).astype(np.float32)
+        b = RNG.standard_normal((N, K) if tb else (K, N)).astype(np.float32)
+        inits = {"b": b}
+        inputs = ["x", "b"]
+        if cshape:
+            inits["c"] = RNG.standard_normal(cshape).astype(np.float32)
+            inputs.append("c")
+        node = helper.make_node("Gemm", inputs, ["y"], transA=ta, transB=tb, alpha=alpha, beta=beta)
+        path = save_model(v, f"gemm{i}", [node], [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+        outs, _ = run_model(v, path, a, capture="none", batch=a.shape[0])
+        A = a.T if ta else a
+        B = b.T if tb else b
+        ref = alpha * (A.astype(np.float64) @ B) + (beta * inits["c"] if cshape else 0)
+        if outs is None:
+            continue
+        e = rel_err(outs[0], ref)
+        worst = max(worst, e)
+        vtref.check(outs[0].shape == ref.shape and e < 1e-5, f"gemm case {i}: error {e:.3g}")
+    print(f"  MatMul/Gemm vs numpy: max relative error {worst:.3g}")
+
+
+def conv_mlp_model(v, name, external=False):
+    w1 = RNG.standard_normal((16, 3, 3, 3)).astype(np.float32)
+    w2 = RNG.standard_normal((16 * 8 * 8, 10)).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2],
+                              name="conv"),
+             helper.make_node("Relu", ["c1"], ["r1"], name="relu"),
+             helper.make_node("Flatten", ["r1"], ["f"], name="flatten"),
+             helper.make_node("MatMul", ["f", "w2"], ["y"], name="fc")]
+    return save_model(v, name, nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 16, 16])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 10])], {"w1": w1, "w2": w2},
+                      external=external)
+
+
+def test_determinism_external(v):
+    path = conv_mlp_model(v, "mlp")
+    x = RNG.standard_normal((5, 3, 16, 16)).astype(np.float32)
+    base, _ = run_model(v, path, x, batch=5, env={"VENTRAL_THREADS": "2"})
+    same = True
+    for batch, threads in [(1, "2"), (3, "2"), (5, "1"), (2, "1")]:
+        o, _ = run_model(v, path, x, batch=batch, env={"VENTRAL_THREADS": threads})
+        same = same and o is not None and base is not None and o[0].tobytes() == base[0].tobytes()
+    vtref.check(same, "conv+matmul output differs across batch sizes 1/2/3/5 or threads 1/2")
+    print(f"  batch sizes 1/2/3/5, threads 1/2: {'bit-identical' if same else 'DIFFERENT'}")
+    ext = conv_mlp_model(v, "mlp_ext", external=True)
+    vtref.check(os.path.exists(v.path("mlp_ext.weights")), "external data file was written")
+    model = onnx.load(ext)  # loads the external weights too
+    w1 = numpy_helper.to_array(model.graph.initializer[0]).copy()
+    w2 = numpy_helper.to_array(model.graph.initializer[1]).copy()
+    o, _ = run_model(v, ext, x)
+    import torch
+    import torch.nn.functional as F
+    ref = F.relu(F.conv2d(torch.from_numpy(x).double(), torch.from_numpy(w1).double(), stride=2, padding=1))
+    ref = ref.reshape(5, -1).numpy() @ w2.astype(np.float64)
+    if o is not None:
+        vtref.check(rel_err(o[0], ref) < 1e-5, "external-data model output")
+        print(f"  external data: relative error {rel_err(o[0], ref):.3g}")
+
+
+def test_errors(v):
+    path = conv_mlp_model(v, "errs")
+    data = open(path, "rb").read()
+    trunc = v.path("truncated.onnx")
+    open(trunc, "wb").write(data[: len(data) // 2])
+    v.expect_error("truncated model", "layers", trunc, contains="truncated")
+    junk = v.path("junk.onnx")
+    open(junk, "wb").write(bytes(RNG.integers(0, 256, 1000, dtype=np.uint8)))
+    v.expect_error("corrupt model", "layers", junk, contains="junk.onnx")
+    v.expect_error("missing model", "layers", v.path("nope.onnx"), contains="nope.onnx")
+    node = helper.make_node("NonZero", ["x"], ["y"], name="nz")
+    p = save_model(v, "nonzero", [node], [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+                   [helper.make_tensor_value_info("y", TensorProto.INT64, None)], {})
+    r = v.expect_error("unsupported op", "layers", p, contains="NonZero")
+    vtref.check("'nz'" in r.stderr and "opset 13" in r.stderr, "the error names the node and the opset")
+    node = helper.make_node("FancyOp", ["x"], ["y"], name="f", domain="com.example")
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("com.example", 1)])
+    p = v.path("custom.onnx")
+    onnx.save_model(m, p)
+    v.expect_error("custom domain", "layers", p, contains="com.example")
+    node = helper.make_node("Relu", ["x"], ["y"])
+    for opset in (5, 19):
+        p = save_model(v, f"opset{opset}", [node], [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], {}, opset=opset)
+        v.expect_error(f"opset {opset}", "layers", p, contains=f"opset {opset}")
+    x = v.save("wrong.npy", RNG.standard_normal((2, 4, 16, 16)).astype(np.float32))
+    v.expect_error("input shape mismatch", "run", path, "--input", x, "--out", v.path("o_err"), contains="dimension")
+    v.expect_error("bad capture spec", "layers", path, "--capture", "bogus:1", contains="bogus")
+    v.expect_error("bad precision", "run", path, "--input", x, "--out", v.path("o_err"), "--precision", "f8",
+                   contains="precision")
+
+
+def test_layers_capture(v):
+    path = conv_mlp_model(v, "lay")
+    r = v.run("layers", path, "--input-shape", "4,3,16,16")
+    rows = [line.split() for line in r.stdout.strip().splitlines()[1:]]
+    print("  " + "\n  ".join(r.stdout.strip().splitlines()))
+    vtref.check([row[2] for row in rows] == ["Conv", "Relu", "Flatten", "MatMul"], "layers lists the four ops")
+    vtref.check(rows[0][3] == "4x16x8x8" and rows[0][4] == "1024", "conv row: shape 4x16x8x8, 1024 features")
+    vtref.check(rows[3][3] == "4x10" and rows[3][4] == "10", "fc row: shape 4x10, 10 features")
+    x = RNG.standard_normal((3, 3, 16, 16)).astype(np.float32)
+    for spec, want in [("op:Conv", ["conv"]), ("op:Relu,op:MatMul", ["relu", "fc"]), ("index:1-2", ["relu", "flatten"]),
+                       ("name:f*", ["flatten", "fc"]), ("none", []), ("all", ["conv", "relu", "flatten", "fc"])]:
+        _, man = run_model(v, path, x, capture=spec)
+        got = [e["name"] for e in man if e["kind"] == "layer"] if man else None
+        vtref.check(got == want, f"--capture {spec}: {got} != {want}")
+    _, man = run_model(v, path, x, capture="op:Conv")
+    conv = [e for e in man if e["kind"] == "layer"][0]
+    vtref.check(conv["shape"] == [3, 16, 8, 8] and conv["op"] == "Conv" and conv["index"] == 0,
+                "manifest entry of the conv layer")
+
+
+def main():
+    args = vtref.parse_args()
+    v = vtref.Ventral(args.ventral)
+    test_conv(v)
+    test_matmul(v)
+    test_determinism_external(v)
+    test_errors(v)
+    test_layers_capture(v)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+/* The graph / capture / import API at the C level: capture specs, ownership and NULL handling,
+ * error codes, capture callbacks (and a failing one stopping the run), every prefix of a model file
+ * refused cleanly, reference vs oneDNN kernels on a Conv model. Models come from Debian's ONNX test
+ * data (skipped when absent). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "nn/nn.h"
+#include "ventral/onnx.h"
+#include "vt_test.h"
+
+static const char *node_dir(void)
+{
+    const char *d = getenv("VENTRAL_ONNX_TESTDATA");
+    return d ? d : "/usr/share/libonnx-testdata/data/node";
+}
+
+static bool have(const char *test)
+{
+    char path[1024];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/%s/model.onnx", node_dir(), test);
+    return stat(path, &sb) == 0;
+}
+
+static vt_status load(const char *test, vt_graph **g)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s/model.onnx", node_dir(), test);
+    return vt_onnx_load(path, g);
+}
+
+static void test_capture_spec(void)
+{
+    vt_capture *c = NULL;
+    int64_t shape[2] = {2, 3};
+    vt_layer_info conv = {.index = 4, .name = "/layer1/conv", .op = "Conv", .output = "x4", .rank = 2, .shape = shape};
+    vt_layer_info relu = {.index = 9, .name = "relu9", .op = "Relu", .output = "y9", .rank = 2, .shape = shape};
+    CHECK(vt_capture_parse("op:Conv", &c) == VT_OK);
+    CHECK(vt_capture_matches(c, &conv) && !vt_capture_matches(c, &relu));
+    vt_capture_free(c);
+    CHECK(vt_capture_parse("index:5-9,name:/layer1/*", &c) == VT_OK);
+    CHECK(vt_capture_matches(c, &conv) && vt_capture_matches(c, &relu));
+    vt_capture_free(c);
+    CHECK(vt_capture_parse("name:y?", &c) == VT_OK); /* the output name matches too */
+    CHECK(vt_capture_matches(c, &relu) && !vt_capture_matches(c, &conv));
+    vt_capture_free(c);
+    CHECK(vt_capture_parse("none", &c) == VT_OK);
+    CHECK(!vt_capture_matches(c, &conv));
+    vt_capture_free(c);
+    CHECK(!vt_capture_matches(NULL, &conv));
+    const char *bad[] = {"", "index:9-5", "index:x", "op:", "layers", ",", "index:-1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        c = (vt_capture *)1;
+        CHECK(vt_capture_parse(bad[i], &c) == VT_ERR_ARG && c == NULL);
+        CHECK(strlen(vt_last_error()) > 0);
+    }
+    CHECK(vt_capture_parse(NULL, &c) == VT_ERR_ARG);
+    vt_capture_free(NULL);
+    vt_graph_free(NULL);
+}
+
+static void test_load_errors(void)
+{
+    vt_graph *g = (vt_graph *)1;
+    CHECK(vt_onnx_load("/nonexistent/model.onnx", &g) == VT_ERR_IO && g == NULL);
+    CHECK(strstr(vt_last_error(), "/nonexistent/model.onnx") != NULL);
+    static const unsigned char junk[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x12, 0x34};
+    CHECK(vt_onnx_load_buffer(junk, sizeof junk, NULL, "junk.onnx", &g) == VT_ERR_FORMAT && g == NULL);
+    CHECK(strstr(vt_last_error(), "junk.onnx") != NULL);
+    vt_tensor *t = (vt_tensor *)1;
+    CHECK(vt_onnx_read_tensor("/nonexistent/t.pb", &t) == VT_ERR_IO && t == NULL);
+    CHECK(vt_graph_input_count(NULL) == 0 && vt_graph_layer_count(NULL) == 0 && vt_graph_output_name(NULL, 0) == NULL);
+}
+
+/* Every prefix of a real model file must load or fail with a status, never crash. */
+static void test_truncations(void)
+{
+    if (!have("test_conv_with_strides_padding")) return;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/test_conv_with_strides_padding/model.onnx", node_dir());
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL);
+    if (!f) return;
+    unsigned char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    int ok = 0, refused = 0, other = 0;
+    for (size_t len = 0; len <= n; len++) {
+        vt_graph *g = NULL;
+        vt_status st = vt_onnx_load_buffer(buf, len, NULL, "prefix", &g);
+        if (st == VT_OK)
+            ok++;
+        else if (st == VT_ERR_FORMAT || st == VT_ERR_UNSUPPORTED)
+            refused++;
+        else
+            other++;
+        vt_graph_free(g);
+    }
+    printf("  %zu prefixes: %d loaded, %d refused, %d other\n", n + 1, ok, refused, other);
+    CHECK(ok >= 1 && other == 0);
+}
+
+typedef struct {
+    int calls;
+    char op[32];
+    int64_t numel;
+    bool fail;
+} seen;
+
+static vt_status on_layer(void *user, const vt_layer_info *l, const vt_tensor *t)
+{
+    seen *s = user;
+    s->calls++;
+    snprintf(s->op, sizeof s->op, "%s", l->op);
+    s->numel = vt_tensor_numel(t);
+    return s->fail ? vt_fail(VT_ERR_IO, "capture sink full") : VT_OK;
+}
+
+static void test_run_relu(void)
+{
+    if (!have("test_relu")) return;
+    vt_graph *g = NULL;
+    CHECK(load("test_relu", &g) == VT_OK);
+    if (!g) return;
+    const char *name;
+    vt_dtype dt;
+    vt_shape s;
+    CHECK(vt_graph_input_count(g) == 1 && vt_graph_output_count(g) == 1);
+    CHECK(vt_graph_input(g, 0, &name, &dt, &s) == VT_OK && dt == VT_F32 && s.rank == 3);
+    CHECK(vt_graph_input(g, 1, &name, &dt, &s) == VT_ERR_ARG);
+    CHECK(vt_graph_prepare(g, 0, NULL) == VT_OK && vt_graph_layer_count(g) == 1);
+    vt_layer_info l;
+    /* The model fixes its first dim (3), so no dim provably follows the batch. */
+    CHECK(vt_graph_layer(g, 0, &l) == VT_OK && strcmp(l.op, "Relu") == 0 && l.batch_axis == -1);
+    CHECK(vt_graph_layer(g, 1, &l) == VT_ERR_ARG);
+    vt_tensor *x = vt_tensor_new(VT_F32, s.rank, s.dims);
+    float *xd = vt_tensor_f32(x);
+    for (int64_t i = 0; i < vt_tensor_numel(x); i++) xd[i] = (float)(i % 7) - 3.0f;
+    vt_capture *all;
+    vt_capture_parse("all", &all);
+    seen sn = {0};
+    vt_tensor **outs = NULL;
+    CHECK(vt_graph_run(g, 1, (const vt_tensor *const[]){x}, all, on_layer, &sn, &outs) == VT_OK);
+    CHECK(sn.calls == 1 && strcmp(sn.op, "Relu") == 0 && sn.numel == vt_tensor_numel(x));
+    bool ok = outs && outs[0];
+    for (int64_t i = 0; ok && i < vt_tensor_numel(x); i++) ok = vt_tensor_f32(outs[0])[i] == (xd[i] > 0 ? xd[i] : 0);
+    CHECK(ok);
+    if (outs) vt_tensor_free(outs[0]);
+    free(outs);
+    /* A capture callback that fails stops the run with its status and message. */
+    sn.fail = true;
+    outs = (vt_tensor **)1;
+    CHECK(vt_graph_run(g, 1, (const vt_tensor *const[]){x}, all, on_layer, &sn, &outs) == VT_ERR_IO && outs == NULL);
+    CHECK(strstr(vt_last_error(), "sink full") != NULL);
+    /* Wrong dtype, wrong count, NULL input. */
+    vt_tensor *x64 = vt_tensor_new(VT_F64, s.rank, s.dims);
+    CHECK(vt_graph_run(g, 1, (const vt_tensor *const[]){x64}, NULL, NULL, NULL, NULL) == VT_ERR_ARG);
+    CHECK(vt_graph_run(g, 0, NULL, NULL, NULL, NULL, NULL) == VT_ERR_ARG);
+    CHECK(vt_graph_run(g, 1, (const vt_tensor *const[]){NULL}, NULL, NULL, NULL, NULL) == VT_ERR_ARG);
+    vt_status pst = vt_graph_set_precision(g, VT_PRECISION_BF16);
+    CHECK(pst == VT_OK || pst == VT_ERR_UNSUPPORTED);
+    vt_tensor_free(x64);
+    vt_tensor_free(x);
+    vt_capture_free(all);
+    vt_graph_free(g);
+}
+
+/* The reference and oneDNN kernels agree on a conformance Conv model with constant weights. */
+static void test_reference_vs_fast(void)
+{
+    if (!have("test_basic_conv_with_padding")) return;
+    vt_graph *g = NULL;
+    CHECK(load("test_basic_conv_with_padding", &g) == VT_OK);
+    if (!g) return;
+    int n = vt_graph_input_count(g);
+    vt_tensor *in[2] = {0};
+    for (int i = 0; i < n && i < 2; i++) {
+        vt_shape s;
+        vt_graph_input(g, i, NULL, NULL, &s);
+        in[i] = vt_tensor_new(VT_F32, s.rank, s.dims);
+        for (int64_t k = 0; k < vt_tensor_numel(in[i]); k++) vt_tensor_f32(in[i])[k] = (float)((k * 37 % 11) - 5) / 3;
+    }
+    /* White box: make the weights (input 1) an initializer, so the fast path takes oneDNN. */
+    CHECK(n == 2);
+    if (n == 2) {
+        g->values[g->inputs[1]].init = in[1];
+        g->values[g->inputs[1]].is_input = false;
+        in[1] = NULL;
+        g->n_inputs = n = 1;
+    }
+    vt_tensor **a = NULL, **b = NULL;
+    CHECK(vt_graph_run(g, n, (const vt_tensor *const *)in, NULL, NULL, NULL, &a) == VT_OK);
+    vt_graph_set_reference(g, true);
+    CHECK(vt_graph_run(g, n, (const vt_tensor *const *)in, NULL, NULL, NULL, &b) == VT_OK);
+    if (a && b) {
+        int64_t m = vt_tensor_numel(a[0]);
+        double *da = malloc(sizeof(double) * (size_t)m), *db = malloc(sizeof(double) * (size_t)m);
+        for (int64_t k = 0; k < m; k++) da[k] = vt_tensor_f32(a[0])[k], db[k] = vt_tensor_f32(b[0])[k];
+        CHECK_ARRAYS("conv fast vs reference", da, db, m, 1e-5, 1e-5);
+        free(da);
+        free(db);
+        vt_tensor_free(a[0]);
+        vt_tensor_free(b[0]);
+    }
+    free(a);
+    free(b);
+    for (int i = 0; i < 2; i++) vt_tensor_free(in[i]);
+    vt_graph_free(g);
+}
+
+int main(void)
+{
+    vt_threads_init();
+    RUN(test_capture_spec);
+    RUN(test_load_errors);
+    RUN(test_truncations);
+    RUN(test_run_relu);
+    RUN(test_reference_vs_fast);
+    return vt_test_summary();
+}
