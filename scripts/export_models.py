@@ -276,7 +276,11 @@ def verify(model, path, size, ventral, name):
         man = json.load(open(os.path.join(tmp, "o", "manifest.json")))
         out = [e for e in man if e.get("kind") == "output"]
         got = np.load(os.path.join(tmp, "o", out[0]["file"]))
-    err = float(np.abs(got - ref).max() / max(np.abs(ref).max(), 1e-30))
+    if np.abs(ref).max() == 0:  # e.g. torchvision's ViT zero-initialises its head: logits say nothing
+        print(f"verify {name}: PyTorch's logits are all zero (zero-initialised classifier head); ventral's max "
+              f"|logit| = {np.abs(got).max():.2e}: the check is not informative for this model", file=sys.stderr)
+        return
+    err = float(np.abs(got - ref).max() / np.abs(ref).max())
     print(f"verify {name}: logits max|diff|/max|ref| = {err:.2e} ({'ok' if err <= 1e-4 else 'EXCEEDS 1e-4'})",
           file=sys.stderr)
 

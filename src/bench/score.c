@@ -12,8 +12,8 @@
 #include "ventral/rsm.h"
 #include "ventral/score.h"
 
-static const char *const metric_names[] = {"crsa", "versa", "encoding"};
-enum { N_METRICS = 3 };
+static const char *const metric_names[] = {"crsa", "versa", "encoding", "predictivity"};
+enum { N_METRICS = 4, M_PREDICTIVITY = 3 };
 
 vt_status vt_score_protocol(const char *name, vt_score_options *opt)
 {
@@ -25,6 +25,7 @@ vt_status vt_score_protocol(const char *name, vt_score_options *opt)
     opt->bootstrap = 1000;
     opt->ci_level = 0.95;
     opt->criterion = VT_RIDGE_MSE;
+    opt->folds = 10;
     if (strcmp(name, "default") == 0) {
         opt->protocol = "default";
         return VT_OK;
@@ -312,6 +313,87 @@ static void standardise(vt_tensor *xtr, vt_tensor *xte)
     }
 }
 
+/* Folds for k-fold cross-validation over the stimuli of one split: stimuli are shuffled (seeded),
+ * stably grouped by category when the store has one ('category' or 'category_name'), and dealt
+ * round-robin, so every fold holds about the same share of every category (METHODS §10). */
+static vt_status make_folds(const vt_brain *b, const int64_t *stim, int64_t n, int k, uint64_t seed, int *fold)
+{
+    char **cat = vt_brain_meta(b, "category");
+    if (!cat) cat = vt_brain_meta(b, "category_name");
+    int64_t *order = vt_malloc((size_t)n, sizeof *order);
+    if (!order) return VT_ERR_NOMEM;
+    vt_rng r = vt_rng_make(seed, 0xf01d5ull);
+    for (int64_t i = 0; i < n; i++) order[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)vt_rng_below(&r, (uint64_t)i + 1), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    if (cat) /* insertion sort by category keeps the shuffled order within each category */
+        for (int64_t i = 1; i < n; i++)
+            for (int64_t j = i; j > 0 && strcmp(cat[stim[order[j - 1]]], cat[stim[order[j]]]) > 0; j--) {
+                int64_t t = order[j];
+                order[j] = order[j - 1];
+                order[j - 1] = t;
+            }
+    for (int64_t i = 0; i < n; i++) fold[order[i]] = (int)(i % k);
+    free(order);
+    return VT_OK;
+}
+
+/* Median over the ROI's units of the split-half reliability (Spearman–Brown) on these stimuli. */
+static double split_half_ceiling(const vt_brain *b, const int64_t *stim, int64_t n, const int64_t *units, int64_t m,
+                                 const vt_score_options *opt)
+{
+    if (b->n_reps < 2) return NAN;
+    int64_t shape[3] = {n, b->n_reps, m};
+    vt_tensor *r = vt_tensor_new_uninit(VT_F64, 3, shape), *sh = vt_tensor_new(VT_F64, 1, &m);
+    double out = NAN;
+    if (r && sh) {
+        const float *src = vt_tensor_f32(b->responses);
+        double *d = vt_tensor_f64(r);
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t k = 0; k < b->n_reps; k++)
+                for (int64_t j = 0; j < m; j++)
+                    d[(i * b->n_reps + k) * m + j] = src[(stim[i] * b->n_reps + k) * b->n_units + units[j]];
+        if (vt_reliability_split_half(r, 10, opt->seed, sh) == VT_OK) out = summarise(vt_tensor_f64(sh), m, false);
+    }
+    vt_tensor_free(r);
+    vt_tensor_free(sh);
+    return out;
+}
+
+/* Cross-validated predictions: for each fold, ridge (alpha per unit by LOO-GCV on the other folds)
+ * predicts the fold's stimuli. x: n × w, y: n × v, pred: n × v (all float64). */
+static vt_status cv_predict(const vt_tensor *x, const vt_tensor *y, const int *fold, int k,
+                            const vt_ridge_options *ropt, vt_tensor *pred)
+{
+    int64_t n = x->shape[0], w = x->shape[1], v = y->shape[1];
+    int64_t *rows = vt_malloc((size_t)n, sizeof *rows);
+    vt_status st = rows ? VT_OK : VT_ERR_NOMEM;
+    for (int f = 0; st == VT_OK && f < k; f++) {
+        int64_t ntr = 0, nte = 0;
+        for (int64_t i = 0; i < n; i++)
+            if (fold[i] != f) rows[ntr++] = i;
+        for (int64_t i = 0; i < n; i++)
+            if (fold[i] == f) rows[ntr + nte++] = i;
+        if (nte == 0 || ntr < 3) continue;
+        vt_tensor *xtr = gather_rows(x, rows, ntr), *ytr = gather_rows(y, rows, ntr),
+                  *xte = gather_rows(x, rows + ntr, nte);
+        int64_t ps[2] = {nte, v};
+        vt_tensor *alpha = vt_tensor_new(VT_F64, 1, &v), *p = vt_tensor_new(VT_F64, 2, ps);
+        if (!xtr || !ytr || !xte || !alpha || !p) st = VT_ERR_NOMEM;
+        vt_ridge_outputs out = {alpha, NULL, NULL, NULL, p, NULL};
+        if (st == VT_OK) st = vt_ridge_fit(xtr, ytr, xte, NULL, ropt, &out, NULL);
+        for (int64_t i = 0; st == VT_OK && i < nte; i++)
+            memcpy(vt_tensor_f64(pred) + rows[ntr + i] * v, vt_tensor_f64(p) + i * v, sizeof(double) * (size_t)v);
+        vt_tensor_free(xtr), vt_tensor_free(ytr), vt_tensor_free(xte), vt_tensor_free(alpha), vt_tensor_free(p);
+    }
+    free(rows);
+    (void)w;
+    return st;
+}
+
 /* ---- the scoring loop ---- */
 
 typedef struct roi_data {
@@ -337,6 +419,8 @@ typedef struct scorer {
     roi_data *rois;
     int n_rois;
     vt_tensor *ytr_all, *yte_all; /* all units */
+    int *fold_tr, *fold_te;       /* cross-validation folds within each split (predictivity) */
+    int n_folds;
 } scorer;
 
 static void free_rois(scorer *s)
@@ -382,6 +466,9 @@ static vt_status make_rois(scorer *s)
         if (st != VT_OK) return vt_fail_context(st, "brain RSM of ROI '%s': ", R->name);
         R->ceiling[0] = R->ceiling[1] = rsm_ceiling(s->b, s->test, s->n_test, R->units, R->n_units);
         R->ceiling[2] = encoding_ceiling(s->b, s->test, s->n_test, R->units, R->n_units, s->opt->encoding_mean);
+        R->ceiling[M_PREDICTIVITY] = (s->opt->metrics & VT_SCORE_PREDICTIVITY)
+                                         ? split_half_ceiling(s->b, s->test, s->n_test, R->units, R->n_units, s->opt)
+                                         : NAN;
         if ((st = vt_results_put_roi(s->db, R->name, NULL, &R->id)) != VT_OK) return st;
     }
     return VT_OK;
@@ -430,7 +517,7 @@ static vt_status score_layer(scorer *s, int li, int64_t *scored)
 {
     const vt_feature_layer *L = &s->f->layers[li];
     vt_tensor *x = NULL, *xtr = NULL, *xte = NULL, *rsm_tr = NULL, *rsm_te = NULL;
-    vt_tensor *alpha = NULL, *loo = NULL, *pred = NULL, *score = NULL;
+    vt_tensor *alpha = NULL, *loo = NULL, *pred = NULL, *score = NULL, *cv_tr = NULL, *cv_te = NULL;
     vt_status st = vt_features_read_layer(s->f, li, &x);
     if (st != VT_OK) return st;
     int64_t *rows_tr = vt_malloc((size_t)s->n_train, sizeof(int64_t)),
@@ -450,20 +537,31 @@ static vt_status score_layer(scorer *s, int li, int64_t *scored)
         if (vt_rsm_new(xtr, VT_RSM_PEARSON, &rsm_tr) != VT_OK) rsm_tr = NULL;
         if (vt_rsm_new(xte, VT_RSM_PEARSON, &rsm_te) != VT_OK) rsm_te = NULL;
     }
+    vt_ridge_options ropt;
+    vt_ridge_options_init(&ropt);
+    ropt.alphas = s->opt->alphas;
+    ropt.n_alphas = s->opt->n_alphas;
+    ropt.criterion = s->opt->criterion;
+    if (st == VT_OK && s->opt->standardize && (s->opt->metrics & (VT_SCORE_ALL | VT_SCORE_PREDICTIVITY)))
+        standardise(xtr, xte);
+    /* Neural predictivity (METHODS §10): k-fold cross-validated ridge predictions within each split. */
+    if (st == VT_OK && (s->opt->metrics & VT_SCORE_PREDICTIVITY)) {
+        int64_t v = s->b->n_units, str[2] = {s->n_train, v}, ste[2] = {s->n_test, v};
+        cv_tr = vt_tensor_new(VT_F64, 2, str);
+        cv_te = vt_tensor_new(VT_F64, 2, ste);
+        if (!cv_tr || !cv_te) st = VT_ERR_NOMEM;
+        if (st == VT_OK) st = cv_predict(xtr, s->ytr_all, s->fold_tr, s->n_folds, &ropt, cv_tr);
+        if (st == VT_OK) st = cv_predict(xte, s->yte_all, s->fold_te, s->n_folds, &ropt, cv_te);
+        if (st != VT_OK) st = vt_fail_context(st, "layer '%s': ", L->name);
+    }
     /* Ridge: one fit for every unit of every ROI. */
     if (st == VT_OK && (s->opt->metrics & (VT_SCORE_VERSA | VT_SCORE_ENCODING))) {
-        if (s->opt->standardize) standardise(xtr, xte);
         int64_t v = s->b->n_units, sl[2] = {s->n_train, v}, se[2] = {s->n_test, v};
         alpha = vt_tensor_new(VT_F64, 1, &v);
         loo = vt_tensor_new(VT_F64, 2, sl);
         pred = vt_tensor_new(VT_F64, 2, se);
         score = vt_tensor_new(VT_F64, 1, &v);
         if (!alpha || !loo || !pred || !score) st = VT_ERR_NOMEM;
-        vt_ridge_options ropt;
-        vt_ridge_options_init(&ropt);
-        ropt.alphas = s->opt->alphas;
-        ropt.n_alphas = s->opt->n_alphas;
-        ropt.criterion = s->opt->criterion;
         vt_ridge_outputs out = {alpha, NULL, NULL, loo, pred, score};
         if (st == VT_OK) st = vt_ridge_fit(xtr, s->ytr_all, xte, s->yte_all, &ropt, &out, NULL);
         if (st != VT_OK) st = vt_fail_context(st, "layer '%s': ", L->name);
@@ -522,6 +620,22 @@ static vt_status score_layer(scorer *s, int li, int64_t *scored)
             }
             free(v);
         }
+        if (st == VT_OK && (s->opt->metrics & VT_SCORE_PREDICTIVITY)) {
+            double *v = vt_malloc((size_t)R->n_units, sizeof *v), tr = NAN, te = NAN;
+            if (!v) st = VT_ERR_NOMEM;
+            if (st == VT_OK) {
+                int64_t U = s->b->n_units;
+                for (int64_t j = 0; j < R->n_units; j++)
+                    v[j] = pearson_cols(vt_tensor_f64(cv_tr), vt_tensor_f64(s->ytr_all), s->n_train, U, R->units[j]);
+                tr = summarise(v, R->n_units, false);
+                for (int64_t j = 0; j < R->n_units; j++)
+                    v[j] = pearson_cols(vt_tensor_f64(cv_te), vt_tensor_f64(s->yte_all), s->n_test, U, R->units[j]);
+                te = summarise(v, R->n_units, false);
+                st = put_pair(s, layer_id, R, M_PREDICTIVITY, tr, te);
+                consider(R, M_PREDICTIVITY, L->index, layer_id, tr, te, NULL);
+            }
+            free(v);
+        }
     }
     if (st == VT_OK)
         st = vt_results_commit(s->db);
@@ -540,6 +654,8 @@ done:
     vt_tensor_free(loo);
     vt_tensor_free(pred);
     vt_tensor_free(score);
+    vt_tensor_free(cv_tr);
+    vt_tensor_free(cv_te);
     return st;
 }
 
@@ -606,8 +722,10 @@ static vt_status finish_picks(scorer *s, vt_score_summary *summary)
             }
         }
     }
-    if (st == VT_OK) st = vt_results_commit(s->db);
-    else vt_results_rollback(s->db);
+    if (st == VT_OK)
+        st = vt_results_commit(s->db);
+    else
+        vt_results_rollback(s->db);
     return st;
 }
 
@@ -629,6 +747,22 @@ vt_status vt_score(const vt_features *f, const vt_brain *b, const vt_score_optio
     for (int64_t u = 0; units && u < all_units; u++) units[u] = u;
     if (st == VT_OK) st = match_stimuli(f, b, s.feat_row);
     if (st == VT_OK) st = make_split(b->n_stimuli, opt, s.train, &s.n_train, s.test, &s.n_test);
+    if (st == VT_OK && (opt->metrics & VT_SCORE_PREDICTIVITY)) {
+        int64_t smaller = s.n_train < s.n_test ? s.n_train : s.n_test;
+        s.n_folds = (int)(opt->folds < smaller / 2 ? opt->folds : smaller / 2);
+        s.fold_tr = vt_malloc((size_t)s.n_train, sizeof *s.fold_tr);
+        s.fold_te = vt_malloc((size_t)s.n_test, sizeof *s.fold_te);
+        if (s.n_folds < 2)
+            st = vt_fail(VT_ERR_ARG, "predictivity needs at least 4 stimuli in each split");
+        else if (!s.fold_tr || !s.fold_te)
+            st = VT_ERR_NOMEM;
+        if (st == VT_OK) st = make_folds(b, s.train, s.n_train, s.n_folds, opt->seed, s.fold_tr);
+        if (st == VT_OK) st = make_folds(b, s.test, s.n_test, s.n_folds, opt->seed + 1, s.fold_te);
+        for (int64_t i = 0; st == VT_OK && opt->folds_out && i < s.n_train; i++)
+            opt->folds_out[s.train[i]] = s.fold_tr[i];
+        for (int64_t i = 0; st == VT_OK && opt->folds_out && i < s.n_test; i++)
+            opt->folds_out[s.test[i]] = s.fold_te[i];
+    }
     if (st == VT_OK) {
         s.ytr_all = brain_means(b, s.train, s.n_train, units, all_units, -1);
         s.yte_all = brain_means(b, s.test, s.n_test, units, all_units, -1);
@@ -659,6 +793,8 @@ vt_status vt_score(const vt_features *f, const vt_brain *b, const vt_score_optio
     free_rois(&s);
     vt_tensor_free(s.ytr_all);
     vt_tensor_free(s.yte_all);
+    free(s.fold_tr);
+    free(s.fold_te);
     free(s.feat_row);
     free(s.train);
     free(s.test);

@@ -18,6 +18,7 @@ import sys
 import warnings
 
 import numpy as np
+import onnx
 import torch
 import torch.nn as nn
 import torchvision
@@ -170,12 +171,12 @@ def export(name, out_dir, seed=0):
         axes = {n: {0: "batch"} for n in ["input"] + names}
         torch.onnx.export(tap, x, path, opset_version=opset, input_names=["input"], output_names=names,
                           dynamic_axes=axes, training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)
-    # The same model without taps: only the logits are graph outputs, so intermediate layers that are
-    # not captured may stay in oneDNN's NHWC layout between ops (a path the tapped model never takes).
-    torch.onnx.export(model, x, os.path.join(out_dir, name + "_plain.onnx"), opset_version=opset,
-                      input_names=["input"], output_names=["logits"],
-                      dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-                      training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)
+    # The same graph with only the logits as output (no re-export: drop the tap outputs), so intermediate
+    # layers that are not captured may stay in oneDNN's NHWC layout between ops, a path the tapped model
+    # never takes (its every layer is a graph output, always handed out NCHW).
+    plain = onnx.load(path)
+    del plain.graph.output[1:]
+    onnx.save(plain, os.path.join(out_dir, name + "_plain.onnx"))
     np.save(os.path.join(out_dir, name + "_input.npy"), x.numpy().astype(np.float32))
     np.savez(os.path.join(out_dir, name + "_ref.npz"), **{n: r.numpy() for n, r in zip(names, ref)})
     return path

@@ -93,6 +93,14 @@ vt.run("nsd", "assemble", "--root", tiny, "--subject", 1, "--out", ball, "--rois
        "--ncsnr", "none", "--images", "all")
 compare(ball, nsdref.assemble(tiny, 1, rois=None, within=None, ncsnr=None, images="all"), "subj01 every voxel/image")
 
+# An explicit image list (ids in a chosen order, one never shown to subject 2, which is dropped).
+listed = [int(subjectim[1, 30]), int(sharedix[0, 3]), int(subjectim[0, 40]), int(subjectim[1, 59])]
+with open(vt.path("ids.txt"), "w") as f:
+    f.write("\n".join(map(str, listed)) + "\n")
+blist = vt.path("blist.h5")
+vt.run("nsd", "assemble", "--root", tiny, "--subject", 2, "--out", blist, "--images", vt.path("ids.txt"))
+compare(blist, nsdref.assemble(tiny, 2, images=[i for i in listed if i != int(subjectim[0, 40])]), "--images list")
+
 bsel = vt.path("bsel.h5")
 vt.run("nsd", "assemble", "--root", tiny, "--subject", 1, "--out", bsel, "--rois", "floc-faces:FFA-1,streams:5",
        "--ncsnr", "0.5", "--sessions", "2")
@@ -114,6 +122,21 @@ for store, what in [(b1, "subj01"), (b2, "subj02 mixed")]:
     check_close(f"{what}: noise ceiling", np.load(os.path.join(out, "noise_ceiling.npy")), nc, atol=1e-9, rtol=1e-9)
     summary = json.load(open(os.path.join(out, "ceiling.json")))
     check(abs(summary["median_ncsnr"] - np.nanmedian(ncsnr)) < 1e-9, f"{what}: summary median ncsnr")
+
+# ROI subsets (--roi) and the GSN path of `ventral ceiling`.
+out = vt.path("ceil-ffa")
+vt.run("ceiling", "--brain", b1, "--method", "ncsnr", "--roi", "floc-faces", "-o", out)
+with h5py.File(b1, "r") as f:
+    rois = f["units/roi"].asstr()[()]
+    r = f["responses"][()].astype(np.float64)
+sel = np.array([any(c.startswith("floc-faces:") for c in lab.split("+")) for lab in rois])
+check_close("--roi floc-faces: ncsnr", np.load(os.path.join(out, "ncsnr.npy")), nsdref.ncsnr_nc(r[:, :, sel])[0], atol=1e-9, rtol=1e-9)
+out = vt.path("ceil-gsn")
+vt.run("ceiling", "--brain", b1, "--method", "gsn", "--roi", "streams:ventral", "--sims", 20, "-o", out)
+g = json.load(open(os.path.join(out, "ceiling.json")))
+check(-1 <= g["rsa_noise_ceiling"] <= 1 and g["scale_mode"] == "split-half" and g["units"] == int(np.sum(
+    [any(c == "streams:ventral" for c in lab.split("+")) for lab in rois])), f"gsn ceiling summary: {g}")
+check(np.load(os.path.join(out, "ncdist.npy")).shape == (20,), "gsn: one ceiling per simulation")
 
 # --- files written by h5py / nibabel / scipy.io.savemat ----------------------------------------
 rng = np.random.default_rng(7)

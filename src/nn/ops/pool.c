@@ -23,6 +23,69 @@ static vt_status pool_infer(vt_opctx *c)
     return VT_OK;
 }
 
+/* The divisor of an average window: its taps inside the input, or with count_include_pad the
+ * window clipped to the padded extent (PyTorch: not beyond it in ceil mode). */
+static int64_t avg_count(const vt_window *w, int64_t h0, int64_t w0, int64_t inside, bool include_pad)
+{
+    if (!include_pad) return inside;
+    int64_t he = h0 + (w->k[0] - 1) * w->d[0] + 1, we = w0 + (w->k[1] - 1) * w->d[1] + 1;
+    if (he > w->in[0] + w->pe[0]) he = w->in[0] + w->pe[0];
+    if (we > w->in[1] + w->pe[1]) we = w->in[1] + w->pe[1];
+    return ((he - h0 + w->d[0] - 1) / w->d[0]) * ((we - w0 + w->d[1] - 1) / w->d[1]);
+}
+
+/* NHWC input (from a oneDNN convolution), NHWC output: the channel loop innermost. The taps are
+ * visited in the same order as the NCHW loop, so both layouts give the same bits. */
+static vt_status pool_nhwc(vt_opctx *c, const vt_window *w, bool is_max, bool include_pad)
+{
+    const float *xd = c->in[0]->data;
+    float *yd = c->out[0]->data;
+    int64_t N = c->in[0]->shape[0], C = c->in[0]->shape[1];
+    int64_t IH = w->in[0], IW = w->in[1], OH = w->out[0], OW = w->out[1];
+    c->out_nhwc[0] = true;
+    bool nomem = false;
+#pragma omp parallel
+    {
+        double *acc = malloc(sizeof(double) * (size_t)(C > 0 ? C : 1));
+        if (!acc) nomem = true;
+#pragma omp for schedule(static)
+        for (int64_t p = 0; p < N * OH * OW; p++) {
+            if (!acc) continue;
+            int64_t n = p / (OH * OW), oh = p / OW % OH, ow = p % OW;
+            int64_t h0 = oh * w->s[0] - w->pb[0], w0 = ow * w->s[1] - w->pb[1], cnt = 0;
+            float *yp = yd + p * C;
+            for (int64_t ch = 0; ch < C; ch++) acc[ch] = 0, yp[ch] = -INFINITY;
+            for (int64_t kh = 0; kh < w->k[0]; kh++) {
+                int64_t ih = h0 + kh * w->d[0];
+                if (ih < 0 || ih >= IH) continue;
+                for (int64_t kw = 0; kw < w->k[1]; kw++) {
+                    int64_t iw = w0 + kw * w->d[1];
+                    if (iw < 0 || iw >= IW) continue;
+                    const float *xp = xd + ((n * IH + ih) * IW + iw) * C;
+                    if (is_max)
+                        for (int64_t ch = 0; ch < C; ch++) {
+                            if (xp[ch] > yp[ch] || xp[ch] != xp[ch]) yp[ch] = xp[ch];
+                        }
+                    else
+                        for (int64_t ch = 0; ch < C; ch++) acc[ch] += xp[ch];
+                    cnt++;
+                }
+            }
+            if (!is_max) {
+                int64_t div = avg_count(w, h0, w0, cnt, include_pad);
+                for (int64_t ch = 0; ch < C; ch++) yp[ch] = div ? (float)(acc[ch] / (double)div) : 0.0f;
+            }
+        }
+        free(acc);
+    }
+    return nomem ? vt_fail(VT_ERR_NOMEM, "out of memory") : VT_OK;
+}
+
+static bool pool_accepts_nhwc(const vt_opctx *c)
+{
+    return c->in[0]->rank == 4;
+}
+
 static vt_status pool_run(vt_opctx *c)
 {
     vt_window w;
@@ -35,6 +98,7 @@ static vt_status pool_run(vt_opctx *c)
     float *yd = c->out[0]->data;
     int64_t planes = c->in[0]->shape[0] * c->in[0]->shape[1];
     int64_t IH = w.in[0], IW = w.in[1], OH = w.out[0], OW = w.out[1];
+    if (c->in_nhwc[0]) return pool_nhwc(c, &w, is_max, include_pad);
 #pragma omp parallel for schedule(static)
     for (int64_t p = 0; p < planes; p++) {
         const float *xp = xd + p * IH * IW;
@@ -60,14 +124,7 @@ static vt_status pool_run(vt_opctx *c)
                 if (is_max)
                     yp[oh * OW + ow] = mx;
                 else {
-                    if (include_pad) {
-                        /* PyTorch: the window clipped to the padded extent (not beyond it in ceil mode). */
-                        int64_t hs = h0, he = h0 + (w.k[0] - 1) * w.d[0] + 1, ws = w0,
-                                we = w0 + (w.k[1] - 1) * w.d[1] + 1;
-                        if (he > IH + w.pe[0]) he = IH + w.pe[0];
-                        if (we > IW + w.pe[1]) we = IW + w.pe[1];
-                        cnt = ((he - hs + w.d[0] - 1) / w.d[0]) * ((we - ws + w.d[1] - 1) / w.d[1]);
-                    }
+                    cnt = avg_count(&w, h0, w0, cnt, include_pad);
                     yp[oh * OW + ow] = cnt ? (float)(sum / (double)cnt) : 0.0f;
                 }
             }
@@ -133,8 +190,18 @@ static vt_status global_run(vt_opctx *c)
 }
 
 static const vt_op ops[] = {
-    {.domain = "", .type = "MaxPool", .since = 1, .infer = pool_infer, .run = pool_run},
-    {.domain = "", .type = "AveragePool", .since = 1, .infer = pool_infer, .run = pool_run},
+    {.domain = "",
+     .type = "MaxPool",
+     .since = 1,
+     .infer = pool_infer,
+     .run = pool_run,
+     .accepts_nhwc = pool_accepts_nhwc},
+    {.domain = "",
+     .type = "AveragePool",
+     .since = 1,
+     .infer = pool_infer,
+     .run = pool_run,
+     .accepts_nhwc = pool_accepts_nhwc},
     {.domain = "",
      .type = "GlobalAveragePool",
      .since = 1,

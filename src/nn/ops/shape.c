@@ -290,8 +290,32 @@ static vt_status concat_infer(vt_opctx *c)
     return VT_OK;
 }
 
+/* Channel concatenation of NHWC tensors (Inception / DenseNet blocks after oneDNN convolutions). */
+static bool concat_accepts_nhwc(const vt_opctx *c)
+{
+    int axis = 0;
+    if (c->in[0]->rank != 4 || !vt_axis(vt_attr_int(c->node, "axis", 0), 4, &axis) || axis != 1) return false;
+    for (int k = 0; k < c->n_in; k++)
+        if (!c->in[k] || !c->in_nhwc[k]) return false;
+    return true;
+}
+
 static vt_status concat_run(vt_opctx *c)
 {
+    if (c->in_nhwc[0]) {
+        vt_tensor *y = c->out[0];
+        int64_t rows = y->shape[0] * y->shape[2] * y->shape[3], C = y->shape[1], off = 0;
+        for (int k = 0; k < c->n_in; k++) {
+            int64_t ck = c->in[k]->shape[1];
+            const float *xp = c->in[k]->data;
+            float *yp = y->data;
+#pragma omp parallel for schedule(static) if (rows * ck > 65536)
+            for (int64_t r = 0; r < rows; r++) memcpy(yp + r * C + off, xp + r * ck, sizeof(float) * (size_t)ck);
+            off += ck;
+        }
+        c->out_nhwc[0] = true;
+        return VT_OK;
+    }
     vt_tensor *y = c->out[0];
     int axis = 0;
     vt_axis(vt_attr_int(c->node, "axis", 0), y->rank, &axis);
@@ -813,7 +837,12 @@ static const vt_op ops[] = {
     {.domain = "", .type = "Squeeze", .since = 1, .infer = squeeze_infer, .run = copy_run},
     {.domain = "", .type = "Unsqueeze", .since = 1, .infer = unsqueeze_infer, .run = copy_run},
     {.domain = "", .type = "Transpose", .since = 1, .infer = transpose_infer, .run = transpose_run},
-    {.domain = "", .type = "Concat", .since = 4, .infer = concat_infer, .run = concat_run},
+    {.domain = "",
+     .type = "Concat",
+     .since = 4,
+     .infer = concat_infer,
+     .run = concat_run,
+     .accepts_nhwc = concat_accepts_nhwc},
     {.domain = "", .type = "Split", .since = 2, .infer = split_infer, .run = split_run},
     {.domain = "", .type = "Slice", .since = 1, .infer = slice_infer, .run = slice_run},
     {.domain = "", .type = "Gather", .since = 1, .infer = gather_infer, .run = gather_run},
