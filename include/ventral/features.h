@@ -62,7 +62,7 @@ void vt_features_abandon(vt_features_writer *w);
 typedef struct vt_feature_layer {
     int index;        /* the engine's layer index */
     char *name, *op;  /* owned */
-    char *shape;      /* e.g. "16x64x56x56" (batch dimension as extracted) */
+    char *shape;      /* per stimulus, e.g. "64x56x56" */
     int64_t features; /* per stimulus before projection */
     int64_t width;    /* stored columns */
     bool projected;

@@ -17,7 +17,10 @@
  * skipped). Ceilings (the largest correlation a noiseless model could reach): RSA scores by √ of the
  * split-half reliability of the test brain RSM (even vs odd repetitions, Spearman–Brown); encoding by
  * the summary over units of √(NC/100), NC the NSD noise ceiling from the units' NCSNR on the test
- * stimuli.
+ * stimuli. Neural predictivity (METHODS §10; Brain-Score style, with ridge as the read-out): within
+ * each split, k-fold cross-validated ridge predictions (folds stratified by the store's 'category'
+ * column when present), the median over the ROI's units of Pearson r; its ceiling is the median
+ * split-half reliability (Spearman–Brown) of the units on the test stimuli.
  */
 #ifndef VENTRAL_SCORE_H
 #define VENTRAL_SCORE_H
@@ -31,7 +34,8 @@
 extern "C" {
 #endif
 
-enum { VT_SCORE_CRSA = 1, VT_SCORE_VERSA = 2, VT_SCORE_ENCODING = 4, VT_SCORE_ALL = 7 };
+/* VT_SCORE_ALL is the fMRI set; predictivity (METHODS §10, for IT recordings) is asked for explicitly. */
+enum { VT_SCORE_CRSA = 1, VT_SCORE_VERSA = 2, VT_SCORE_ENCODING = 4, VT_SCORE_ALL = 7, VT_SCORE_PREDICTIVITY = 8 };
 
 typedef enum vt_split_kind {
     VT_SPLIT_KIND_RANDOM,  /* seeded random partition; train_fraction of the stimuli train */
@@ -52,6 +56,8 @@ typedef struct vt_score_options {
     bool standardize;   /* z-score features with the train mean/std (ddof 0) before ridge */
     bool second_half;   /* score only the second half of the layers, in execution order */
     bool encoding_mean; /* encoding summary: mean over units (else median) */
+    int folds;          /* predictivity: k of the k-fold cross-validation within each split (default 10) */
+    int32_t *folds_out; /* optional [brain stimuli]: receives each stimulus's fold (for checks) */
 } vt_score_options;
 
 /* Fills `opt` for a named protocol: "default" (METHODS §5–§6 defaults: random 50/50 split,

@@ -115,8 +115,10 @@ static vt_status load_metrics(loader *l, yaml_node_t *root, unsigned *out)
             *out |= VT_SCORE_VERSA;
         else if (m && !strcmp(m, "encoding"))
             *out |= VT_SCORE_ENCODING;
+        else if (m && !strcmp(m, "predictivity"))
+            *out |= VT_SCORE_PREDICTIVITY;
         else
-            return bad(l, "metrics", "lists an unknown metric (crsa, versa, encoding)");
+            return bad(l, "metrics", "lists an unknown metric (crsa, versa, encoding, predictivity)");
     }
     return *out ? VT_OK : bad(l, "metrics", "is empty");
 }

@@ -70,7 +70,14 @@ static vt_status on_layer(void *user, const vt_layer_info *layer, const vt_tenso
         vt_status st = vt_srp_plan_new(p > 0 ? p : 1, c->k, c->seed, &L->plan);
         if (st != VT_OK) return vt_fail_context(st, "%s: layer '%s': ", c->model, layer->name);
         bool projects = vt_srp_plan_projects(L->plan);
-        st = vt_features_add_layer(c->writer, layer, p, vt_srp_plan_out_dim(L->plan), projects, &L->handle);
+        /* The stored shape is per stimulus: the batch axis removed, so it does not depend on --batch. */
+        vt_layer_info per_stimulus = *layer;
+        int64_t shape[VT_MAX_RANK];
+        per_stimulus.rank = 0;
+        for (int d = 0; d < layer->rank; d++)
+            if (d != L->batch_axis) shape[per_stimulus.rank++] = layer->shape[d];
+        per_stimulus.shape = shape;
+        st = vt_features_add_layer(c->writer, &per_stimulus, p, vt_srp_plan_out_dim(L->plan), projects, &L->handle);
         if (st != VT_OK) return st;
         c->projected += projects;
     }

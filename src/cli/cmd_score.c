@@ -11,7 +11,9 @@
 
 static const char usage[] =
     "usage: ventral score --features F.h5 --brain B.h5 --db results.sqlite [--protocol default|conwell2024]\n"
-    "                     [--metrics crsa,versa,encoding] [--split random|odd-even] [--train-fraction 0.5]\n"
+    "                     [--metrics crsa,versa,encoding,predictivity] [--folds 10 [--folds-out F.npy]] [--split "
+    "random|odd-even] "
+    "[--train-fraction 0.5]\n"
     "                     [--seed 0] [--bootstrap 1000] [--alphas a,b,...] [--layers all|second-half]\n"
     "                     [--model-name NAME] [--family cnn|transformer|...] [--task T] [--training-data D]\n"
     "                     [--trained|--random] [--top1 PCT] [--params N]\n"
@@ -31,8 +33,10 @@ static bool parse_metrics(const char *text, unsigned *out)
             *out |= VT_SCORE_VERSA;
         else if (strcmp(t, "encoding") == 0)
             *out |= VT_SCORE_ENCODING;
+        else if (strcmp(t, "predictivity") == 0)
+            *out |= VT_SCORE_PREDICTIVITY;
         else {
-            cli_usage_error("unknown metric '%s' (crsa, versa, encoding)", t);
+            cli_usage_error("unknown metric '%s' (crsa, versa, encoding, predictivity)", t);
             free(copy);
             return false;
         }
@@ -84,7 +88,9 @@ int cmd_score(int argc, char **argv)
         O_TRAINED,
         O_RANDOM,
         O_TOP1,
-        O_PARAMS
+        O_PARAMS,
+        O_FOLDS,
+        O_FOLDS_OUT
     };
     static const struct option opts[] = {{"features", required_argument, 0, O_FEAT},
                                          {"brain", required_argument, 0, O_BRAIN},
@@ -105,9 +111,11 @@ int cmd_score(int argc, char **argv)
                                          {"random", no_argument, 0, O_RANDOM},
                                          {"top1", required_argument, 0, O_TOP1},
                                          {"params", required_argument, 0, O_PARAMS},
+                                         {"folds", required_argument, 0, O_FOLDS},
+                                         {"folds-out", required_argument, 0, O_FOLDS_OUT},
                                          {"help", no_argument, 0, 'h'},
                                          {0}};
-    const char *features = NULL, *brain = NULL, *dbpath = NULL, *protocol = "default";
+    const char *features = NULL, *brain = NULL, *dbpath = NULL, *protocol = "default", *folds_out = NULL;
     /* The protocol sets defaults; explicit options override them, so they are applied after. */
     for (int i = 1; i + 1 < argc; i++)
         if (strcmp(argv[i], "--protocol") == 0)
@@ -178,6 +186,11 @@ int cmd_score(int argc, char **argv)
         case O_PARAMS:
             if (!cli_parse_i64("--params", optarg, &model.n_params)) return CLI_USAGE;
             break;
+        case O_FOLDS_OUT: folds_out = optarg; break;
+        case O_FOLDS:
+            if (!cli_parse_i64("--folds", optarg, &i64) || i64 < 2) return cli_usage_error("--folds must be >= 2");
+            opt.folds = (int)i64;
+            break;
         case 'h': return printf("%s", usage), CLI_OK;
         default: return cli_usage_error("unknown option");
         }
@@ -201,6 +214,9 @@ int cmd_score(int argc, char **argv)
         config_json(config, sizeof config, features, brain, &opt);
         if (vt_results_run_start(db, config, true, &run, NULL) != VT_OK) rc = cli_fail_status();
     }
+    int32_t *folds = NULL;
+    if (rc == CLI_OK && folds_out && !(opt.folds_out = folds = vt_calloc((size_t)b->n_stimuli, sizeof *folds)))
+        rc = cli_fail_status();
     if (rc == CLI_OK && vt_score(f, b, &opt, db, run, &model, &sum) != VT_OK) {
         rc = cli_fail_status();
         vt_results_run_finish(db, run, "failed");
@@ -220,6 +236,13 @@ int cmd_score(int argc, char **argv)
                    ci, p->normalised);
         }
     }
+    if (rc == CLI_OK && folds) {
+        /* The predictivity folds of each brain stimulus, for independent re-computation. */
+        vt_tensor *ft = vt_tensor_wrap(VT_I32, 1, &b->n_stimuli, folds);
+        if (!ft || vt_npy_write(folds_out, ft) != VT_OK) rc = cli_fail_status();
+        vt_tensor_free(ft);
+    }
+    free(folds);
     vt_score_summary_free(&sum);
     vt_results_close(db);
     vt_brain_free(b);

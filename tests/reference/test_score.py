@@ -121,3 +121,38 @@ v.expect_error("features file is a brain store", "score", "--features", brain_pa
                v.path("x.sqlite"), contains="not a ventral feature store")
 v.expect_error("unknown protocol", "score", "--features", feat_path, "--brain", brain_path, "--db",
                v.path("x.sqlite"), "--protocol", "brainscore")
+
+# Neural predictivity (METHODS §10): within each half, k-fold cross-validated ridge (alpha per unit
+# by scikit-learn's RidgeCV) predictions, median Pearson r over the ROI's units; folds stratified by
+# the store's category column. The reference recomputes it with scikit-learn on ventral's folds.
+from sklearn.linear_model import RidgeCV
+import h5py
+cats = np.array([["animal", "car", "face"][i % 3] for i in range(n)])
+with h5py.File(brain_path, "a") as f:
+    f.create_dataset("stimuli/category", data=np.array(cats, dtype=object), dtype=h5py.string_dtype())
+alphas = [0.1, 1, 10, 100, 1000]
+db = v.path("pred.sqlite")
+v.run("score", "--features", feat_path, "--brain", brain_path, "--db", db, "--bootstrap", "0", "--split", "odd-even",
+      "--metrics", "predictivity", "--folds", "3", "--folds-out", v.path("folds.npy"), "--alphas", "0.1,1,10,100,1000")
+folds = np.load(v.path("folds.npy"))
+rows = list(csv.DictReader(io.StringIO(v.run("results", "export", "--db", db, "--format", "csv").stdout)))
+y = np.nanmean(resp, axis=1)
+tr, te = np.arange(n)[::2], np.arange(n)[1::2]
+for half, idx in [("train", tr), ("test", te)]:
+    for c in ["animal", "car", "face"]:  # stratified: every fold holds its share of every category
+        counts = np.bincount(folds[idx][cats[idx] == c], minlength=3)
+        vtref.check(counts.max() - counts.min() <= 1, f"{half}: category {c} spread over folds {counts}")
+ref, got = [], []
+for li, (name, op, x) in enumerate(layers):
+    for half, idx in [("train", tr), ("test", te)]:
+        pred = np.empty((len(idx), units))
+        for k in range(3):
+            held = folds[idx] == k
+            model = RidgeCV(alphas=alphas, alpha_per_target=True).fit(x[idx][~held], y[idx][~held])
+            pred[held] = model.predict(x[idx][held])
+        for roi in ["FFA", "PPA"]:
+            u = np.array([r == roi for r in rois])
+            ref.append(np.median(scoreref.pearson_cols(pred[:, u], y[idx][:, u])))
+            got.append([float(r["value"]) for r in rows if int(r["layer_index"]) == li and r["split"] == half and
+                        r["roi"] == roi and r["metric"] == "predictivity"][0])
+vtref.check_close("predictivity vs scikit-learn k-fold RidgeCV", got, ref, atol=1e-6, rtol=1e-6)
