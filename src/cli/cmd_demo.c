@@ -18,12 +18,12 @@
 
 static const char usage[] =
     "usage: ventral demo [--out DIR] [--stimuli 240] [--subjects 2] [--voxels 300] [--jobs 1]\n"
-    "  Simulates subjects whose voxels read out one layer of one bundled model (tinycnn, /Relu_2), benchmarks\n"
+    "  Simulates subjects whose voxels read out one layer of one bundled model (tinycnn, /Relu_3), benchmarks\n"
     "  the five bundled models against them (cRSA, veRSA, encoding), writes DIR/report/index.html and prints\n"
     "  the ranking. Default DIR: ./ventral-demo. The bundled models are looked up in $VENTRAL_DATA/models,\n"
     "  the installed data folder, then the source tree.\n";
 
-static const char *const planted_model = "tinycnn", *const planted_layer = "/Relu_1";
+static const char *const planted_model = "tinycnn", *const planted_layer = "/Relu_3";
 
 static void log_line(void *user, const char *line)
 {

@@ -17,7 +17,7 @@ import vtref
 args = vtref.parse_args()
 v = vtref.Ventral(args.ventral)
 models_dir = os.path.join(os.environ["VENTRAL_FIXTURES"], "..", "..", "examples", "models")
-planted_model, planted_layer = "tinycnn", "/Relu_1"
+planted_model, planted_layer = "tinycnn", "/Relu_3"
 world = v.path("world")
 v.run("simulate", "--out", world, "--model", os.path.join(models_dir, "tinycnn.onnx"), "--layer", planted_layer,
       "--stimuli", "160", "--voxels", "120", "--subjects", "2", "--snr", "0.8,2.0", "--seed", "3")
@@ -62,9 +62,8 @@ print(first.stdout.strip())
 vtref.check("3 models extracted, 0 from the cache" in first.stdout, "first run extracts every model")
 rows = export(db)
 sel = selected(rows)
-# The planted model must win veRSA everywhere. With 80 training stimuli the planted layer and its
-# own max-pooled copy can be statistically tied, so the planted layer must be chosen in at least
-# 3 of the 4 (subject, ROI) cells.
+# The planted model must win veRSA everywhere, and the planted layer must be chosen in at least 3
+# of the 4 (subject, ROI) cells (with 80 training stimuli a neighbouring layer can tie by chance).
 planted_hits = {"versa": 0, "encoding": 0}
 for subject in ["sim01", "sim02"]:
     for roi in ["ventral", "lateral"]:
@@ -116,13 +115,18 @@ if killed:
     proc.send_signal(signal.SIGKILL)
 proc.wait()
 print(f"  killed mid-run: {killed}")
-resumed = v.run("bench", cfg2)
+resumed = v.run("bench", cfg2, "--jobs", "2")  # resumed by two worker processes
 print("  " + resumed.stdout.strip())
 vtref.check("run 1 finished" in resumed.stdout, "the killed run is resumed, not restarted")
 rows2 = export(db2)
 keys = [(r["run_id"], r["model"], r["layer_index"], r["subject"], r["roi"], r["metric"], r["split"]) for r in rows2]
 vtref.check(len(keys) == len(set(keys)), "no duplicated result after resuming")
-vtref.check(selected(rows2) == by_run[0], "resumed results equal the uninterrupted run's")
+# Equal up to rounding: the resumed run's workers use one thread each, and OpenBLAS's sums
+# depend on the thread count (about 1e-16 relative).
+resumed_sel = selected(rows2)
+vtref.check(resumed_sel.keys() == by_run[0].keys() and
+            all(resumed_sel[k][0] == by_run[0][k][0] and abs(resumed_sel[k][1] - by_run[0][k][1]) < 1e-9
+                for k in by_run[0]), "resumed results equal the uninterrupted run's (same layers, scores to 1e-9)")
 finals = [n for n in os.listdir(cache2) if n.endswith(".h5")]
 import h5py
 vtref.check(len(finals) == 3 and all(h5py.File(os.path.join(cache2, n))["layers"] for n in finals),
