@@ -13,7 +13,7 @@
  * RSM of the LOO predictions vs the train brain RSM, veRSA test = RSM of the test predictions vs
  * the test brain RSM; encoding = summary (median, or mean under conwell2024) over the ROI's units
  * of the Pearson r of the LOO (train) or test predictions. ROIs come from the store's unit ROI
- * labels (one ROI "all" without labels). Brain RSMs use trial-averaged responses (NaN trials
+ * labels, plus their union "all" when there are several (one ROI "all" without labels). Brain RSMs use trial-averaged responses (NaN trials
  * skipped). Ceilings (the largest correlation a noiseless model could reach): RSA scores by √ of the
  * split-half reliability of the test brain RSM (even vs odd repetitions, Spearman–Brown); encoding by
  * the summary over units of √(NC/100), NC the NSD noise ceiling from the units' NCSNR on the test

@@ -441,7 +441,7 @@ static void free_rois(scorer *s)
 static vt_status make_rois(scorer *s)
 {
     const vt_brain *b = s->b;
-    s->rois = vt_calloc((size_t)b->n_units, sizeof *s->rois);
+    s->rois = vt_calloc((size_t)b->n_units + 1, sizeof *s->rois);
     if (!s->rois) return VT_ERR_NOMEM;
     for (int64_t u = 0; u < b->n_units; u++) {
         const char *label = b->unit_rois && b->unit_rois[u] ? b->unit_rois[u] : "all";
@@ -454,6 +454,18 @@ static vt_status make_rois(scorer *s)
             s->n_rois++;
         }
         s->rois[r].units[s->rois[r].n_units++] = u;
+    }
+    /* With several ROIs, their union is scored too (e.g. NSD's occipitotemporal set as one ROI,
+     * as Conwell et al. score it), under the name "all" unless a ROI already has that name. */
+    bool has_all = false;
+    for (int r = 0; r < s->n_rois; r++) has_all |= strcmp(s->rois[r].name, "all") == 0;
+    if (s->n_rois > 1 && !has_all) {
+        roi_data *U = &s->rois[s->n_rois];
+        snprintf(U->name, sizeof U->name, "all");
+        U->units = vt_malloc((size_t)b->n_units, sizeof(int64_t));
+        if (!U->units) return VT_ERR_NOMEM;
+        for (int64_t u = 0; u < b->n_units; u++) U->units[U->n_units++] = u;
+        s->n_rois++;
     }
     for (int r = 0; r < s->n_rois; r++) {
         roi_data *R = &s->rois[r];

@@ -54,8 +54,8 @@ def reference(alphas, criterion, standardize, mean, first_layer):
             sd[sd == 0] = 1
             xtr, xte = (xtr - mu) / sd, (xte - mu) / sd
         loo, pred = scoreref.fit_layer(xtr, y[tr], xte, alphas, criterion)
-        for roi in ["FFA", "PPA"]:
-            u = np.array([r == roi for r in rois])
+        for roi in ["FFA", "PPA", "all"]:
+            u = np.array([r == roi or roi == "all" for r in rois])
             ytr, yte = y[tr][:, u], y[te][:, u]
             summ = np.mean if mean else np.median
             ref[(li, roi, "crsa")] = (scoreref.compare(scoreref.rdm(xtr if not standardize else x[tr]), scoreref.rdm(ytr)),
@@ -79,7 +79,7 @@ def check_against(rows, ref, what):
     keys = sorted(set(got) & set(ref))
     vtref.check_close(f"{what}: train scores", [got[k][0] for k in keys], [ref[k][0] for k in keys], atol=1e-6, rtol=1e-6)
     vtref.check_close(f"{what}: test scores", [got[k][1] for k in keys], [ref[k][1] for k in keys], atol=1e-6, rtol=1e-6)
-    for roi in ["FFA", "PPA"]:
+    for roi in ["FFA", "PPA", "all"]:
         for metric in ["crsa", "versa", "encoding"]:
             cand = [k for k in ref if k[1] == roi and k[2] == metric]
             best = max(cand, key=lambda k: (ref[k][0], -k[0]))
@@ -110,7 +110,7 @@ print(boot)
 rows = list(csv.DictReader(io.StringIO(v.run("results", "export", "--db", v.path("boot.sqlite"), "--format",
                                              "csv").stdout)))
 sel = [r for r in rows if r["selected"] == "1" and r["split"] == "test"]
-vtref.check(len(sel) == 4 and all(float(r["ci_low"]) <= float(r["value"]) <= float(r["ci_high"]) for r in sel),
+vtref.check(len(sel) == 6 and all(float(r["ci_low"]) <= float(r["value"]) <= float(r["ci_high"]) for r in sel),
             "bootstrap CI brackets each selected test score")
 
 # Bad inputs.
@@ -150,8 +150,8 @@ for li, (name, op, x) in enumerate(layers):
             held = folds[idx] == k
             model = RidgeCV(alphas=alphas, alpha_per_target=True).fit(x[idx][~held], y[idx][~held])
             pred[held] = model.predict(x[idx][held])
-        for roi in ["FFA", "PPA"]:
-            u = np.array([r == roi for r in rois])
+        for roi in ["FFA", "PPA", "all"]:
+            u = np.array([r == roi or roi == "all" for r in rois])
             ref.append(np.median(scoreref.pearson_cols(pred[:, u], y[idx][:, u])))
             got.append([float(r["value"]) for r in rows if int(r["layer_index"]) == li and r["split"] == half and
                         r["roi"] == roi and r["metric"] == "predictivity"][0])
