@@ -3,12 +3,15 @@
 
     /usr/bin/python3 bench/bench_onnx.py --ventral build/ventral [--models resnet50,vit_b_16,alexnet]
                                          [--batch 16] [--batches 3] [--threads 2] [--precision f32]
+                                         [--ort DIR]   # DIR/node_modules/onnxruntime-node, from
+                                                       # ONNXRUNTIME_NODE_INSTALL_CUDA=skip npm install onnxruntime-node
 
 Models are torchvision's, randomly initialised (seed 0), exported once to ONNX (opset 13, symbolic batch)
 into --cache. ventral runs `run --capture all --no-write` (every layer materialised in plain layout and
 handed to the capture callback, nothing written), after one warm-up batch (primitive creation / JIT);
 PyTorch runs eval() under no_grad plain, and with a forward hook on every module keeping each output until
-the batch ends (what capturing every layer costs there), also after one warm-up batch. Printed: images/s
+the batch ends (what capturing every layer costs there), also after one warm-up batch; with --ort, onnxruntime
+(bench_onnx_ort.js under node, final output only, same threads). Printed: images/s
 (wall, and CPU-time based: total images / (CPU seconds / threads), robust on a shared machine but counting
 ventral's warm-up batch), peak RSS, and ratios ventral / PyTorch with hooks.
 """
@@ -74,6 +77,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--precision", default="f32")
     ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "ventral-bench"))
+    ap.add_argument("--ort", help="folder holding node_modules/onnxruntime-node")
     a = ap.parse_args()
     os.makedirs(a.cache, exist_ok=True)
     n = a.batch * a.batches
@@ -103,6 +107,20 @@ def main():
             res[hooks] = (n / wall, n / (cpu_t / a.threads))
             label = "PyTorch hooks on every module" if hooks else "PyTorch plain"
             print(f"{name:10} {label:28} {n / wall:10.2f} {n / (cpu_t / a.threads):10.2f} {rss_t / 1024:8.0f} MB")
+        if a.ort:
+            env = dict(os.environ, NODE_PATH=os.path.join(a.ort, "node_modules"))
+            r = subprocess.run(["node", os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_onnx_ort.js"),
+                                model, x_all, str(a.batch), str(a.batches), str(a.threads)], capture_output=True,
+                               text=True, env=env)
+            if r.returncode == 0:
+                wall, cpu_o, rss_o = map(float, r.stdout.split()[-3:])
+                res["ort"] = (n / wall, n / (cpu_o / a.threads))
+                print(f"{name:10} {'onnxruntime (output only)':28} {n / wall:10.2f} {n / (cpu_o / a.threads):10.2f} "
+                      f"{rss_o / 1024:8.0f} MB")
+                print(f"{name:10} {'ratio ventral / onnxruntime':28} {vt_wall / res['ort'][0]:10.2f} "
+                      f"{vt_cpu / res['ort'][1]:10.2f}")
+            else:
+                print(r.stderr[-500:])
         if 1 in res:
             print(f"{name:10} {'ratio ventral / PyTorch hooks':28} {vt_wall / res[1][0]:10.2f} {vt_cpu / res[1][1]:10.2f}")
 

@@ -103,6 +103,56 @@ static void test_truncations(void)
     CHECK(ok >= 1 && other == 0);
 }
 
+/* Random byte flips in a model (loaded, prepared and run when it still parses) must never crash:
+ * every outcome is a status. */
+static void test_mutations(void)
+{
+    if (!have("test_conv_with_strides_padding")) return;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/test_conv_with_strides_padding/model.onnx", node_dir());
+    FILE *f = fopen(path, "rb");
+    if (!f) return;
+    unsigned char orig[65536], buf[65536];
+    size_t n = fread(orig, 1, sizeof orig, f);
+    fclose(f);
+    uint64_t state = 12345;
+    int loaded = 0, ran = 0;
+    for (int trial = 0; trial < 3000; trial++) {
+        memcpy(buf, orig, n);
+        for (int k = 0; k < 1 + trial % 3; k++) {
+            state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+            buf[(state >> 33) % n] = (unsigned char)(state >> 20);
+        }
+        vt_graph *g = NULL;
+        if (vt_onnx_load_buffer(buf, n, NULL, "mutant", &g) == VT_OK) {
+            loaded++;
+            if (vt_graph_prepare(g, 0, NULL) == VT_OK && vt_graph_input_count(g) <= 4) {
+                vt_tensor *in[4] = {0};
+                bool ok = true;
+                for (int i = 0; i < vt_graph_input_count(g) && ok; i++) {
+                    vt_shape s;
+                    vt_dtype dt;
+                    vt_graph_input(g, i, NULL, &dt, &s);
+                    for (int d = 0; d < s.rank; d++) ok = ok && s.dims[d] >= 0 && s.dims[d] <= 64;
+                    if (ok) in[i] = vt_tensor_new(dt, s.rank, s.dims);
+                    ok = ok && in[i];
+                }
+                vt_tensor **outs = NULL;
+                if (ok && vt_graph_run(g, vt_graph_input_count(g), (const vt_tensor *const *)in, NULL, NULL, NULL,
+                                       &outs) == VT_OK) {
+                    ran++;
+                    for (int o = 0; o < vt_graph_output_count(g); o++) vt_tensor_free(outs[o]);
+                    free(outs);
+                }
+                for (int i = 0; i < 4; i++) vt_tensor_free(in[i]);
+            }
+        }
+        vt_graph_free(g);
+    }
+    printf("  3000 mutants: %d loaded, %d ran\n", loaded, ran);
+    CHECK(loaded > 0);
+}
+
 typedef struct {
     int calls;
     char op[32];
@@ -217,6 +267,7 @@ int main(void)
     RUN(test_capture_spec);
     RUN(test_load_errors);
     RUN(test_truncations);
+    RUN(test_mutations);
     RUN(test_run_relu);
     RUN(test_reference_vs_fast);
     return vt_test_summary();

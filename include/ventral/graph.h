@@ -57,6 +57,11 @@ typedef struct vt_layer_info {
     int batch_axis;       /* the dim holding the stimuli (its size is the batch and follows it); -1 when the
                            * batch is merged with another dim (e.g. a flattened sequence-first [T*N, D]
                            * attention tensor) or the layer does not depend on the batch */
+    int merged_axis;      /* batch_axis -1: the dim that holds the stimuli merged with another factor k (its
+                           * size is batch * k), or -1 */
+    bool merged_outer;    /* that dim is (stimulus, k) in C order (e.g. [N*heads, T, T] attention weights);
+                           * false: (k, stimulus) (e.g. a sequence-first [T*N, D] projection). Known only when
+                           * merged_axis >= 0 */
 } vt_layer_info;
 
 void vt_graph_free(vt_graph *g);
@@ -76,6 +81,11 @@ vt_status vt_graph_prepare(vt_graph *g, int n_inputs, const vt_shape *shapes);
 /* Layers of the last prepare (0 before any). */
 int vt_graph_layer_count(const vt_graph *g);
 vt_status vt_graph_layer(const vt_graph *g, int index, vt_layer_info *info);
+
+/* Whether vt_graph_prepare also locates the stimuli inside merged dims (merged_axis / merged_outer of
+ * vt_layer_info) by running the graph once on two identical stimuli; on by default. Off makes
+ * prepare shape-only (what `ventral layers` needs), and merged layers then report merged_axis -1. */
+void vt_graph_set_locate_stimuli(vt_graph *g, bool on);
 
 /* Sets the precision of later runs (default float32). VT_ERR_UNSUPPORTED, with a sentence
  * saying why, when the CPU lacks native bf16. */

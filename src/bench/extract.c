@@ -20,8 +20,7 @@ void vt_extract_options_init(vt_extract_options *opt)
 
 /* Per-layer state, created when the layer first reaches the capture callback. */
 typedef struct layer_state {
-    int handle;     /* feature store handle; -1 until first seen */
-    int batch_axis; /* axis that carries the stimuli; -1: the layer does not depend on the batch */
+    int handle; /* feature store handle; -1 until first seen */
     vt_srp_plan *plan;
 } layer_state;
 
@@ -29,7 +28,7 @@ typedef struct extract_ctx {
     vt_features_writer *writer;
     layer_state *layers;
     int n_layers;
-    int64_t k, row0, valid; /* rows of this batch that are real stimuli (the rest pad the last batch) */
+    int64_t k, batch, row0, valid; /* rows of this batch that are real stimuli (the rest pad the last batch) */
     uint64_t seed;
     float *z; /* projection output, batch × max width */
     int64_t z_cap;
@@ -46,15 +45,28 @@ static vt_status on_layer(void *user, const vt_layer_info *layer, const vt_tenso
         return vt_fail(VT_ERR_INTERNAL, "%s: layer index %d out of range", c->model, layer->index);
     if (t->dtype != VT_F32 || t->rank < 1) return VT_OK; /* integer/bool layers (masks, indices) carry no features */
     layer_state *L = &c->layers[layer->index];
-    if (L->batch_axis < 0 || L->batch_axis >= t->rank) return VT_OK; /* constant over stimuli: no features */
-    int64_t b = t->shape[L->batch_axis], p = b ? vt_tensor_numel(t) / b : 0;
+    /* Where the stimuli are (the engine locates them at prepare): a dim of its own, or merged with
+     * a factor k into one dim — (stimulus, k) or (k, stimulus). Either way the tensor is
+     * outer × b × inner, and each stimulus's features are its inner rows in C order. */
+    int64_t b = c->batch, outer = 1, inner = 1, k = 1;
+    int axis = layer->batch_axis >= 0 ? layer->batch_axis : layer->merged_axis;
+    if (axis < 0 || axis >= t->rank) return VT_OK; /* does not depend on the stimuli: no features */
+    if (layer->batch_axis < 0) {
+        if (t->shape[axis] % b) return VT_OK;
+        k = t->shape[axis] / b;
+    } else if (t->shape[axis] != b) {
+        return vt_fail(VT_ERR_INTERNAL, "%s: layer '%s' holds %lld stimuli on its batch axis, expected %lld", c->model,
+                       layer->name, (long long)t->shape[axis], (long long)b);
+    }
+    for (int d = 0; d < axis; d++) outer *= t->shape[d];
+    for (int d = axis + 1; d < t->rank; d++) inner *= t->shape[d];
+    if (layer->batch_axis < 0 && layer->merged_outer)
+        inner *= k;
+    else if (layer->batch_axis < 0)
+        outer *= k;
+    int64_t p = outer * inner;
     const float *data = t->data;
-    if (L->batch_axis > 0) {
-        /* e.g. attention's (3, batch, heads, tokens, dim): gather each stimulus's values in C order
-         * of the remaining axes. */
-        int64_t outer = 1, inner = 1;
-        for (int d = 0; d < L->batch_axis; d++) outer *= t->shape[d];
-        for (int d = L->batch_axis + 1; d < t->rank; d++) inner *= t->shape[d];
+    if (outer > 1) {
         if (b * p > c->t_cap) {
             float *grown = realloc(c->t, sizeof *grown * (size_t)(b * p));
             if (!grown) return vt_fail(VT_ERR_NOMEM, "out of memory for layer '%s'", layer->name);
@@ -75,7 +87,10 @@ static vt_status on_layer(void *user, const vt_layer_info *layer, const vt_tenso
         int64_t shape[VT_MAX_RANK];
         per_stimulus.rank = 0;
         for (int d = 0; d < layer->rank; d++)
-            if (d != L->batch_axis) shape[per_stimulus.rank++] = layer->shape[d];
+            if (d != axis)
+                shape[per_stimulus.rank++] = layer->shape[d];
+            else if (layer->batch_axis < 0)
+                shape[per_stimulus.rank++] = k;
         per_stimulus.shape = shape;
         st = vt_features_add_layer(c->writer, &per_stimulus, p, vt_srp_plan_out_dim(L->plan), projects, &L->handle);
         if (st != VT_OK) return st;
@@ -126,43 +141,6 @@ static vt_status check_input(const char *model, vt_graph *g, const vt_stimuli *s
     return VT_OK;
 }
 
-/* Which axis of each layer carries the stimuli: shapes are inferred for batch sizes B + 1 and B, and
- * the axis that differs is the batch axis (axis 0 for most layers; not for attention internals
- * such as a stacked q/k/v). Leaves the graph prepared for B and c->layers allocated. */
-static vt_status find_batch_axes(vt_graph *g, vt_shape *shape, extract_ctx *c)
-{
-    vt_shape probe = *shape;
-    probe.dims[0] = shape->dims[0] + 1;
-    vt_status st = vt_graph_prepare(g, 1, &probe);
-    if (st != VT_OK) return st;
-    int n = vt_graph_layer_count(g);
-    vt_shape *other = vt_calloc((size_t)(n ? n : 1), sizeof *other);
-    if (!other) return VT_ERR_NOMEM;
-    for (int i = 0; i < n; i++) {
-        vt_layer_info info;
-        if (vt_graph_layer(g, i, &info) == VT_OK) {
-            other[i].rank = info.rank;
-            memcpy(other[i].dims, info.shape, sizeof(int64_t) * (size_t)info.rank);
-        }
-    }
-    st = vt_graph_prepare(g, 1, shape);
-    c->n_layers = vt_graph_layer_count(g);
-    c->layers = vt_calloc((size_t)(c->n_layers ? c->n_layers : 1), sizeof *c->layers);
-    if (st == VT_OK && !c->layers) st = VT_ERR_NOMEM;
-    for (int i = 0; st == VT_OK && i < c->n_layers; i++) {
-        vt_layer_info info;
-        c->layers[i].handle = -1;
-        c->layers[i].batch_axis = 0; /* the usual case, and the fallback when the two graphs differ */
-        if (n != c->n_layers || vt_graph_layer(g, i, &info) != VT_OK || info.rank != other[i].rank) continue;
-        int axis = -1, changed = 0;
-        for (int d = 0; d < info.rank; d++)
-            if (info.shape[d] != other[i].dims[d]) axis = d, changed++;
-        c->layers[i].batch_axis = changed == 1 && info.shape[axis] == shape->dims[0] ? axis : -1;
-    }
-    free(other);
-    return st;
-}
-
 vt_status vt_extract(const char *model_path, vt_stimuli *stimuli, const char *out_path, const vt_extract_options *opt,
                      vt_extract_info *info)
 {
@@ -189,7 +167,15 @@ vt_status vt_extract(const char *model_path, vt_stimuli *stimuli, const char *ou
     vt_shape shape;
     if ((st = vt_onnx_load(model_path, &g)) != VT_OK) goto done;
     if ((st = check_input(model_path, g, stimuli, &shape, batch)) != VT_OK) goto done;
-    if ((st = find_batch_axes(g, &shape, &c)) != VT_OK) goto done;
+    if ((st = vt_graph_prepare(g, 1, &shape)) != VT_OK) goto done;
+    c.batch = batch;
+    c.n_layers = vt_graph_layer_count(g);
+    c.layers = vt_calloc((size_t)(c.n_layers ? c.n_layers : 1), sizeof *c.layers);
+    if (!c.layers) {
+        st = VT_ERR_NOMEM;
+        goto done;
+    }
+    for (int i = 0; i < c.n_layers; i++) c.layers[i].handle = -1;
     if (opt->precision != VT_PRECISION_F32 && (st = vt_graph_set_precision(g, opt->precision)) != VT_OK) goto done;
     if ((st = vt_capture_parse(opt->capture ? opt->capture : "all", &sel)) != VT_OK) goto done;
     x = vt_malloc((size_t)(batch * vt_stimuli_item_floats(stimuli)), sizeof *x);

@@ -62,6 +62,7 @@ int cmd_layers(int argc, char **argv)
         vt_capture_free(sel);
         return cli_fail_status();
     }
+    vt_graph_set_locate_stimuli(g, false); /* shapes only: no need to run the model */
     int nin = vt_graph_input_count(g);
     vt_shape shapes[8];
     vt_status st = VT_OK;

@@ -12,10 +12,11 @@ static const char usage[] =
     "usage: ventral run MODEL.onnx --input X.npy --out DIR [--capture SPEC] [--batch N] [--precision f32|bf16]\n"
     "  Runs an ONNX model over the stimuli in X (N x ..., float32; the model's first input) and writes\n"
     "  one .npy per captured layer (N x layer shape), the final outputs, and DIR/manifest.json: an array of\n"
-    "  {kind, index, name, op, output, shape, batch_axis, file} (kind \"layer\" or \"output\"). A layer whose\n"
-    "  stimuli sit on another axis (batch_axis > 0, e.g. sequence-first attention) is written stimuli-first;\n"
-    "  batch_axis -1 marks a layer that merges the stimuli with another dim (written as computed, batches\n"
-    "  concatenated along dim 0).\n"
+    "  {kind, index, name, op, output, shape, batch_axis, stimuli_first, file} (kind \"layer\" or \"output\").\n"
+    "  Layers whose stimuli sit on another axis (batch_axis > 0, e.g. sequence-first attention) or are merged\n"
+    "  with another factor into one dim (batch_axis -1, e.g. [N*heads, T, T] attention weights) are written\n"
+    "  stimuli-first (stimuli_first true, the file shape then has the stimuli as dim 0); a layer whose stimuli\n"
+    "  could not be located is written as computed, batches concatenated along dim 0 (stimuli_first false).\n"
     "  --capture    all | none | op:TYPE | name:GLOB | index:A-B, comma-separated (default: all)\n"
     "  --batch      stimuli per forward pass (default 16); results do not depend on it\n"
     "  --precision  f32 (default) or bf16 (convolutions and matmuls in bfloat16 where the CPU has it)\n"
@@ -29,7 +30,8 @@ typedef struct out_file {
     int rank;
     int64_t shape[VT_MAX_RANK];
     int64_t rows_done;
-    int batch_axis; /* of the layer in the model (files always hold the stimuli first when >= 0) */
+    int batch_axis;     /* of the layer in the model */
+    bool stimuli_first; /* the file holds one row block per stimulus */
 } out_file;
 
 typedef struct run_ctx {
@@ -111,11 +113,27 @@ static vt_status on_layer(void *user, const vt_layer_info *l, const vt_tensor *t
         if (vt_tensor_numel(t) > 0) r->checksum += vt_tensor_get(t, vt_tensor_numel(t) - 1);
         return VT_OK;
     }
-    r->files[l->index].batch_axis = l->batch_axis;
-    if (l->batch_axis <= 0) return append(r, &r->files[l->index], t);
-    vt_tensor *moved = batch_first(t, l->batch_axis);
+    out_file *f = &r->files[l->index];
+    f->batch_axis = l->batch_axis;
+    f->stimuli_first = l->batch_axis >= 0;
+    int axis = l->batch_axis;
+    vt_tensor view = *t;
+    if (axis < 0 && l->merged_axis >= 0 && t->rank < VT_MAX_RANK && r->batch_rows > 0 &&
+        t->shape[l->merged_axis] % r->batch_rows == 0) {
+        /* The stimuli are merged into one dim: split it into (stimulus, k) or (k, stimulus). */
+        int d = l->merged_axis;
+        int64_t k = t->shape[d] / r->batch_rows;
+        memmove(view.shape + d + 1, t->shape + d, sizeof(int64_t) * (size_t)(t->rank - d));
+        view.shape[d] = l->merged_outer ? r->batch_rows : k;
+        view.shape[d + 1] = l->merged_outer ? k : r->batch_rows;
+        view.rank = t->rank + 1;
+        axis = l->merged_outer ? d : d + 1;
+        f->stimuli_first = true;
+    }
+    if (axis <= 0) return append(r, f, axis == 0 ? &view : t);
+    vt_tensor *moved = batch_first(&view, axis);
     if (!moved) return VT_ERR_NOMEM;
-    vt_status st = append(r, &r->files[l->index], moved);
+    vt_status st = append(r, f, moved);
     vt_tensor_free(moved);
     return st;
 }
@@ -162,7 +180,8 @@ static vt_status write_manifest(const run_ctx *r)
             json_string(f, o->output);
             fprintf(f, ", \"shape\": [");
             for (int d = 0; d < o->rank; d++) fprintf(f, "%s%lld", d ? ", " : "", (long long)o->shape[d]);
-            fprintf(f, "], \"batch_axis\": %d, \"file\": ", o->batch_axis);
+            fprintf(f, "], \"batch_axis\": %d, \"stimuli_first\": %s, \"file\": ", o->batch_axis,
+                    o->stimuli_first ? "true" : "false");
             json_string(f, o->file);
             fprintf(f, "}");
             first = false;
@@ -279,6 +298,7 @@ static int run_model(const char *model, const char *input, const char *dir, cons
             int k = i - r.n_layers;
             o->index = -1 - k;
             o->batch_axis = 0;
+            o->stimuli_first = true;
             o->name = strdup(vt_graph_output_name(g, k));
             o->op = strdup("output");
             o->output = strdup(vt_graph_output_name(g, k));

@@ -274,6 +274,13 @@ vt_status vt_graph_run(vt_graph *g, int n_inputs, const vt_tensor *const *inputs
         g->feed = NULL;
         if (st != VT_OK) return st;
     }
+    return vt_graph_run_prepared(g, inputs, sel, fn, user, outputs);
+}
+
+vt_status vt_graph_run_prepared(vt_graph *g, const vt_tensor *const *inputs, const vt_capture *sel, vt_capture_fn fn,
+                                void *user, vt_tensor ***outputs)
+{
+    int n_inputs = g->n_inputs;
 
     vt_tensor **live = vt_calloc((size_t)g->n_values, sizeof *live);
     vt_tensor **plain = vt_calloc((size_t)g->n_values, sizeof *plain);

@@ -248,7 +248,14 @@ vt_status vt_graph_layer(const vt_graph *g, int index, vt_layer_info *info)
     info->shape = v->shape;
     info->seconds = g->nodes[l->node].seconds;
     info->batch_axis = l->batch_axis;
+    info->merged_axis = l->merged_outer >= 0 ? l->merged_axis : -1;
+    info->merged_outer = l->merged_outer == 1;
     return VT_OK;
+}
+
+void vt_graph_set_locate_stimuli(vt_graph *g, bool on)
+{
+    if (g) g->no_probe = !on;
 }
 
 void vt_graph_set_reference(vt_graph *g, bool reference)
@@ -403,6 +410,8 @@ static vt_status prepare_once(vt_graph *g, int n_inputs, const vt_shape *shapes)
             l->out_slot = k;
             l->value = n->out[k];
             l->batch_axis = -1;
+            l->merged_axis = -1;
+            l->merged_outer = -1;
             l->name = present == 1 && n->name[0] ? n->name : g->values[n->out[k]].name;
             g->n_layers++;
         }
@@ -428,8 +437,9 @@ static void find_batch_axes(vt_graph *g, int n_inputs, const vt_shape *shapes)
     int n = g->n_layers;
     int64_t(*before)[VT_MAX_RANK] = vt_malloc((size_t)n, sizeof *before);
     int *ranks = vt_malloc((size_t)n, sizeof *ranks), *axes = vt_malloc((size_t)n, sizeof *axes);
+    int *merged = vt_malloc((size_t)n, sizeof *merged);
     vt_shape more[VT_NN_MAX_IO];
-    if (!before || !ranks || !axes) goto done;
+    if (!before || !ranks || !axes || !merged) goto done;
     for (int i = 0; i < n; i++) {
         const vt_value *v = &g->values[g->layers[i].value];
         ranks[i] = v->rank;
@@ -442,21 +452,124 @@ static void find_batch_axes(vt_graph *g, int n_inputs, const vt_shape *shapes)
     if (prepare_once(g, n_inputs, more) != VT_OK || g->n_layers != n) goto done;
     for (int i = 0; i < n; i++) {
         const vt_value *v = &g->values[g->layers[i].value];
-        int axis = -1, changed = 0;
+        int axis = -1, changed = 0, merge = -1;
         if (v->rank == ranks[i])
             for (int d = 0; d < v->rank; d++)
                 if (v->shape[d] != before[i][d]) {
                     changed++;
-                    if (before[i][d] == b && v->shape[d] == b + 1) axis = d;
+                    if (before[i][d] == b && v->shape[d] == b + 1)
+                        axis = d;
+                    else if (b > 0 && before[i][d] % b == 0 && v->shape[d] % (b + 1) == 0 &&
+                             before[i][d] / b == v->shape[d] / (b + 1))
+                        merge = d;
                 }
         axes[i] = changed == 1 ? axis : -1;
+        merged[i] = changed == 1 && axis < 0 ? merge : -1;
     }
     if (prepare_once(g, n_inputs, shapes) != VT_OK) goto done;
-    for (int i = 0; i < n; i++) g->layers[i].batch_axis = axes[i];
+    for (int i = 0; i < n; i++) g->layers[i].batch_axis = axes[i], g->layers[i].merged_axis = merged[i];
 done:
     free(before);
     free(ranks);
     free(axes);
+    free(merged);
+}
+
+/* ---- where the stimuli sit inside a merged dim ----
+ * Shapes cannot tell [N*k] from [k*N]. Run the graph once on two identical stimuli: in each merged
+ * layer, either the two halves of the dim are equal (stimulus outer) or its even and odd entries are
+ * (stimulus inner). Every output element is computed independently of its batch position, so the
+ * copies agree to the bit. */
+
+typedef struct probe_ctx {
+    const vt_graph *g;
+    int *outer; /* per layer: 1, 0, or -1 */
+} probe_ctx;
+
+static bool slices_equal(const vt_tensor *t, int d, bool outer)
+{
+    int64_t pre = 1, post = 1, m = t->shape[d], k = m / 2;
+    for (int i = 0; i < d; i++) pre *= t->shape[i];
+    for (int i = d + 1; i < t->rank; i++) post *= t->shape[i];
+    size_t es = vt_dtype_size(t->dtype);
+    const char *p = t->data;
+    for (int64_t a = 0; a < pre; a++)
+        for (int64_t j = 0; j < k; j++) {
+            int64_t j0 = outer ? j : 2 * j, j1 = outer ? j + k : 2 * j + 1;
+            if (memcmp(p + (size_t)((a * m + j0) * post) * es, p + (size_t)((a * m + j1) * post) * es,
+                       (size_t)post * es) != 0)
+                return false;
+        }
+    return true;
+}
+
+static vt_status probe_cb(void *user, const vt_layer_info *l, const vt_tensor *t)
+{
+    probe_ctx *pc = user;
+    const vt_layer *layer = &pc->g->layers[l->index];
+    int d = layer->merged_axis;
+    if (d < 0 || d >= t->rank || t->shape[d] % 2) return VT_OK;
+    bool o = slices_equal(t, d, true), in = slices_equal(t, d, false);
+    pc->outer[l->index] = o && !in ? 1 : in && !o ? 0 : -1;
+    return VT_OK;
+}
+
+static void probe_merged(vt_graph *g, int n_inputs, const vt_shape *shapes)
+{
+    int n = g->n_layers, any = 0;
+    for (int i = 0; i < n; i++) any += g->layers[i].merged_axis >= 0;
+    if (!any || g->int_feed || g->reference || g->no_probe) return;
+    int64_t b = shapes[0].dims[0];
+    vt_shape two[VT_NN_MAX_IO];
+    vt_tensor *in[VT_NN_MAX_IO] = {0};
+    int *outer = vt_malloc((size_t)n, sizeof *outer), *maxis = vt_malloc((size_t)n, sizeof *maxis);
+    int *baxis = vt_malloc((size_t)n, sizeof *baxis);
+    if (!outer || !maxis || !baxis) {
+        free(outer);
+        free(maxis);
+        free(baxis);
+        return;
+    }
+    for (int i = 0; i < n; i++) outer[i] = -1, maxis[i] = g->layers[i].merged_axis, baxis[i] = g->layers[i].batch_axis;
+    vt_capture *all = NULL;
+    bool ok = vt_capture_parse("all", &all) == VT_OK;
+    for (int k = 0; ok && k < n_inputs; k++) {
+        two[k] = shapes[k];
+        if (two[k].rank > 0 && two[k].dims[0] == b) two[k].dims[0] = 2;
+    }
+    ok = ok && prepare_once(g, n_inputs, two) == VT_OK && g->n_layers == n;
+    for (int k = 0; ok && k < n_inputs; k++) {
+        const vt_value *v = &g->values[g->inputs[k]];
+        ok = vt_dtype_is_float(v->dtype) && (in[k] = vt_tensor_new(v->dtype, two[k].rank, two[k].dims)) != NULL;
+        if (!ok) break;
+        int64_t m = vt_tensor_numel(in[k]), half = two[k].dims[0] == 2 ? m / 2 : m;
+        uint64_t st = 0x9e3779b97f4a7c15ULL + (uint64_t)k;
+        for (int64_t j = 0; j < m; j++) {
+            if (j < half) st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+            double val = j < half ? (double)(st >> 11) / 9007199254740992.0 * 2 - 1 : vt_tensor_get(in[k], j - half);
+            if (v->dtype == VT_F32)
+                vt_tensor_f32(in[k])[j] = (float)val;
+            else
+                vt_tensor_f64(in[k])[j] = val;
+        }
+    }
+    if (ok) {
+        for (int i = 0; i < n; i++) g->layers[i].merged_axis = maxis[i];
+        probe_ctx pc = {g, outer};
+        ok = vt_graph_run_prepared(g, (const vt_tensor *const *)in, all, probe_cb, &pc, NULL) == VT_OK;
+    }
+    for (int k = 0; k < n_inputs; k++) vt_tensor_free(in[k]);
+    vt_capture_free(all);
+    /* Back to the caller's shapes, with the layer facts found before and by the probe. */
+    if (prepare_once(g, n_inputs, shapes) == VT_OK && g->n_layers == n)
+        for (int i = 0; i < n; i++) {
+            g->layers[i].batch_axis = baxis[i];
+            g->layers[i].merged_axis = maxis[i];
+            g->layers[i].merged_outer = ok ? outer[i] : -1;
+        }
+    free(outer);
+    free(maxis);
+    free(baxis);
 }
 
 vt_status vt_graph_prepare(vt_graph *g, int n_inputs, const vt_shape *shapes)
@@ -471,6 +584,7 @@ vt_status vt_graph_prepare(vt_graph *g, int n_inputs, const vt_shape *shapes)
     vt_shape copy[VT_NN_MAX_IO];
     memcpy(copy, shapes, sizeof *copy * (size_t)n_inputs);
     find_batch_axes(g, n_inputs, copy);
+    if (g->prepared && g->n_layers > 0) probe_merged(g, n_inputs, copy);
     /* A probe that failed half-way leaves the graph unprepared or at the probe's shapes: restore. */
     bool same = g->prepared;
     for (int i = 0; same && i < n_inputs; i++)

@@ -78,7 +78,9 @@ typedef struct vt_node {
 
 typedef struct vt_layer {
     int node, out_slot, value;
-    int batch_axis; /* see vt_layer_info */
+    int batch_axis;   /* see vt_layer_info */
+    int merged_axis;  /* see vt_layer_info */
+    int merged_outer; /* 1: stimulus outer in merged_axis, 0: inner, -1: unknown */
     const char *name;
 } vt_layer;
 
@@ -104,6 +106,7 @@ struct vt_graph {
     vt_precision precision;
     bool reference;  /* run the naive reference kernels only (test oracle) */
     bool plain_only; /* VENTRAL_NN_PLAIN=1: keep every activation NCHW (no NHWC between oneDNN ops) */
+    bool no_probe;   /* vt_graph_set_locate_stimuli(g, false) */
     int n_pool, cap_pool;
     vt_pool_entry *pool;
     /* During a prepare called by run: the fed inputs. Integer inputs (shape-like: Reshape targets,
@@ -180,6 +183,10 @@ int vt_graph_add_value(vt_graph *g, const char *name); /* existing index or new;
 int vt_graph_find_value(const vt_graph *g, const char *name);
 vt_node *vt_graph_add_node(vt_graph *g);
 void vt_attr_clear(vt_attr *a);
+
+/* Runs the prepared graph (inputs must match the prepared shapes). */
+vt_status vt_graph_run_prepared(vt_graph *g, const vt_tensor *const *inputs, const vt_capture *sel, vt_capture_fn fn,
+                                void *user, vt_tensor ***outputs);
 
 /* NHWC <-> NCHW for a 4-D tensor whose logical shape is N x C x H x W. */
 void vt_nhwc_to_nchw(const vt_tensor *src, vt_tensor *dst);

@@ -107,7 +107,10 @@ static vt_status read_external(const Onnx__TensorProto *tp, const char *dir, con
 }
 
 /* TensorProto -> new owned tensor (raw_data, typed fields or external data). */
-static vt_status tensor_from_proto(const Onnx__TensorProto *tp, const char *dir, const char *what, vt_tensor **out)
+/* TensorProto -> new owned tensor. Raw data of the right size is taken over rather than copied
+ * (protobuf-c allocates each bytes field on its own with malloc), so a model's weights are held
+ * once, not twice, while it loads. */
+static vt_status tensor_from_proto(Onnx__TensorProto *tp, const char *dir, const char *what, vt_tensor **out)
 {
     *out = NULL;
     const char *tname = tp->name ? tp->name : "";
@@ -123,12 +126,29 @@ static vt_status tensor_from_proto(const Onnx__TensorProto *tp, const char *dir,
         if (tp->dims[d] < 0) return vt_fail(VT_ERR_FORMAT, "%s: tensor '%s' has a negative dimension", what, tname);
         shape[d] = tp->dims[d];
     }
+    bool external = tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    if (!external && tp->has_raw_data && tp->raw_data.data && tp->raw_data.len > 0) {
+        vt_tensor *t = vt_tensor_wrap(dt, (int)tp->n_dims, shape, tp->raw_data.data);
+        if (!t) return vt_fail_context(VT_ERR_NOMEM, "%s: tensor '%s': ", what, tname);
+        if (vt_tensor_nbytes(t) != tp->raw_data.len) {
+            size_t need = vt_tensor_nbytes(t);
+            t->data = NULL;
+            vt_tensor_free(t);
+            return vt_fail(VT_ERR_FORMAT, "%s: tensor '%s' holds %zu bytes of raw data, its shape needs %zu", what,
+                           tname, tp->raw_data.len, need);
+        }
+        t->storage = VT_STORAGE_OWNED; /* little-endian host, as ONNX stores it */
+        tp->raw_data.data = NULL;
+        tp->raw_data.len = 0;
+        *out = t;
+        return VT_OK;
+    }
     vt_tensor *t = vt_tensor_new(dt, (int)tp->n_dims, shape);
     if (!t) return vt_fail_context(VT_ERR_NOMEM, "%s: tensor '%s': ", what, tname);
     int64_t n = vt_tensor_numel(t);
     size_t nbytes = vt_tensor_nbytes(t);
     vt_status st = VT_OK;
-    if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
+    if (external) {
         st = read_external(tp, dir, what, t->data, nbytes);
     } else if (tp->has_raw_data) {
         if (tp->raw_data.len != nbytes)
@@ -194,7 +214,7 @@ static char *dup_or_empty(const char *s)
     return strdup(s ? s : "");
 }
 
-static vt_status copy_attr(const Onnx__AttributeProto *ap, const char *dir, const char *what, vt_attr *a)
+static vt_status copy_attr(Onnx__AttributeProto *ap, const char *dir, const char *what, vt_attr *a)
 {
     memset(a, 0, sizeof *a);
     a->name = dup_or_empty(ap->name);
@@ -260,7 +280,7 @@ static int opset_of(const Onnx__ModelProto *m, const char *domain)
     return -1;
 }
 
-static vt_status build_graph(const Onnx__ModelProto *m, const char *dir, vt_graph *g)
+static vt_status build_graph(Onnx__ModelProto *m, const char *dir, vt_graph *g)
 {
     const char *what = g->what;
     const Onnx__GraphProto *gp = m->graph;
@@ -272,7 +292,7 @@ static vt_status build_graph(const Onnx__ModelProto *m, const char *dir, vt_grap
                        OPSET_MIN, OPSET_MAX);
 
     for (size_t i = 0; i < gp->n_initializer; i++) {
-        const Onnx__TensorProto *tp = gp->initializer[i];
+        Onnx__TensorProto *tp = gp->initializer[i];
         int v = vt_graph_add_value(g, tp->name ? tp->name : "");
         if (v < 0) return VT_ERR_NOMEM;
         vt_tensor_free(g->values[v].init);

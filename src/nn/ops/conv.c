@@ -168,9 +168,16 @@ static vt_status conv_create(vt_opctx *c, const vt_window *w, conv_state *s)
     if (e == dnnl_success) e = vt_dnnl_plain_md(&bias_md, 1, &M, dnnl_f32);
     dnnl_dims_t sd;
     for (int i = 0; i < 4; i++) sd[i] = src_dims[i];
-    if (e == dnnl_success) e = dnnl_memory_desc_init_by_tag(&src_any, 4, sd, cdt, dnnl_format_tag_any);
+    /* float32: oneDNN's channel-blocked layout (nChw16c) selects its jit convolutions, measured here 2.2x
+     * faster than the brgconv kernels it picks for format "any" (resnet50: 0.92 s vs 2.04 s of convolution
+     * per 16 images, one thread), reorders included. Channel counts that are not multiples of 16 (the
+     * RGB input) keep "any". bf16 keeps "any" (brgconv avx512_core_bf16). */
+    bool blk = cdt == dnnl_f32 && !getenv("VENTRAL_NN_CONV_ANY");
+    dnnl_format_tag_t src_tag = blk && x->shape[1] % 16 == 0 ? dnnl_aBcd16b : dnnl_format_tag_any;
+    dnnl_format_tag_t dst_tag = blk && M % 16 == 0 ? dnnl_aBcd16b : dnnl_format_tag_any;
+    if (e == dnnl_success) e = dnnl_memory_desc_init_by_tag(&src_any, 4, sd, cdt, src_tag);
     for (int i = 0; i < 4; i++) sd[i] = dst_dims[i];
-    if (e == dnnl_success) e = dnnl_memory_desc_init_by_tag(&dst_any, 4, sd, dnnl_f32, dnnl_format_tag_any);
+    if (e == dnnl_success) e = dnnl_memory_desc_init_by_tag(&dst_any, 4, sd, dnnl_f32, dst_tag);
     if (e == dnnl_success)
         e = G == 1 ? dnnl_memory_desc_init_by_tag(&wei_any, 4, wdims4, cdt, dnnl_format_tag_any)
                    : dnnl_memory_desc_init_by_tag(&wei_any, 5, wdims, cdt, dnnl_format_tag_any);

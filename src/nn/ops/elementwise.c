@@ -390,7 +390,14 @@ static void binary_apply(binary_kind k, const vt_tensor *a, const vt_tensor *b, 
                 for (int64_t i = 0; i < inner; i++) po[i] = pa[i * ia] / pb[i * ib];
                 break;
             case B_POW:
-                for (int64_t i = 0; i < inner; i++) po[i] = powf(pa[i * ia], pb[i * ib]);
+                if (ib == 0 && pb[0] == 2.0f) /* LayerNorm decompositions square: x * x is what powf returns */
+                    for (int64_t i = 0; i < inner; i++) po[i] = pa[i * ia] * pa[i * ia];
+                else if (ib == 0 && pb[0] == 1.0f)
+                    for (int64_t i = 0; i < inner; i++) po[i] = pa[i * ia];
+                else if (ib == 0 && pb[0] == 0.5f)
+                    for (int64_t i = 0; i < inner; i++) po[i] = sqrtf(pa[i * ia]);
+                else
+                    for (int64_t i = 0; i < inner; i++) po[i] = powf(pa[i * ia], pb[i * ib]);
                 break;
             default:
                 for (int64_t i = 0; i < inner; i++) po[i] = (float)apply_f(k, pa[i * ia], pb[i * ib], fmod_mode);

@@ -267,6 +267,14 @@ static vt_status matmul_run(vt_opctx *c)
     int64_t sh[VT_MAX_RANK + 2];
     vt_status st = matmul_shape(c, &p, &r, sh);
     if (st != VT_OK) return st;
+    /* A batch of rows times one matrix (a Linear layer on N x T x D) is a single 2-D product with
+     * N*T rows: oneDNN runs that form faster than the broadcast batched one. */
+    bool b_shared = true;
+    for (int i = 0; i < p.nb; i++) b_shared = b_shared && p.bstr[i] == 0;
+    if (p.nb > 0 && b_shared && !p.ta) {
+        p.M *= vt_shape_numel(p.nb, p.bshape);
+        p.nb = 0;
+    }
     return mm_exec(c, &p, NULL, 1.0f, 0.0f);
 }
 

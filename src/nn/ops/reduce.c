@@ -233,14 +233,19 @@ static vt_status softmax_run(vt_opctx *c)
         float *yp = y + o * dim * inner + i;
         float mx = -INFINITY;
         for (int64_t j = 0; j < dim; j++) mx = fmaxf(mx, xp[j * inner]);
+        /* expf once per element (kept in y), summed in double in a fixed order. */
         double sum = 0;
-        for (int64_t j = 0; j < dim; j++) sum += exp((double)(xp[j * inner] - mx));
+        for (int64_t j = 0; j < dim; j++) {
+            float e = expf(xp[j * inner] - mx);
+            if (!log_mode) yp[j * inner] = e;
+            sum += e;
+        }
         if (log_mode) {
             float ls = (float)log(sum);
             for (int64_t j = 0; j < dim; j++) yp[j * inner] = xp[j * inner] - mx - ls;
         } else {
-            double inv = 1.0 / sum;
-            for (int64_t j = 0; j < dim; j++) yp[j * inner] = (float)(exp((double)(xp[j * inner] - mx)) * inv);
+            float inv = (float)(1.0 / sum);
+            for (int64_t j = 0; j < dim; j++) yp[j * inner] *= inv;
         }
     }
     return VT_OK;

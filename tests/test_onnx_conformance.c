@@ -1,0 +1,203 @@
+/* ONNX conformance: every node test of the ONNX test suite (Debian's libonnx-testdata,
+ * data/node/<test>/model.onnx + test_data_set_N/{input,output}_K.pb) that ventral can load is
+ * run with the oneDNN kernels and with the reference kernels, and every output is compared with
+ * the suite's expected tensor (|got - want| <= 1e-5 + 1e-3 |want|, the suite's own tolerance;
+ * integer and bool outputs exactly). Models ventral refuses with VT_ERR_UNSUPPORTED (at load or
+ * prepare) are counted, not failed. Prints passed / failed / unsupported; any failure fails.
+ *
+ * VENTRAL_ONNX_TESTDATA overrides the data folder; VENTRAL_ONNX_TEST=substring runs a subset and
+ * VENTRAL_ONNX_VERBOSE=1 prints the reason of every unsupported test. */
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "nn/nn.h"
+#include "ventral/onnx.h"
+#include "vt_test.h"
+
+static int n_pass, n_fail, n_unsup;
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted entries of dir whose names start with prefix (caller frees each and the array). */
+static int list_dir(const char *dir, const char *prefix, char ***out)
+{
+    DIR *d = opendir(dir);
+    *out = NULL;
+    if (!d) return 0;
+    int n = 0, cap = 0;
+    char **names = NULL;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0) continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            char **nn = realloc(names, sizeof *nn * (size_t)cap);
+            if (!nn) break;
+            names = nn;
+        }
+        names[n++] = strdup(e->d_name);
+    }
+    closedir(d);
+    if (n) qsort(names, (size_t)n, sizeof *names, cmp_names);
+    *out = names;
+    return n;
+}
+
+static void free_list(char **names, int n)
+{
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+/* Compares one output; returns a description of the first mismatch in msg, or "" if equal. */
+static void compare(const vt_tensor *got, const vt_tensor *want, char *msg, size_t len)
+{
+    msg[0] = '\0';
+    if (got->rank != want->rank || vt_tensor_numel(got) != vt_tensor_numel(want)) {
+        char a[64], b[64];
+        snprintf(msg, len, "shape %s, expected %s", vt_tensor_shape_str(got, a, sizeof a),
+                 vt_tensor_shape_str(want, b, sizeof b));
+        return;
+    }
+    for (int d = 0; d < got->rank; d++)
+        if (got->shape[d] != want->shape[d]) {
+            snprintf(msg, len, "dimension %d is %lld, expected %lld", d, (long long)got->shape[d],
+                     (long long)want->shape[d]);
+            return;
+        }
+    if (got->dtype != want->dtype) {
+        snprintf(msg, len, "type %s, expected %s", vt_dtype_name(got->dtype), vt_dtype_name(want->dtype));
+        return;
+    }
+    int64_t n = vt_tensor_numel(got);
+    for (int64_t i = 0; i < n; i++) {
+        double a = vt_tensor_get(got, i), b = vt_tensor_get(want, i);
+        bool ok = vt_dtype_is_float(want->dtype)
+                      ? (fabs(a - b) <= 1e-5 + 1e-3 * fabs(b) || (isnan(a) && isnan(b)) || (isinf(b) && a == b))
+                      : a == b;
+        if (!ok) {
+            snprintf(msg, len, "element %lld is %.9g, expected %.9g", (long long)i, a, b);
+            return;
+        }
+    }
+}
+
+typedef enum { R_PASS, R_FAIL, R_UNSUP } result;
+
+static result run_case(const char *dir, const char *name, bool reference, char *why, size_t len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s/model.onnx", dir, name);
+    vt_graph *g = NULL;
+    vt_status st = vt_onnx_load(path, &g);
+    if (st != VT_OK) {
+        snprintf(why, len, "%s", vt_last_error());
+        return st == VT_ERR_UNSUPPORTED ? R_UNSUP : R_FAIL;
+    }
+    vt_graph_set_reference(g, reference);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char **sets;
+    int nsets = list_dir(path, "test_data_set_", &sets);
+    result res = nsets ? R_PASS : R_UNSUP;
+    if (!nsets) snprintf(why, len, "no test data");
+    for (int s = 0; s < nsets && res == R_PASS; s++) {
+        int nin = vt_graph_input_count(g), nout = vt_graph_output_count(g);
+        vt_tensor *inputs[VT_NN_MAX_IO] = {0}, **outs = NULL;
+        for (int i = 0; i < nin && res == R_PASS; i++) {
+            snprintf(path, sizeof path, "%s/%s/%s/input_%d.pb", dir, name, sets[s], i);
+            if (vt_onnx_read_tensor(path, &inputs[i]) != VT_OK) {
+                snprintf(why, len, "%s", vt_last_error());
+                res = R_UNSUP; /* e.g. a string or float16 input */
+            }
+        }
+        if (res == R_PASS) {
+            st = vt_graph_run(g, nin, (const vt_tensor *const *)inputs, NULL, NULL, NULL, &outs);
+            if (st != VT_OK) {
+                snprintf(why, len, "%s", vt_last_error());
+                res = st == VT_ERR_UNSUPPORTED ? R_UNSUP : R_FAIL;
+            }
+        }
+        for (int o = 0; o < nout && res == R_PASS; o++) {
+            vt_tensor *want = NULL;
+            snprintf(path, sizeof path, "%s/%s/%s/output_%d.pb", dir, name, sets[s], o);
+            if (vt_onnx_read_tensor(path, &want) != VT_OK) {
+                snprintf(why, len, "%s", vt_last_error());
+                res = R_UNSUP;
+                break;
+            }
+            char msg[256];
+            compare(outs[o], want, msg, sizeof msg);
+            if (msg[0]) {
+                snprintf(why, len, "output %d (%s): %s", o, vt_graph_output_name(g, o), msg);
+                res = R_FAIL;
+            }
+            vt_tensor_free(want);
+        }
+        for (int i = 0; i < nin; i++) vt_tensor_free(inputs[i]);
+        for (int o = 0; outs && o < nout; o++) vt_tensor_free(outs[o]);
+        free(outs);
+    }
+    free_list(sets, nsets);
+    vt_graph_free(g);
+    return res;
+}
+
+static void run_suite(const char *dir)
+{
+    const char *filter = getenv("VENTRAL_ONNX_TEST");
+    bool verbose = getenv("VENTRAL_ONNX_VERBOSE") != NULL;
+    char **tests;
+    int n = list_dir(dir, "test_", &tests);
+    for (int i = 0; i < n; i++) {
+        if (filter && !strstr(tests[i], filter)) continue;
+        char why[1024] = "";
+        result r = run_case(dir, tests[i], false, why, sizeof why);
+        if (r == R_PASS) r = run_case(dir, tests[i], true, why, sizeof why);
+        if (r == R_PASS)
+            n_pass++;
+        else if (r == R_UNSUP) {
+            n_unsup++;
+            if (verbose) printf("  unsupported %s: %s\n", tests[i], why);
+        } else {
+            n_fail++;
+            printf("  FAILED %s: %s\n", tests[i], why);
+        }
+    }
+    free_list(tests, n);
+}
+
+int main(void)
+{
+    vt_threads_init();
+    const char *dir = getenv("VENTRAL_ONNX_TESTDATA");
+    if (!dir) dir = "/usr/share/libonnx-testdata/data/node";
+    struct stat sb;
+    if (stat(dir, &sb) != 0) {
+        printf("ONNX test data not found at %s: skipped\n", dir);
+        return 0;
+    }
+    printf("test_onnx_conformance: %s\n", dir);
+    run_suite(dir);
+    printf("node tests: %d passed, %d failed, %d unsupported\n", n_pass, n_fail, n_unsup);
+    CHECK(n_fail == 0);
+    CHECK(n_pass > 0);
+    /* The second suites: PyTorch-converted modules and operators, and the small "simple" models. */
+    static const char *more[] = {"pytorch-converted", "pytorch-operator", "simple"};
+    for (size_t i = 0; i < sizeof more / sizeof more[0] && !getenv("VENTRAL_ONNX_TESTDATA"); i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/../%s", dir, more[i]);
+        if (stat(path, &sb) != 0) continue;
+        n_pass = n_fail = n_unsup = 0;
+        run_suite(path);
+        printf("%s tests: %d passed, %d failed, %d unsupported\n", more[i], n_pass, n_fail, n_unsup);
+        CHECK(n_fail == 0);
+    }
+    return vt_test_summary();
+}
