@@ -13,14 +13,13 @@
  * RSM of the LOO predictions vs the train brain RSM, veRSA test = RSM of the test predictions vs
  * the test brain RSM; encoding = summary (median, or mean under conwell2024) over the ROI's units
  * of the Pearson r of the LOO (train) or test predictions. ROIs come from the store's unit ROI
- * labels, plus their union "all" when there are several (one ROI "all" without labels). Brain RSMs use trial-averaged responses (NaN trials
- * skipped). Ceilings (the largest correlation a noiseless model could reach): RSA scores by √ of the
- * split-half reliability of the test brain RSM (even vs odd repetitions, Spearman–Brown); encoding by
- * the summary over units of √(NC/100), NC the NSD noise ceiling from the units' NCSNR on the test
- * stimuli. Neural predictivity (METHODS §10; Brain-Score style, with ridge as the read-out): within
- * each split, k-fold cross-validated ridge predictions (folds stratified by the store's 'category'
- * column when present), the median over the ROI's units of Pearson r; its ceiling is the median
- * split-half reliability (Spearman–Brown) of the units on the test stimuli.
+ * labels, plus their union "all" when there are several (one ROI "all" without labels). Brain RSMs use trial-averaged
+ * responses (NaN trials skipped). Ceilings (the largest correlation a noiseless model could reach): RSA scores by √ of
+ * the split-half reliability of the test brain RSM (even vs odd repetitions, Spearman–Brown); encoding by the summary
+ * over units of √(NC/100), NC the NSD noise ceiling from the units' NCSNR on the test stimuli. Neural predictivity
+ * (METHODS §10; Brain-Score style, with ridge as the read-out): within each split, k-fold cross-validated ridge
+ * predictions (folds stratified by the store's 'category' column when present), the median over the ROI's units of
+ * Pearson r; its ceiling is the median split-half reliability (Spearman–Brown) of the units on the test stimuli.
  */
 #ifndef VENTRAL_SCORE_H
 #define VENTRAL_SCORE_H

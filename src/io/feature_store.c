@@ -154,7 +154,10 @@ vt_status vt_features_write_rows(vt_features_writer *w, int handle, int64_t row0
     return VT_OK;
 }
 
-int vt_features_layer_count(const vt_features_writer *w) { return w->n_layers; }
+int vt_features_layer_count(const vt_features_writer *w)
+{
+    return w->n_layers;
+}
 
 static void close_layers(vt_features_writer *w)
 {
