@@ -207,12 +207,17 @@ static vt_status run_model(const vt_bench_config *c, int mi, int64_t run, vt_ben
     /* Skip the model entirely (no extraction) when every subject is already scored. */
     int todo = 0;
     char **subjects = vt_calloc((size_t)c->n_brain, sizeof *subjects);
+    if (st == VT_OK && !subjects) st = VT_ERR_NOMEM;
     for (int b = 0; st == VT_OK && b < c->n_brain; b++) {
         vt_brain *br;
         st = vt_brain_read(c->brain[b], &br);
         if (st != VT_OK) break;
         subjects[b] = strdup(br->subject ? br->subject : "subject");
         vt_brain_free(br);
+        if (!subjects[b]) {
+            st = vt_fail(VT_ERR_NOMEM, "out of memory");
+            break;
+        }
         if (!pair_done(done, m->name, sha, subjects[b])) todo++;
     }
     if (st == VT_OK && todo == 0) {
