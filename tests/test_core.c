@@ -104,8 +104,27 @@ static void test_sha256(void)
     CHECK(vt_sha256_file("/nonexistent/file", hex) == VT_ERR_IO && strstr(vt_last_error(), "/nonexistent/file"));
 }
 
+static void test_mkdirs(void)
+{
+    char base[] = "/tmp/vt-mkdirs-XXXXXX", path[256], file[256];
+    CHECK(mkdtemp(base) != NULL);
+    snprintf(path, sizeof path, "%s/a/b/c", base);
+    CHECK(vt_mkdirs(path) == VT_OK && vt_mkdirs(path) == VT_OK); /* creates parents; idempotent */
+    snprintf(file, sizeof file, "%s/a/f", base);
+    FILE *f = fopen(file, "w");
+    CHECK(f != NULL);
+    if (f) fclose(f);
+    snprintf(path, sizeof path, "%s/a/f/x", base);
+    CHECK(vt_mkdirs(path) == VT_ERR_IO && strstr(vt_last_error(), "a/f/x"));
+    CHECK(vt_mkdirs(file) == VT_ERR_IO); /* a file in the way */
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", base);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
+    RUN(test_mkdirs);
     RUN(test_sha256);
     RUN(test_philox_known_answers);
     RUN(test_rng_streams);

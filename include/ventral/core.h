@@ -14,6 +14,7 @@
 #define VENTRAL_CORE_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,10 @@ vt_status vt_fail_context(vt_status status, const char *fmt, ...) __attribute__(
 void vt_threads_init(void);
 void vt_threads_set(int n);
 int vt_threads_get(void);
+
+/* Creates `dir` and its missing parents (mkdir -p); VT_ERR_IO naming it when that fails or a
+ * non-directory is in the way. */
+vt_status vt_mkdirs(const char *dir);
 
 /* Library version string, e.g. "0.1.0". */
 const char *vt_version(void);

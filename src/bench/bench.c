@@ -270,26 +270,11 @@ static vt_status run_model(const vt_bench_config *c, int mi, int64_t run, vt_ben
     return st;
 }
 
-static vt_status make_dir(const char *dir)
-{
-    char *p = strdup(dir);
-    if (!p) return VT_ERR_NOMEM;
-    for (char *s = p + 1; *s; s++)
-        if (*s == '/') {
-            *s = '\0';
-            mkdir(p, 0777);
-            *s = '/';
-        }
-    int ok = mkdir(p, 0777) == 0 || errno == EEXIST;
-    free(p);
-    return ok ? VT_OK : vt_fail(VT_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
-}
-
 vt_status vt_bench_run(const vt_bench_config *c, int jobs, vt_bench_log_fn log, void *user, vt_bench_info *info)
 {
     if (jobs < 1) jobs = 1;
     if (jobs > c->n_models) jobs = c->n_models;
-    vt_status st = make_dir(c->cache);
+    vt_status st = vt_mkdirs(c->cache);
     char *json = st == VT_OK ? config_json(c) : NULL;
     if (st == VT_OK && !json) st = VT_ERR_NOMEM;
     vt_results *db = NULL;

@@ -216,8 +216,8 @@ vt_status vt_simulate(const vt_sim_options *o)
     if (o->subjects < 1 || o->voxels < 2 || o->reps < 2 || !(o->snr_low > 0) || o->snr_high < o->snr_low)
         return vt_fail(VT_ERR_ARG,
                        "simulate: need >= 1 subject, >= 2 voxels, >= 2 repetitions and 0 < snr_low <= snr_high");
-    if (mkdir(o->out_dir, 0777) != 0 && errno != EEXIST)
-        return vt_fail(VT_ERR_IO, "%s: cannot create directory: %s", o->out_dir, strerror(errno));
+    vt_status made = vt_mkdirs(o->out_dir);
+    if (made != VT_OK) return made;
     vt_tensor *images = NULL, *feat = NULL;
     char *brick = join(o->out_dir, "nsd_stimuli.hdf5");
     double *snr = vt_malloc((size_t)(o->subjects * o->voxels), sizeof *snr);

@@ -124,20 +124,9 @@ bool cli_parse_double(const char *opt, const char *text, double *out)
 
 bool cli_mkdir(const char *dir)
 {
-    char *p = strdup(dir);
-    if (!p) return false;
-    for (char *c = p + 1; *c; c++) {
-        if (*c != '/') continue;
-        *c = '\0';
-        mkdir(p, 0777);
-        *c = '/';
-    }
-    bool ok = mkdir(p, 0777) == 0 || errno == EEXIST;
-    struct stat sb;
-    ok = ok && stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
-    if (!ok) cli_error("%s: cannot create directory: %s", dir, strerror(errno));
-    free(p);
-    return ok;
+    if (vt_mkdirs(dir) == VT_OK) return true;
+    cli_fail_status();
+    return false;
 }
 
 char *cli_join(const char *dir, const char *name)

@@ -34,21 +34,6 @@ enum {
 static const int subj_sessions[2] = {3, 2}; /* subject 2 stopped early, like NSD's subjects 3, 4, 6, 8 */
 static const int subj_nx[2] = {10, 9};      /* grids differ per subject, as in NSD */
 
-static vt_status mkdirs(const char *path)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *c = buf + 1; *c; c++) {
-        if (*c != '/') continue;
-        *c = '\0';
-        mkdir(buf, 0777);
-        *c = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return vt_fail(VT_ERR_IO, "%s: cannot create directory: %s", path, strerror(errno));
-    return VT_OK;
-}
-
 static vt_status write_text(const char *path, const char *text)
 {
     vt_atomic_file af;
@@ -73,7 +58,7 @@ static vt_status write_stimuli(const char *root, uint64_t seed)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/nsddata_stimuli/stimuli/nsd", root);
-    vt_status st = mkdirs(path);
+    vt_status st = vt_mkdirs(path);
     if (st) return st;
     snprintf(path, sizeof path, "%s/" VT_NSD_STIMULI, root);
     uint8_t *px = vt_malloc((size_t)N_BRICK * IMG * IMG * 3, 1);
@@ -129,7 +114,7 @@ static vt_status write_design(const char *root, uint64_t seed, double *subjectim
     }
     char path[4096];
     snprintf(path, sizeof path, "%s/nsddata/experiments/nsd", root);
-    vt_status st = mkdirs(path);
+    vt_status st = vt_mkdirs(path);
     if (st) return st;
     snprintf(path, sizeof path, "%s/" VT_NSD_EXPDESIGN, root);
     int64_t s1[2] = {1, N_DESIGN}, s2[2] = {8, N_SUBJIM}, s3[2] = {1, N_SHARED};
@@ -220,9 +205,9 @@ static vt_status write_subject(const char *root, uint64_t seed, int subj, const 
         for (int k = 0; k < N_FEAT; k++) w[v * N_FEAT + k] /= sqrt(norm);
     }
     snprintf(dir, sizeof dir, "%s/nsddata/ppdata/subj%02d/func1pt8mm/roi", root, subj);
-    if ((st = mkdirs(dir))) goto done;
+    if ((st = vt_mkdirs(dir))) goto done;
     snprintf(dir, sizeof dir, "%s/nsddata/freesurfer/subj%02d/label", root, subj);
-    if ((st = mkdirs(dir))) goto done;
+    if ((st = vt_mkdirs(dir))) goto done;
     int64_t dims3[3] = {nx, NY, NZ}, dims4[4] = {nx, NY, NZ, TRIALS};
     int16_t *vol = (int16_t *)nii; /* scratch for one label volume */
     for (int a = 0; a < 7; a++) {
@@ -235,7 +220,7 @@ static vt_status write_subject(const char *root, uint64_t seed, int subj, const 
         if (a > 0 && (st = write_ctab(root, subj, atlas_files[a]))) goto done;
     }
     vt_nsd_path_betas_dir(dir, sizeof dir, root, subj, "func1pt8mm", "betas_fithrf_GLMdenoise_RR");
-    if ((st = mkdirs(dir))) goto done;
+    if ((st = vt_mkdirs(dir))) goto done;
     snprintf(path, sizeof path, "%s/ncsnr.nii.gz", dir);
     if ((st = vt_nifti_write(path, 3, dims3, VT_F32, snr, 1.8))) goto done;
 
@@ -290,7 +275,7 @@ static vt_status write_it(const char *root, uint64_t seed)
 {
     char dir[4096], path[4200], tmp[4300];
     snprintf(dir, sizeof dir, "%s/brainio", root);
-    vt_status st = mkdirs(dir);
+    vt_status st = vt_mkdirs(dir);
     if (st) return st;
     snprintf(path, sizeof path, "%s/assy_tiny_MajajHong2015_like.nc", dir);
     snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
@@ -382,7 +367,7 @@ static vt_status write_it(const char *root, uint64_t seed)
 vt_status vt_nsd_make_tiny(const char *dir, uint64_t seed)
 {
     vt_h5_quiet();
-    vt_status st = mkdirs(dir);
+    vt_status st = vt_mkdirs(dir);
     if (st) return st;
     double *subjectim = vt_malloc(8 * N_SUBJIM, sizeof *subjectim);
     double *mo = vt_malloc(N_DESIGN, sizeof *mo);
