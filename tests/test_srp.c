@@ -6,23 +6,30 @@
 #include "ventral/srp.h"
 #include "vt_test.h"
 
-/* Naive oracle: z[c] = scale · Σ_j sign(j,c) · x[j] over ascending j, from the plan's rows. */
+/* Naive oracle: z[c] = scale · Σ_chunks Σ_{j in chunk} sign(j,c) · x[j], features ascending within a
+ * chunk and chunks added in order (the documented summation order), from the plan's rows. */
 static void naive_project(const vt_srp_plan *plan, const double *x, int64_t rows, double *z)
 {
-    int64_t p = vt_srp_plan_in_dim(plan), k = vt_srp_plan_k(plan);
+    int64_t p = vt_srp_plan_in_dim(plan), k = vt_srp_plan_k(plan), chunk = vt_srp_plan_chunk(plan);
     int32_t *cols = malloc(sizeof *cols * (size_t)k);
     int8_t *signs = malloc((size_t)k);
+    double *part = malloc(sizeof *part * (size_t)k);
     for (int64_t b = 0; b < rows; b++) {
         for (int64_t c = 0; c < k; c++) z[b * k + c] = 0;
-        for (int64_t j = 0; j < p; j++) {
-            int64_t n;
-            vt_srp_plan_row(plan, j, cols, signs, k, &n);
-            for (int64_t e = 0; e < n; e++) z[b * k + cols[e]] += signs[e] * x[b * p + j];
+        for (int64_t j0 = 0; j0 < p; j0 += chunk) {
+            for (int64_t c = 0; c < k; c++) part[c] = 0;
+            for (int64_t j = j0; j < p && j < j0 + chunk; j++) {
+                int64_t n;
+                vt_srp_plan_row(plan, j, cols, signs, k, &n);
+                for (int64_t e = 0; e < n; e++) part[cols[e]] += signs[e] * x[b * p + j];
+            }
+            for (int64_t c = 0; c < k; c++) z[b * k + c] += part[c];
         }
         for (int64_t c = 0; c < k; c++) z[b * k + c] *= vt_srp_plan_scale(plan);
     }
     free(cols);
     free(signs);
+    free(part);
 }
 
 static void test_jl_min_dim(void)
@@ -64,17 +71,23 @@ static void test_kernel_matches_oracle(void)
     for (int64_t i = 0; i < n * k; i++) z32d[i] = vt_tensor_f32(z32)[i];
     CHECK_ARRAYS("float32 kernel vs float64 oracle", z32d, ref, (long)(n * k), 1e-5, 1e-4);
 
-    /* Row blocks of any size give the same bits: project rows one at a time. */
-    int same = 1;
-    for (int64_t b = 0; b < n; b++) {
-        int64_t one_x[2] = {1, p}, one_z[2] = {1, k};
-        vt_tensor *xb = vt_tensor_wrap(VT_F32, 2, one_x, vt_tensor_f32(x32) + b * p);
-        vt_tensor *zb = vt_tensor_new(VT_F32, 2, one_z);
-        CHECK(vt_srp_apply(plan, xb, zb) == VT_OK);
-        same &= memcmp(zb->data, vt_tensor_f32(z32) + b * k, sizeof(float) * (size_t)k) == 0;
-        vt_tensor_free(xb);
-        vt_tensor_free(zb);
+    /* Row blocks of any size give the same bits: project rows one at a time, and with 2 and 3 threads
+     * (one block: the threads split its feature chunks). */
+    CHECK(vt_srp_plan_chunk(plan) < p); /* several chunks */
+    int same = 1, saved_threads = vt_threads_get();
+    for (int threads = 1; threads <= 3; threads++) {
+        vt_threads_set(threads);
+        for (int64_t b = 0; b < n; b++) {
+            int64_t one_x[2] = {1, p}, one_z[2] = {1, k};
+            vt_tensor *xb = vt_tensor_wrap(VT_F32, 2, one_x, vt_tensor_f32(x32) + b * p);
+            vt_tensor *zb = vt_tensor_new(VT_F32, 2, one_z);
+            CHECK(vt_srp_apply(plan, xb, zb) == VT_OK);
+            same &= memcmp(zb->data, vt_tensor_f32(z32) + b * k, sizeof(float) * (size_t)k) == 0;
+            vt_tensor_free(xb);
+            vt_tensor_free(zb);
+        }
     }
+    vt_threads_set(saved_threads);
     CHECK(same);
 
     /* Errors: dtype mismatch, wrong shapes, NaN naming its place. */

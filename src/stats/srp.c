@@ -12,9 +12,13 @@
  *
  * Kernel: a block of up to SRP_B rows of X is transposed tile by tile into xt[feature][row];
  * each nonzero (j, c, ±) then adds ±xt[j][0..B) into acc[c][0..B), one cache line of float32
- * accumulators (two for float64), which stay in L2 for k up to ~10⁴. Every output element
- * receives its terms in ascending feature order whatever the block, so any batching and any
- * thread count give the same bits; threads split the row blocks, never a sum. */
+ * accumulators (two for float64), which stay in L2 for k up to ~10⁴. The features are cut into
+ * fixed chunks (vt_srp_plan_chunk: ~32·√p features, a function of p and k only); each chunk is
+ * summed on its own, in ascending feature order from 0, and the chunks' sums are added in chunk
+ * order. So every output element receives the same additions whatever the block size and thread
+ * count, and threads can split either the row blocks or, for a single block (one batch of a layer
+ * during extraction), its chunks — never an individual sum.
+ */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,18 +237,20 @@ vt_status vt_srp_plan_row(const vt_srp_plan *plan, int64_t j, int32_t *cols, int
     return VT_OK;
 }
 
-/* One kernel per dtype. ACC is the accumulator type (float for float32 input: an output element
- * sums ~√p terms, whose rounding error stays far below the projection's own distortion ε). The
- * target clones let AVX2 machines add 8 lanes at a time; IEEE addition gives the same bits in
- * either clone (no FMA: the kernel only adds). */
+/* A chunk's partial sums: ±xt added into acc (zeroed by the caller) for features [j_begin, j_end)
+ * of a block of `rows` rows of X (row stride p). One kernel per dtype and width. ACC is the
+ * accumulator type (float for float32 input: an output element sums ~√p terms, whose rounding
+ * error stays far below the projection's own distortion ε). The clones let AVX-512 and AVX2
+ * machines add 16 or 8 lanes at a time; IEEE addition gives the same bits in every clone (no FMA:
+ * the kernel only adds). */
 #define SRP_KERNEL(NAME, T, ACC, W)                                                                                    \
-    __attribute__((target_clones("avx2", "default"))) static void NAME(                                                \
-        const vt_srp_plan *pl, const T *x, int64_t rows, T *z, ACC *restrict acc, ACC *restrict xt)                    \
+    __attribute__((target_clones("avx512f", "avx2", "default"))) static void NAME(                                     \
+        const vt_srp_plan *pl, const T *x, int64_t rows, int64_t j_begin, int64_t j_end, ACC *restrict acc,            \
+        ACC *restrict xt)                                                                                              \
     {                                                                                                                  \
-        const int64_t p = pl->p, k = pl->k;                                                                            \
-        memset(acc, 0, sizeof *acc *W *(size_t)k);                                                                     \
-        for (int64_t j0 = 0; j0 < p; j0 += SRP_J) {                                                                    \
-            int64_t jn = p - j0 < SRP_J ? p - j0 : SRP_J;                                                              \
+        const int64_t p = pl->p;                                                                                       \
+        for (int64_t j0 = j_begin; j0 < j_end; j0 += SRP_J) {                                                          \
+            int64_t jn = j_end - j0 < SRP_J ? j_end - j0 : SRP_J;                                                      \
             /* Transpose the tile; rows past the block's end stay zero (they are never written out). */                \
             for (int64_t b = 0; b < W; b++) {                                                                          \
                 if (b < rows) {                                                                                        \
@@ -272,9 +278,6 @@ vt_status vt_srp_plan_row(const vt_srp_plan *plan, int64_t j, int32_t *cols, int
                 }                                                                                                      \
             }                                                                                                          \
         }                                                                                                              \
-        const ACC scale = (ACC)pl->scale;                                                                              \
-        for (int64_t b = 0; b < rows; b++)                                                                             \
-            for (int64_t c = 0; c < k; c++) z[b * k + c] = (T)(acc[c * W + b] * scale);                                \
     }
 
 SRP_KERNEL(kernel_f32, float, float, SRP_B)
@@ -283,6 +286,72 @@ SRP_KERNEL(kernel_f64, double, double, SRP_B)
  * otherwise pay for 16 padded rows); per element they do exactly the same additions. */
 SRP_KERNEL(kernel_f32_narrow, float, float, SRP_NARROW)
 SRP_KERNEL(kernel_f64_narrow, double, double, SRP_NARROW)
+
+int64_t vt_srp_plan_chunk(const vt_srp_plan *plan)
+{
+    if (!plan->projects) return plan->p;
+    /* About 32·√p features, i.e. ~32·k nonzeros: enough work per chunk that zeroing and adding
+     * its k·W partial sums costs a few per cent; a multiple of the transpose tile. */
+    int64_t c = (int64_t)(32.0 * sqrt((double)plan->p));
+    c = (c + SRP_J - 1) / SRP_J * SRP_J;
+    return c < plan->p ? c : plan->p;
+}
+
+/* One block of rows of X: which kernel, and the dtype-erased pointers. */
+typedef struct {
+    const vt_srp_plan *pl;
+    const void *x; /* the block's first row */
+    int64_t rows;
+    bool f32;
+} srp_block;
+
+static int64_t block_width(const srp_block *bl)
+{
+    return bl->rows <= SRP_NARROW ? SRP_NARROW : SRP_B;
+}
+
+/* acc = chunk c's partial sums (k × width values). */
+static void run_chunk(const srp_block *bl, int64_t c, int64_t chunk, void *acc, void *xt)
+{
+    const vt_srp_plan *pl = bl->pl;
+    int64_t j0 = c * chunk, j1 = j0 + chunk < pl->p ? j0 + chunk : pl->p;
+    bool narrow = bl->rows <= SRP_NARROW;
+    memset(acc, 0, (bl->f32 ? sizeof(float) : sizeof(double)) * (size_t)(block_width(bl) * pl->k));
+    if (bl->f32)
+        (narrow ? kernel_f32_narrow : kernel_f32)(pl, bl->x, bl->rows, j0, j1, acc, xt);
+    else
+        (narrow ? kernel_f64_narrow : kernel_f64)(pl, bl->x, bl->rows, j0, j1, acc, xt);
+}
+
+/* tot[c·W + b] += part[c·W + b] for the output columns [c0, c1). */
+static void add_part(const srp_block *bl, void *tot, const void *part, int64_t c0, int64_t c1)
+{
+    int64_t w = block_width(bl);
+    if (bl->f32) {
+        float *s = tot;
+        const float *q = part;
+        for (int64_t i = c0 * w; i < c1 * w; i++) s[i] += q[i];
+    } else {
+        double *s = tot;
+        const double *q = part;
+        for (int64_t i = c0 * w; i < c1 * w; i++) s[i] += q[i];
+    }
+}
+
+/* The block's rows of Z, output columns [c0, c1): scale · tot. */
+static void write_out(const srp_block *bl, const void *tot, void *z, int64_t c0, int64_t c1)
+{
+    int64_t w = block_width(bl), k = bl->pl->k;
+    if (bl->f32) {
+        const float *s = tot, scale = (float)bl->pl->scale;
+        for (int64_t b = 0; b < bl->rows; b++)
+            for (int64_t c = c0; c < c1; c++) ((float *)z)[b * k + c] = s[c * w + b] * scale;
+    } else {
+        const double *s = tot, scale = bl->pl->scale;
+        for (int64_t b = 0; b < bl->rows; b++)
+            for (int64_t c = c0; c < c1; c++) ((double *)z)[b * k + c] = s[c * w + b] * scale;
+    }
+}
 
 vt_status vt_srp_apply(const vt_srp_plan *plan, const vt_tensor *x, vt_tensor *z)
 {
@@ -303,26 +372,59 @@ vt_status vt_srp_apply(const vt_srp_plan *plan, const vt_tensor *x, vt_tensor *z
         return VT_OK;
     }
     size_t es = vt_dtype_size(x->dtype);
-    int nt = vt_threads_get();
+    int64_t k = plan->k, chunk = vt_srp_plan_chunk(plan), chunks = (plan->p + chunk - 1) / chunk;
     int64_t blocks = (rows + SRP_B - 1) / SRP_B;
-    if (blocks < nt) nt = (int)blocks;
-    size_t per_thread = (size_t)SRP_B * ((size_t)plan->k + SRP_J);
-    char *work = vt_malloc((size_t)nt * per_thread, es);
-    if (!work) return VT_ERR_NOMEM;
+    int nt = vt_threads_get();
+    /* Threads take whole row blocks when there are enough of them, else the chunks of one block
+     * (each into its own partial sums, added in chunk order afterwards: the same additions). */
+    bool by_block = blocks >= nt || chunks == 1 || nt == 1;
+    size_t acc_len = (size_t)SRP_B * (size_t)k, xt_len = (size_t)SRP_B * SRP_J;
+    size_t total =
+        by_block ? (size_t)nt * (2 * acc_len + xt_len) : (size_t)(chunks + 1) * acc_len + (size_t)nt * xt_len;
+    char *work = vt_malloc(total, es);
+    if (!work)
+        return vt_fail(VT_ERR_NOMEM, "srp: out of memory for the projection's work buffers (%zu MB)", total * es >> 20);
+    const char *xd = x->data;
+    char *zd = z->data;
+    if (by_block) {
 #pragma omp parallel num_threads(nt)
-    {
-        char *acc = work + (size_t)omp_get_thread_num() * per_thread * es;
-        char *xt = acc + (size_t)SRP_B * (size_t)plan->k * es;
+        {
+            char *tot = work + (size_t)omp_get_thread_num() * (2 * acc_len + xt_len) * es;
+            char *part = tot + acc_len * es, *xt = part + acc_len * es;
 #pragma omp for schedule(dynamic, 1)
+            for (int64_t blk = 0; blk < blocks; blk++) {
+                int64_t r0 = blk * SRP_B;
+                srp_block bl = {plan, xd + (size_t)(r0 * plan->p) * es, rows - r0 < SRP_B ? rows - r0 : SRP_B,
+                                x->dtype == VT_F32};
+                memset(tot, 0, acc_len * es);
+                for (int64_t c = 0; c < chunks; c++) {
+                    run_chunk(&bl, c, chunk, part, xt);
+                    add_part(&bl, tot, part, 0, k);
+                }
+                write_out(&bl, tot, zd + (size_t)(r0 * k) * es, 0, k);
+            }
+        }
+    } else {
+        char *tot = work + (size_t)chunks * acc_len * es, *xts = tot + acc_len * es;
         for (int64_t blk = 0; blk < blocks; blk++) {
-            int64_t r0 = blk * SRP_B, n = rows - r0 < SRP_B ? rows - r0 : SRP_B;
-            bool narrow = n <= SRP_NARROW;
-            if (x->dtype == VT_F32)
-                (narrow ? kernel_f32_narrow : kernel_f32)(plan, vt_tensor_f32(x) + r0 * plan->p, n,
-                                                          vt_tensor_f32(z) + r0 * plan->k, (float *)acc, (float *)xt);
-            else
-                (narrow ? kernel_f64_narrow : kernel_f64)(plan, vt_tensor_f64(x) + r0 * plan->p, n,
-                                                          vt_tensor_f64(z) + r0 * plan->k, (double *)acc, (double *)xt);
+            int64_t r0 = blk * SRP_B;
+            srp_block bl = {plan, xd + (size_t)(r0 * plan->p) * es, rows - r0 < SRP_B ? rows - r0 : SRP_B,
+                            x->dtype == VT_F32};
+            int64_t w = block_width(&bl);
+#pragma omp parallel num_threads(nt)
+            {
+                char *xt = xts + (size_t)omp_get_thread_num() * xt_len * es;
+#pragma omp for schedule(dynamic, 1)
+                for (int64_t c = 0; c < chunks; c++) run_chunk(&bl, c, chunk, work + (size_t)c * acc_len * es, xt);
+                    /* Chunk sums added in chunk order, the output columns split among the threads. */
+#pragma omp for schedule(static)
+                for (int64_t c0 = 0; c0 < k; c0 += 256) {
+                    int64_t c1 = c0 + 256 < k ? c0 + 256 : k;
+                    memset(tot + (size_t)(c0 * w) * es, 0, (size_t)((c1 - c0) * w) * es);
+                    for (int64_t c = 0; c < chunks; c++) add_part(&bl, tot, work + (size_t)c * acc_len * es, c0, c1);
+                    write_out(&bl, tot, zd + (size_t)(r0 * k) * es, c0, c1);
+                }
+            }
         }
     }
     free(work);
