@@ -18,12 +18,14 @@
 
 static const char usage[] =
     "usage: ventral demo [--out DIR] [--stimuli 240] [--subjects 2] [--voxels 300] [--jobs 1]\n"
-    "  Simulates subjects whose voxels read out one layer of one bundled model (tinycnn, /Relu_3), benchmarks\n"
+    "  Simulates subjects (1..8, in the NSD layout under DIR/world/nsd, assembled into brain stores) whose\n"
+    "  voxels read out one layer of one bundled model (tinycnn, /Relu_3), benchmarks\n"
     "  the five bundled models against them (cRSA, veRSA, encoding), writes DIR/report/index.html and prints\n"
     "  the ranking. Default DIR: ./ventral-demo. The bundled models are looked up in $VENTRAL_DATA/models,\n"
     "  the installed data folder, then the source tree.\n";
 
 static const char *const planted_model = "tinycnn", *const planted_layer = "/Relu_3";
+static const char *const shown_roi = "streams:ventral"; /* the stores' ROIs: streams:ventral, streams:lateral */
 
 static void log_line(void *user, const char *line)
 {
@@ -73,11 +75,11 @@ static int print_table(const char *db_path, const char *report)
     vt_analysis_opts ao = {1000, 0, 0.95};
     static const char *const metrics[] = {"versa", "crsa", "encoding"};
     int rc = CLI_OK;
-    printf("\nventral demo: planted layer %s of %s; ROI 'ventral', test scores (mean over subjects, 95%% CI)\n",
-           planted_layer, planted_model);
+    printf("\nventral demo: planted layer %s of %s; ROI '%s', test scores (mean over subjects, 95%% CI)\n",
+           planted_layer, planted_model, shown_roi);
     for (size_t m = 0; m < 3 && rc == CLI_OK; m++) {
         vt_ranking *r = NULL;
-        if (vt_analysis_ranking(t, metrics[m], "ventral", &ao, &r) != VT_OK) {
+        if (vt_analysis_ranking(t, metrics[m], shown_roi, &ao, &r) != VT_OK) {
             rc = cli_fail_status();
             break;
         }
@@ -122,8 +124,8 @@ int cmd_demo(int argc, char **argv)
                 return cli_usage_error("--stimuli >= 20");
             break;
         case O_SUBJ:
-            if (!cli_parse_i64("--subjects", optarg, &subjects) || subjects < 1 || subjects > 99)
-                return cli_usage_error("--subjects is 1..99");
+            if (!cli_parse_i64("--subjects", optarg, &subjects) || subjects < 1 || subjects > 8)
+                return cli_usage_error("--subjects is 1..8 (NSD's design has 8 subjects)");
             break;
         case O_VOX:
             if (!cli_parse_i64("--voxels", optarg, &voxels) || voxels < 4) return cli_usage_error("--voxels >= 4");

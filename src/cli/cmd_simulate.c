@@ -10,17 +10,36 @@
 
 static const char usage[] =
     "usage: ventral simulate --out DIR --model M.onnx --layer NAME [--stimuli 240] [--size 64] [--subjects 2]\n"
-    "                        [--voxels 300] [--reps 3] [--snr 0.3,1.5] [--seed 1]\n"
+    "                        [--voxels 300] [--reps 3] [--sessions auto] [--snr 0.3,1.5] [--seed 1]\n"
     "       ventral simulate --images-only N -o X.npy [--size 64] [--seed 1] [--labels L.npy]\n"
-    "  Writes procedurally generated stimuli (a shape of 4 classes on a textured gradient) as an NSD-style\n"
-    "  brick DIR/nsd_stimuli.hdf5, and per subject a brain store DIR/subjNN.h5 whose voxels are noisy linear\n"
-    "  read-outs of the planted layer of the planted model, with per-voxel SNR uniform in the --snr range and\n"
-    "  --reps repetitions; DIR/truth.json records the planted model and layer and the true noise ceilings.\n"
+    "  Writes a ground-truth world in the NSD release layout under DIR/nsd: procedurally generated stimuli\n"
+    "  (a shape of 4 classes on a textured gradient) as the stimulus brick, the experiment design, and per\n"
+    "  subject (1..8) the single-trial betas of every session, ROI volumes and ncsnr.nii.gz, whose voxels are\n"
+    "  noisy linear read-outs of the planted layer of the planted model, with per-voxel SNR uniform in the\n"
+    "  --snr range and --reps repetitions spread over --sessions sessions. Then assembles each subject\n"
+    "  with the NSD assembler into DIR/subjNN.h5 (ROIs streams:ventral and streams:lateral; the same as\n"
+    "  `ventral nsd assemble --root DIR/nsd --subject N --rois streams:ventral,streams:lateral --ncsnr none`).\n"
+    "  DIR/nsd_stimuli.hdf5 links to the brick; DIR/truth.json and DIR/truth_subjNN.tsv record the planted\n"
+    "  model and layer, the SNRs and the noise ceilings expected after per-session z-scoring.\n"
     "  --images-only writes just the images (uint8 N x size x size x 3), e.g. to train the bundled models.\n";
 
 int cmd_simulate(int argc, char **argv)
 {
-    enum { O_OUT = 256, O_MODEL, O_LAYER, O_STIM, O_SIZE, O_SUBJ, O_VOX, O_REPS, O_SNR, O_SEED, O_IMAGES, O_LABELS };
+    enum {
+        O_OUT = 256,
+        O_MODEL,
+        O_LAYER,
+        O_STIM,
+        O_SIZE,
+        O_SUBJ,
+        O_VOX,
+        O_REPS,
+        O_SESS,
+        O_SNR,
+        O_SEED,
+        O_IMAGES,
+        O_LABELS
+    };
     static const struct option opts[] = {{"out", required_argument, 0, O_OUT},
                                          {"model", required_argument, 0, O_MODEL},
                                          {"layer", required_argument, 0, O_LAYER},
@@ -29,6 +48,7 @@ int cmd_simulate(int argc, char **argv)
                                          {"subjects", required_argument, 0, O_SUBJ},
                                          {"voxels", required_argument, 0, O_VOX},
                                          {"reps", required_argument, 0, O_REPS},
+                                         {"sessions", required_argument, 0, O_SESS},
                                          {"snr", required_argument, 0, O_SNR},
                                          {"seed", required_argument, 0, O_SEED},
                                          {"images-only", required_argument, 0, O_IMAGES},
@@ -71,6 +91,14 @@ int cmd_simulate(int argc, char **argv)
             if (!cli_parse_i64("--reps", optarg, &v)) return CLI_USAGE;
             o.reps = (int)v;
             break;
+        case O_SESS:
+            if (strcmp(optarg, "auto") == 0)
+                o.sessions = 0;
+            else if (!cli_parse_i64("--sessions", optarg, &v) || v < 1 || v > 99)
+                return cli_usage_error("--sessions is auto or 1..99");
+            else
+                o.sessions = (int)v;
+            break;
         case O_SNR:
             if (cli_parse_doubles(optarg, snr, 2) != 2) return cli_usage_error("--snr expects LOW,HIGH");
             o.snr_low = snr[0], o.snr_high = snr[1];
@@ -102,7 +130,8 @@ int cmd_simulate(int argc, char **argv)
     }
     if (!o.out_dir || !o.model || !o.layer) return cli_usage_error("--out, --model and --layer are required");
     if (vt_simulate(&o) != VT_OK) return cli_fail_status();
-    fprintf(stderr, "ventral simulate: %lld stimuli, %d subjects x %lld voxels (planted %s : %s) -> %s\n",
-            (long long)o.n_stimuli, o.subjects, (long long)o.voxels, o.model, o.layer, o.out_dir);
+    fprintf(stderr,
+            "ventral simulate: %lld stimuli, %d subjects x %lld voxels (planted %s : %s) -> %s/nsd, %s/subj*.h5\n",
+            (long long)o.n_stimuli, o.subjects, (long long)o.voxels, o.model, o.layer, o.out_dir, o.out_dir);
     return CLI_OK;
 }

@@ -1,7 +1,8 @@
 /* A tiny NSD in the released layout and formats, for tests, the demo and trying
  * ventral without the 8 TB release. Sizes are small; the file names, datasets,
  * variables, dtypes, axis orders, scaling and index bases are those of the
- * release (see docs/brain_store.md). */
+ * release (see docs/brain_store.md). The writers of the layout (vt_nsd_write_*,
+ * nsd_internal.h) are shared with `ventral simulate`. */
 #include <errno.h>
 #include <math.h>
 #include <netcdf.h>
@@ -46,6 +47,148 @@ static vt_status write_text(const char *path, const char *text)
     return vt_atomic_commit(&af);
 }
 
+/* ---- writers of the layout ------------------------------------------------------------------ */
+
+int16_t vt_nsd_beta_i16(double beta)
+{
+    double q = beta * 300;
+    if (isnan(q)) return 0;
+    q = q > 32767 ? 32767 : q < -32768 ? -32768 : q;
+    return (int16_t)lround(q);
+}
+
+/* Creates the folder that will hold `path`. */
+static vt_status mkdir_for(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) return VT_OK;
+    *slash = '\0';
+    return vt_mkdirs(dir);
+}
+
+vt_status vt_nsd_write_stimuli(const char *root, const vt_tensor *images)
+{
+    if (images->dtype != VT_U8 || images->rank != 4 || images->shape[3] != 3)
+        return vt_fail(VT_ERR_ARG, "NSD stimuli must be uint8 images x height x width x 3");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/" VT_NSD_STIMULI, root);
+    vt_status st = mkdir_for(path);
+    if (st) return st;
+    vt_h5_out o;
+    if ((st = vt_h5_create(&o, path))) return st;
+    int64_t chunk[4] = {1, images->shape[1], images->shape[2], 3};
+    if ((st = vt_h5_write(o.file, "imgBrick", VT_U8, 4, images->shape, images->data, chunk, -1, path))) {
+        vt_h5_abandon(&o);
+        return st;
+    }
+    return vt_h5_commit(&o);
+}
+
+vt_status vt_nsd_write_design(const char *root, const double *masterordering, int64_t n_trials, const double *subjectim,
+                              int n_subjects, int64_t n_images, const double *sharedix, int64_t n_shared)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/" VT_NSD_EXPDESIGN, root);
+    vt_status st = mkdir_for(path);
+    if (st) return st;
+    int64_t s1[2] = {1, n_trials}, s2[2] = {n_subjects, n_images}, s3[2] = {1, n_shared};
+    /* Wrapped read-only: vt_mat_write only reads the tensors. */
+    vt_tensor *mo = vt_tensor_wrap(VT_F64, 2, s1, (double *)masterordering),
+              *si = vt_tensor_wrap(VT_F64, 2, s2, (double *)subjectim),
+              *sh = vt_tensor_wrap(VT_F64, 2, s3, (double *)sharedix);
+    const char *names[3] = {"masterordering", "subjectim", "sharedix"};
+    const vt_tensor *vars[3] = {mo, si, sh};
+    st = mo && si && sh ? vt_mat_write(path, 3, names, vars) : vt_fail(VT_ERR_NOMEM, "out of memory");
+    vt_tensor_free(mo);
+    vt_tensor_free(si);
+    vt_tensor_free(sh);
+    return st;
+}
+
+static vt_status write_ctab(const char *root, int subj, const char *atlas)
+{
+    for (int a = 0; a < vt_nsd_n_atlases; a++) {
+        if (strcmp(vt_nsd_atlases[a].atlas, atlas) != 0) continue;
+        char path[4096], text[2048] = "  0 Unknown\n";
+        for (int l = 0; l < vt_nsd_atlases[a].n; l++)
+            snprintf(text + strlen(text), sizeof text - strlen(text), "  %d %s\n", vt_nsd_atlases[a].labels[l].value,
+                     vt_nsd_atlases[a].labels[l].name);
+        vt_nsd_path_ctab(path, sizeof path, root, subj, atlas);
+        vt_status st = mkdir_for(path);
+        return st ? st : write_text(path, text);
+    }
+    return VT_OK;
+}
+
+vt_status vt_nsd_write_volumes(const char *root, int subj, const int64_t dims[3], int n_volumes,
+                               const char *const *names, const int16_t *const *volumes, const float *ncsnr)
+{
+    char path[4096];
+    vt_status st = VT_OK;
+    for (int a = 0; a < n_volumes && !st; a++) {
+        if (strcmp(names[a], "brainmask") == 0)
+            snprintf(path, sizeof path, "%s/nsddata/ppdata/subj%02d/" VT_NSD_SPACE "/brainmask.nii.gz", root, subj);
+        else
+            vt_nsd_path_roi(path, sizeof path, root, subj, VT_NSD_SPACE, names[a]);
+        if (!(st = mkdir_for(path)) && !(st = vt_nifti_write(path, 3, dims, VT_I16, volumes[a], 1.8)) &&
+            strcmp(names[a], "brainmask") != 0)
+            st = write_ctab(root, subj, names[a]);
+    }
+    if (!st && ncsnr) {
+        vt_nsd_path_betas_dir(path, sizeof path - 16, root, subj, VT_NSD_SPACE, VT_NSD_BETAS);
+        if (!(st = vt_mkdirs(path))) {
+            strcat(path, "/ncsnr.nii.gz");
+            st = vt_nifti_write(path, 3, dims, VT_F32, ncsnr, 1.8);
+        }
+    }
+    return st;
+}
+
+vt_status vt_nsd_write_session(const char *root, int subj, int session, const int64_t dims[3], int64_t trials,
+                               const int16_t *betas, bool nifti)
+{
+    char dir[4000], path[4096];
+    vt_nsd_path_betas_dir(dir, sizeof dir, root, subj, VT_NSD_SPACE, VT_NSD_BETAS);
+    vt_status st = vt_mkdirs(dir);
+    if (st) return st;
+    /* HDF5 (h5py order) trials × Z × Y × X in C order and NIfTI X × Y × Z × trials with x fastest
+     * are the same bytes. */
+    snprintf(path, sizeof path, "%s/betas_session%02d.hdf5", dir, session);
+    vt_h5_out o;
+    if ((st = vt_h5_create(&o, path))) return st;
+    int64_t shape[4] = {trials, dims[2], dims[1], dims[0]}, chunk[4] = {trials, 1, 1, 1};
+    if ((st = vt_h5_write(o.file, "betas", VT_I16, 4, shape, betas, chunk, -1, path))) {
+        vt_h5_abandon(&o);
+        return st;
+    }
+    if ((st = vt_h5_commit(&o)) || !nifti) return st;
+    snprintf(path, sizeof path, "%s/betas_session%02d.nii.gz", dir, session);
+    int64_t dims4[4] = {dims[0], dims[1], dims[2], trials};
+    return vt_nifti_write(path, 4, dims4, VT_I16, betas, 1.8);
+}
+
+vt_status vt_nsd_trim_sessions(const char *root, int subj, int n_sessions)
+{
+    char dir[4000], path[4096];
+    vt_nsd_path_betas_dir(dir, sizeof dir, root, subj, VT_NSD_SPACE, VT_NSD_BETAS);
+    for (int s = n_sessions + 1; s < 100; s++) {
+        bool any = false;
+        for (int k = 0; k < 2; k++) {
+            snprintf(path, sizeof path, "%s/betas_session%02d.%s", dir, s, k ? "nii.gz" : "hdf5");
+            if (unlink(path) == 0)
+                any = true;
+            else if (errno != ENOENT)
+                return vt_fail(VT_ERR_IO, "%s: cannot remove a stale session file: %s", path, strerror(errno));
+        }
+        if (!any) break;
+    }
+    return VT_OK;
+}
+
+/* ---- the tiny dataset ------------------------------------------------------------------------ */
+
 /* Image features: the latent variables that drive both the pixels and the voxel
  * signal. */
 static double feature(uint64_t seed, int img, int k)
@@ -56,13 +199,10 @@ static double feature(uint64_t seed, int img, int k)
 
 static vt_status write_stimuli(const char *root, uint64_t seed)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/nsddata_stimuli/stimuli/nsd", root);
-    vt_status st = vt_mkdirs(path);
-    if (st) return st;
-    snprintf(path, sizeof path, "%s/" VT_NSD_STIMULI, root);
-    uint8_t *px = vt_malloc((size_t)N_BRICK * IMG * IMG * 3, 1);
-    if (!px) return VT_ERR_NOMEM;
+    int64_t shape[4] = {N_BRICK, IMG, IMG, 3};
+    vt_tensor *t = vt_tensor_new_uninit(VT_U8, 4, shape);
+    if (!t) return vt_fail(VT_ERR_NOMEM, "out of memory");
+    uint8_t *px = t->data;
     /* Smooth coloured patterns whose parameters are the image's features. */
     for (int i = 0; i < N_BRICK; i++) {
         double f[N_FEAT];
@@ -76,15 +216,8 @@ static vt_status write_stimuli(const char *root, uint64_t seed)
                     px[(((size_t)i * IMG + y) * IMG + x) * 3 + c] = (uint8_t)lround(val);
                 }
     }
-    vt_h5_out o;
-    if (!(st = vt_h5_create(&o, path))) {
-        int64_t shape[4] = {N_BRICK, IMG, IMG, 3};
-        if ((st = vt_h5_write(o.file, "imgBrick", VT_U8, 4, shape, px, NULL, -1, path)))
-            vt_h5_abandon(&o);
-        else
-            st = vt_h5_commit(&o);
-    }
-    free(px);
+    vt_status st = vt_nsd_write_stimuli(root, t);
+    vt_tensor_free(t);
     return st;
 }
 
@@ -112,21 +245,7 @@ static vt_status write_design(const char *root, uint64_t seed, double *subjectim
         double t = masterordering[k];
         masterordering[k] = masterordering[j], masterordering[j] = t;
     }
-    char path[4096];
-    snprintf(path, sizeof path, "%s/nsddata/experiments/nsd", root);
-    vt_status st = vt_mkdirs(path);
-    if (st) return st;
-    snprintf(path, sizeof path, "%s/" VT_NSD_EXPDESIGN, root);
-    int64_t s1[2] = {1, N_DESIGN}, s2[2] = {8, N_SUBJIM}, s3[2] = {1, N_SHARED};
-    vt_tensor *mo = vt_tensor_wrap(VT_F64, 2, s1, masterordering), *si = vt_tensor_wrap(VT_F64, 2, s2, subjectim),
-              *sh = vt_tensor_wrap(VT_F64, 2, s3, sharedix);
-    const char *names[3] = {"masterordering", "subjectim", "sharedix"};
-    const vt_tensor *vars[3] = {mo, si, sh};
-    st = mo && si && sh ? vt_mat_write(path, 3, names, vars) : VT_ERR_NOMEM;
-    vt_tensor_free(mo);
-    vt_tensor_free(si);
-    vt_tensor_free(sh);
-    return st;
+    return vt_nsd_write_design(root, masterordering, N_DESIGN, subjectim, 8, N_SUBJIM, sharedix, N_SHARED);
 }
 
 /* Anatomy of the toy grid: a brain ellipsoid whose posterior half (y < 4) is
@@ -158,33 +277,18 @@ static void anatomy(int nx, int x, int y, int z, int16_t lab[8])
 }
 static const char *const atlas_files[] = {"brainmask",   "nsdgeneral",  "streams",   "floc-faces",
                                           "floc-bodies", "floc-places", "floc-words"};
-
-static vt_status write_ctab(const char *root, int subj, const char *atlas)
-{
-    for (int a = 0; a < vt_nsd_n_atlases; a++) {
-        if (strcmp(vt_nsd_atlases[a].atlas, atlas) != 0) continue;
-        char path[4096], text[2048] = "  0 Unknown\n";
-        for (int l = 0; l < vt_nsd_atlases[a].n; l++)
-            snprintf(text + strlen(text), sizeof text - strlen(text), "  %d %s\n", vt_nsd_atlases[a].labels[l].value,
-                     vt_nsd_atlases[a].labels[l].name);
-        vt_nsd_path_ctab(path, sizeof path, root, subj, atlas);
-        return write_text(path, text);
-    }
-    return VT_OK;
-}
+enum { N_VOLUMES = sizeof atlas_files / sizeof atlas_files[0] };
 
 static vt_status write_subject(const char *root, uint64_t seed, int subj, const double *subjectim,
                                const double *masterordering)
 {
     int nx = subj_nx[subj - 1], nvox = nx * NY * NZ, n_sess = subj_sessions[subj - 1];
     vt_status st = VT_OK;
-    char path[4096], dir[3072];
-    int16_t *labels = vt_malloc((size_t)nvox * 8, sizeof *labels);
+    int16_t *labels = vt_malloc((size_t)nvox * N_VOLUMES, sizeof *labels);
     float *snr = vt_malloc((size_t)nvox, sizeof *snr);
     double *w = vt_malloc((size_t)nvox * N_FEAT, sizeof *w);
-    int16_t *betas = vt_malloc((size_t)nvox * TRIALS, sizeof *betas),
-            *nii = vt_malloc((size_t)nvox * TRIALS, sizeof *nii);
-    if (!labels || !snr || !w || !betas || !nii) {
+    int16_t *betas = vt_malloc((size_t)nvox * TRIALS, sizeof *betas);
+    if (!labels || !snr || !w || !betas) {
         st = vt_fail(VT_ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -193,9 +297,11 @@ static vt_status write_subject(const char *root, uint64_t seed, int subj, const 
     vt_rng r = vt_rng_make(seed, 100 + (uint64_t)subj);
     for (int v = 0; v < nvox; v++) {
         int x = v % nx, y = (v / nx) % NY, z = v / (nx * NY);
-        anatomy(nx, x, y, z, labels + 8 * v);
+        int16_t lab[8];
+        anatomy(nx, x, y, z, lab);
+        for (int a = 0; a < N_VOLUMES; a++) labels[(size_t)a * nvox + v] = lab[a];
         double u = vt_rng_uniform(&r);
-        snr[v] = labels[8 * v + 1] == 1 ? (float)(0.1 + 1.3 * u) : labels[8 * v] ? (float)(0.08 * u) : 0.0f;
+        snr[v] = lab[1] == 1 ? (float)(0.1 + 1.3 * u) : lab[0] ? (float)(0.08 * u) : 0.0f;
         double norm = 0;
         for (int k = 0; k < N_FEAT; k++) {
             double e = vt_rng_normal(&r);
@@ -204,25 +310,10 @@ static vt_status write_subject(const char *root, uint64_t seed, int subj, const 
         }
         for (int k = 0; k < N_FEAT; k++) w[v * N_FEAT + k] /= sqrt(norm);
     }
-    snprintf(dir, sizeof dir, "%s/nsddata/ppdata/subj%02d/func1pt8mm/roi", root, subj);
-    if ((st = vt_mkdirs(dir))) goto done;
-    snprintf(dir, sizeof dir, "%s/nsddata/freesurfer/subj%02d/label", root, subj);
-    if ((st = vt_mkdirs(dir))) goto done;
-    int64_t dims3[3] = {nx, NY, NZ}, dims4[4] = {nx, NY, NZ, TRIALS};
-    int16_t *vol = (int16_t *)nii; /* scratch for one label volume */
-    for (int a = 0; a < 7; a++) {
-        for (int v = 0; v < nvox; v++) vol[v] = labels[8 * v + a];
-        if (a == 0)
-            snprintf(path, sizeof path, "%s/nsddata/ppdata/subj%02d/func1pt8mm/brainmask.nii.gz", root, subj);
-        else
-            vt_nsd_path_roi(path, sizeof path, root, subj, "func1pt8mm", atlas_files[a]);
-        if ((st = vt_nifti_write(path, 3, dims3, VT_I16, vol, 1.8))) goto done;
-        if (a > 0 && (st = write_ctab(root, subj, atlas_files[a]))) goto done;
-    }
-    vt_nsd_path_betas_dir(dir, sizeof dir, root, subj, "func1pt8mm", "betas_fithrf_GLMdenoise_RR");
-    if ((st = vt_mkdirs(dir))) goto done;
-    snprintf(path, sizeof path, "%s/ncsnr.nii.gz", dir);
-    if ((st = vt_nifti_write(path, 3, dims3, VT_F32, snr, 1.8))) goto done;
+    int64_t dims[3] = {nx, NY, NZ};
+    const int16_t *vols[N_VOLUMES];
+    for (int a = 0; a < N_VOLUMES; a++) vols[a] = labels + (size_t)a * nvox;
+    if ((st = vt_nsd_write_volumes(root, subj, dims, N_VOLUMES, atlas_files, vols, snr))) goto done;
 
     /* Betas in percent signal change: a per-session offset and gain (which
      * z-scoring removes) times (signal + noise), noise sd 1, signal sd = snr;
@@ -236,31 +327,18 @@ static vt_status write_subject(const char *root, uint64_t seed, int subj, const 
                 int img = (int)subjectim[(subj - 1) * N_SUBJIM + (int)masterordering[trial] - 1] - 1;
                 double g = 0;
                 for (int k = 0; k < N_FEAT; k++) g += w[v * N_FEAT + k] * feature(seed, img, k);
-                double beta = labels[8 * v] ? off + gain * (snr[v] * g + vt_rng_normal(&rs)) : 0;
-                double q = lround(beta * 300);
-                q = q > 32767 ? 32767 : q < -32768 ? -32768 : q;
-                betas[(size_t)t * nvox + v] = (int16_t)q; /* HDF5: trials x Z x Y x X (C order) */
-                nii[(size_t)t * nvox + v] = (int16_t)q;   /* NIfTI: X x Y x Z x trials, x fastest: same bytes */
+                double beta = labels[v] ? off + gain * (snr[v] * g + vt_rng_normal(&rs)) : 0;
+                betas[(size_t)t * nvox + v] = vt_nsd_beta_i16(beta);
             }
         }
-        snprintf(path, sizeof path, "%s/betas_session%02d.hdf5", dir, s + 1);
-        vt_h5_out o;
-        if ((st = vt_h5_create(&o, path))) goto done;
-        int64_t shape[4] = {TRIALS, NZ, NY, nx}, chunk[4] = {TRIALS, 1, 1, 1};
-        if ((st = vt_h5_write(o.file, "betas", VT_I16, 4, shape, betas, chunk, -1, path))) {
-            vt_h5_abandon(&o);
-            goto done;
-        }
-        if ((st = vt_h5_commit(&o))) goto done;
-        snprintf(path, sizeof path, "%s/betas_session%02d.nii.gz", dir, s + 1);
-        if ((st = vt_nifti_write(path, 4, dims4, VT_I16, nii, 1.8))) goto done;
+        if ((st = vt_nsd_write_session(root, subj, s + 1, dims, TRIALS, betas, true))) goto done;
     }
+    st = vt_nsd_trim_sessions(root, subj, n_sess);
 done:
     free(labels);
     free(snr);
     free(w);
     free(betas);
-    free(nii);
     return st;
 }
 

@@ -27,6 +27,7 @@ with h5py.File(os.path.join(tiny, nsdref.STIMULI), "r") as f:
     brick = f["imgBrick"]
     check(brick.dtype == np.uint8 and brick.shape == (meta["images"], 16, 16, 3), f"imgBrick {brick.dtype} {brick.shape}")
     check(brick[()].std() > 10, "imgBrick has image content")
+    check(brick.chunks == (1, 16, 16, 3), f"imgBrick chunked one image at a time: {brick.chunks}")
 design = scipy.io.loadmat(os.path.join(tiny, nsdref.DESIGN))
 mo, subjectim, sharedix = design["masterordering"], design["subjectim"], design["sharedix"]
 check(mo.shape == (1, 180) and subjectim.shape == (8, 60) and sharedix.shape == (1, 20), "expdesign shapes")
@@ -49,6 +50,15 @@ for subj, nsess, nx in [(1, 3, 10), (2, 2, 9)]:
     gen = np.asarray(nib.load(os.path.join(tiny, nsdref.ROI.format(s=subj, atlas="nsdgeneral"))).dataobj)
     check(set(np.unique(gen)) == {-1, 0, 1}, "nsdgeneral: -1 outside the brain, 0/1 inside")
     check(np.all(h[:, gen.transpose(2, 1, 0) == -1] == 0), "betas are zero outside the brain mask")
+
+# Writing over an older copy: session files beyond the subject's sessions (the assembler reads
+# sessions until the first missing file) are removed.
+stale = os.path.join(tiny, nsdref.BETAS.format(s=2))
+for ext in ("hdf5", "nii.gz"):
+    shutil.copy(os.path.join(stale, f"betas_session01.{ext}"), os.path.join(stale, f"betas_session03.{ext}"))
+vt.run("data", "make-tiny", "--to", tiny)
+check(len(nsdref.sessions(tiny, 2)) == 2 and not os.path.exists(os.path.join(stale, "betas_session03.nii.gz")),
+      "make-tiny over an older copy removes stale session files")
 
 # --- assemble vs numpy on make-tiny's files --------------------------------------------------
 def compare(store, ref, what):
