@@ -105,6 +105,21 @@ typedef struct vt_bootstrap_ci {
 vt_status vt_compare_bootstrap(const vt_compare_pair *pair, const vt_bootstrap_opts *opts, vt_bootstrap_ci *out,
                                double *samples);
 
+/* Bootstrap of a voxel-wise encoding score (METHODS §5, §9). pred and obs: n×m matrices of
+ * one shape (stimuli × units, any real dtype, finite): predicted and observed responses. The
+ * statistic: per unit j the Pearson r of pred[:, j] and obs[:, j] over the stimuli, then the
+ * mean (mean = true) or the median (middle pair averaged) over the units whose r is defined (a
+ * unit constant on either side is left out; NaN when none is defined). out->estimate is it on
+ * all stimuli. Resample r draws the stimuli vt_bootstrap_draw(opts->seed, r, n, idx), the same
+ * draws vt_compare_bootstrap makes for an n×n pair with these options, and recomputes every
+ * unit's r on the drawn rows with their repeats (numpy: corrcoef(pred[idx, j], obs[idx, j])).
+ * Work O(resamples · n · m), in tiles of units over chunks of resamples; every value is computed
+ * by one thread in a fixed order, so the result is bit-identical for any thread count. samples
+ * (optional, opts->resamples entries) receives every resample's statistic, NaN where undefined.
+ * VT_ERR_ARG for mismatched shapes, n < 2, non-finite values, or when no resample is defined. */
+vt_status vt_compare_columns_bootstrap(const vt_tensor *pred, const vt_tensor *obs, bool mean,
+                                       const vt_bootstrap_opts *opts, vt_bootstrap_ci *out, double *samples);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,7 +2,10 @@
  * activations, projected to k dimensions by SRP where the layer is wider (METHODS §2–§3).
  * Layout (docs/feature_store.md): root attributes for provenance; /stimulus_ids (strings);
  * /layers/L0000, L0001, ... float32 [n_stimuli, width] with attributes name, op, index, shape,
- * features (per stimulus, before projection), projected (0/1).
+ * features (per stimulus, before projection), projected (0/1). Optionally (extract
+ * --unprojected-rsm) /rsm/L0000, ... float64 [n_stimuli, n_stimuli]: the Pearson RSM of the layer's
+ * *unprojected* features over all stimuli (METHODS §6, the conwell2024 cRSA); stores without them
+ * are still valid.
  *
  * Writing streams rows in batches, so a layer is never held for all stimuli in memory:
  *
@@ -52,6 +55,9 @@ vt_status vt_features_add_layer(vt_features_writer *w, const vt_layer_info *laye
                                 bool projected, int *handle);
 /* Writes rows [row0, row0 + b) of the layer from a b × width float32 tensor. */
 vt_status vt_features_write_rows(vt_features_writer *w, int handle, int64_t row0, const vt_tensor *rows);
+/* Stores the n × n Pearson RSM (float32 or float64, kept as float64; NaN rows allowed) of the
+ * layer's unprojected features as /rsm/<dataset>. At most once per layer. */
+vt_status vt_features_write_rsm(vt_features_writer *w, int handle, const vt_tensor *rsm);
 /* Layers declared so far. */
 int vt_features_layer_count(const vt_features_writer *w);
 /* Checks every layer got every row, closes and renames into place; frees w either way. */
@@ -66,6 +72,7 @@ typedef struct vt_feature_layer {
     int64_t features; /* per stimulus before projection */
     int64_t width;    /* stored columns */
     bool projected;
+    bool has_rsm;     /* /rsm/<dataset> holds the RSM of the unprojected features */
     char dataset[16]; /* "L0000" ... */
 } vt_feature_layer;
 
@@ -85,6 +92,10 @@ vt_status vt_features_open(const char *path, vt_features **out);
 void vt_features_free(vt_features *f);
 /* Reads layer i (position in f->layers) as a new owned float32 n_stimuli × width tensor. */
 vt_status vt_features_read_layer(const vt_features *f, int i, vt_tensor **out);
+/* Reads layer i's RSM of unprojected features as a new owned float64 n_stimuli × n_stimuli tensor
+ * (NaN rows and columns for stimuli whose features were constant or not finite). VT_ERR_ARG
+ * naming the store when it holds none (f->layers[i].has_rsm false). */
+vt_status vt_features_read_rsm(const vt_features *f, int i, vt_tensor **out);
 
 #ifdef __cplusplus
 }

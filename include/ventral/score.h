@@ -47,22 +47,28 @@ typedef struct vt_score_options {
     vt_split_kind split;
     double train_fraction; /* random split only */
     uint64_t seed;         /* split and bootstrap seed */
-    int64_t bootstrap;     /* resamples for CIs of the selected layers' test RSA scores; 0 = none */
+    int64_t bootstrap;     /* resamples for CIs of the selected layers' test scores (every metric: the
+                            * test stimuli resampled with vt_bootstrap_draw(seed, r, n_test), see
+                            * vt_compare_bootstrap / vt_compare_columns_bootstrap); 0 = none */
     double ci_level;       /* e.g. 0.95 */
     const double *alphas;  /* borrowed; NULL = the ridge default grid */
     int n_alphas;
     vt_ridge_criterion criterion;
-    bool standardize;   /* z-score features with the train mean/std (ddof 0) before ridge */
-    bool second_half;   /* score only the second half of the layers, in execution order */
-    bool encoding_mean; /* encoding summary: mean over units (else median) */
-    int folds;          /* predictivity: k of the k-fold cross-validation within each split (default 10) */
-    int32_t *folds_out; /* optional [brain stimuli]: receives each stimulus's fold (for checks) */
+    bool standardize;      /* z-score features with the train mean/std (ddof 0) before ridge */
+    bool second_half;      /* score only the second half of the layers, in execution order */
+    bool encoding_mean;    /* encoding summary: mean over units (else median) */
+    bool crsa_unprojected; /* cRSA from the RSMs of the *unprojected* features (the store's rsm/, written by
+                            * `extract --unprojected-rsm`; a layer SRP did not project may use its stored
+                            * features); a projected layer without one is an error before anything is scored */
+    int folds;             /* predictivity: k of the k-fold cross-validation within each split (default 10) */
+    int32_t *folds_out;    /* optional [brain stimuli]: receives each stimulus's fold (for checks) */
 } vt_score_options;
 
 /* Fills `opt` for a named protocol: "default" (METHODS §5–§6 defaults: random 50/50 split,
- * 20 alphas 1e-1..1e7, MSE criterion, median, every layer, 1000 bootstrap resamples) or
- * "conwell2024" (METHODS §6, last item: odd/even split, standardised features, 7 alphas
- * 1e-1..1e5, LOO-Pearson criterion, mean over voxels, second-half layers). */
+ * 20 alphas 1e-1..1e7, MSE criterion, median, every layer, 1000 bootstrap resamples, cRSA on
+ * the stored (projected) features) or "conwell2024" (METHODS §6, last item: odd/even split,
+ * standardised features, 7 alphas 1e-1..1e5, LOO-Pearson criterion, mean over voxels,
+ * second-half layers, cRSA on the RSMs of the unprojected features). */
 vt_status vt_score_protocol(const char *name, vt_score_options *opt);
 
 /* The selected layer of one (ROI, metric): what `ventral score` prints. */

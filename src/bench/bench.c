@@ -110,7 +110,15 @@ static vt_status stimuli_identity(const char *src, vt_sha256 *h)
     return VT_OK;
 }
 
-/* Cache file of a model's features: the name plus a hash of everything the features depend on. */
+/* Whether the scoring asks for RSMs of unprojected features (cRSA under conwell2024). */
+static bool wants_unprojected_rsm(const vt_bench_config *c)
+{
+    vt_score_options o;
+    return vt_score_protocol(c->protocol, &o) == VT_OK && o.crsa_unprojected && (c->metrics & VT_SCORE_CRSA);
+}
+
+/* Cache file of a model's features: the name plus a hash of everything the features depend on
+ * (a store with unprojected RSMs has its own key, so one without them is never reused for it). */
 static vt_status cache_path(const vt_bench_config *c, const vt_bench_model *m, const char *model_sha, char *out,
                             size_t len)
 {
@@ -121,6 +129,7 @@ static vt_status cache_path(const vt_bench_config *c, const vt_bench_model *m, c
              m->transform ? m->transform : c->transform, c->k > 0 ? 0 : c->eps, (long long)c->k,
              (unsigned long long)c->seed, c->layers);
     vt_sha256_update(h, line, strlen(line));
+    if (wants_unprojected_rsm(c)) vt_sha256_update(h, "unprojected-rsm|", 16);
     vt_status st = stimuli_identity(c->stimuli, h);
     if (st != VT_OK) {
         vt_sha256_free(h);
@@ -156,6 +165,7 @@ static vt_status ensure_features(const vt_bench_config *c, const vt_bench_model 
     eo.k = c->k;
     eo.seed = c->seed;
     eo.batch = c->batch;
+    eo.unprojected_rsm = wants_unprojected_rsm(c);
     vt_extract_info info;
     if (st == VT_OK) st = vt_extract(m->path, s, path, &eo, &info);
     vt_stimuli_free(s);

@@ -1,8 +1,16 @@
 /* Model → feature store, batch by batch (see extract.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cblas.h>
 
 #include "ventral/extract.h"
 #include "ventral/hash.h"
@@ -16,12 +24,23 @@ void vt_extract_options_init(vt_extract_options *opt)
     opt->eps = 0.1;
     opt->batch = 16;
     opt->precision = VT_PRECISION_F32;
+    opt->rsm_memory = 0;
 }
+
+#define RSM_MEMORY_DEFAULT ((int64_t)64 << 20)
+
+/* A stimulus whose unprojected features have no Pearson correlation: NaN row and column. */
+enum { ROW_OK = 0, ROW_CONSTANT = 1, ROW_NONFINITE = 2 };
 
 /* Per-layer state, created when the layer first reaches the capture callback. */
 typedef struct layer_state {
     int handle; /* feature store handle; -1 until first seen */
     vt_srp_plan *plan;
+    /* unprojected RSM: the layer's rows in the spill at spill_off (n × p float32, row-major), and
+     * per stimulus the float64 sum of its features and a ROW_* code */
+    int64_t p, spill_off;
+    double *sum;
+    char *row_code;
 } layer_state;
 
 typedef struct extract_ctx {
@@ -36,7 +55,77 @@ typedef struct extract_ctx {
     int64_t t_cap;
     int projected;
     const char *model;
+    /* unprojected RSMs */
+    bool rsm;
+    int spill_fd;                     /* unlinked temporary file, -1 when none */
+    char *spill_path;                 /* its name while it existed, for messages */
+    int64_t n, spill_end, spill_done; /* stimuli; bytes of spill laid out; bytes written */
 } extract_ctx;
+
+static vt_status write_all(extract_ctx *c, const void *buf, int64_t bytes, int64_t offset)
+{
+    const char *p = buf;
+    while (bytes > 0) {
+        ssize_t w = pwrite(c->spill_fd, p, (size_t)(bytes < ((int64_t)1 << 30) ? bytes : ((int64_t)1 << 30)), offset);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0)
+            return vt_fail(VT_ERR_IO, "%s: cannot write the temporary spill of unprojected features: %s", c->spill_path,
+                           w < 0 ? strerror(errno) : "no progress");
+        p += w, bytes -= w, offset += w;
+    }
+    return VT_OK;
+}
+
+/* 0, or the errno of a failed read (EIO for a short file). */
+static int read_all(int fd, void *buf, int64_t bytes, int64_t offset)
+{
+    char *p = buf;
+    while (bytes > 0) {
+        ssize_t r = pread(fd, p, (size_t)bytes, offset);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return errno ? errno : EIO;
+        if (r == 0) return EIO;
+        p += r, bytes -= r, offset += r;
+    }
+    return 0;
+}
+
+/* Spills `rows` unprojected rows (rows × p, float32) of layer L starting at stimulus row0 and
+ * records their sums and ROW_* codes. */
+static vt_status spill_rows(extract_ctx *c, layer_state *L, const vt_layer_info *layer, const float *data, int64_t rows,
+                            int64_t p)
+{
+    if (!L->sum) {
+        L->sum = vt_calloc((size_t)c->n, sizeof *L->sum);
+        L->row_code = vt_calloc((size_t)c->n, 1);
+        if (!L->sum || !L->row_code) return vt_fail(VT_ERR_NOMEM, "out of memory for layer '%s'", layer->name);
+        L->p = p;
+        L->spill_off = c->spill_end;
+        c->spill_end += 4 * c->n * p;
+    } else if (L->p != p) {
+        return vt_fail(VT_ERR_INTERNAL, "%s: layer '%s' changed from %lld to %lld features per stimulus", c->model,
+                       layer->name, (long long)L->p, (long long)p);
+    }
+    vt_status st = write_all(c, data, 4 * rows * p, L->spill_off + 4 * c->row0 * p);
+    if (st != VT_OK) return st;
+    c->spill_done += 4 * rows * p;
+#pragma omp parallel for schedule(static) if (rows * p > 65536)
+    for (int64_t i = 0; i < rows; i++) {
+        const float *r = data + i * p;
+        float lo = r[0], hi = r[0];
+        double sum = 0;
+        for (int64_t k = 0; k < p; k++) {
+            sum += (double)r[k];
+            lo = r[k] < lo ? r[k] : lo;
+            hi = r[k] > hi ? r[k] : hi;
+        }
+        /* float32 values sum to a finite double unless one is NaN or ±Inf. Exact equality, not a
+         * small variance: that is the only case where the correlation is undefined. */
+        L->sum[c->row0 + i] = sum;
+        L->row_code[c->row0 + i] = !isfinite(sum) ? ROW_NONFINITE : lo == hi ? ROW_CONSTANT : ROW_OK;
+    }
+    return VT_OK;
+}
 
 static vt_status on_layer(void *user, const vt_layer_info *layer, const vt_tensor *t)
 {
@@ -97,6 +186,10 @@ static vt_status on_layer(void *user, const vt_layer_info *layer, const vt_tenso
         c->projected += projects;
     }
     int64_t width = vt_srp_plan_out_dim(L->plan), rows = c->valid < b ? c->valid : b;
+    if (c->rsm && p > 0) {
+        vt_status st = spill_rows(c, L, layer, data, rows, p);
+        if (st != VT_OK) return st;
+    }
     int64_t xs[2] = {rows, p}, zs[2] = {rows, width};
     vt_tensor *x = vt_tensor_wrap(VT_F32, 2, xs, (void *)data);
     if (!x) return VT_ERR_NOMEM;
@@ -141,6 +234,131 @@ static vt_status check_input(const char *model, vt_graph *g, const vt_stimuli *s
     return VT_OK;
 }
 
+/* The folder of `path` ("." when it names none) into buf. */
+static void folder_of(const char *path, char *buf, size_t len)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(buf, len, ".");
+    else if (slash == path)
+        snprintf(buf, len, "/");
+    else
+        snprintf(buf, len, "%.*s", (int)(slash - path), path);
+}
+
+/* Once the first batch has shown every layer: is there room for the rest of the spill, the RSMs
+ * and the rest of the features? */
+static vt_status check_disk(const extract_ctx *c, const char *out_path)
+{
+    int64_t spill = c->spill_end - c->spill_done, rsms = 0, features = 0, rows_left = c->n - c->valid;
+    for (int i = 0; i < c->n_layers; i++) {
+        const layer_state *L = &c->layers[i];
+        if (L->handle < 0) continue;
+        if (L->sum) rsms += 8 * c->n * c->n; /* float64 */
+        features += 4 * rows_left * vt_srp_plan_out_dim(L->plan);
+    }
+    int64_t need = spill + rsms + features;
+    char dir[4096];
+    folder_of(out_path, dir, sizeof dir);
+    struct statvfs sv;
+    if (statvfs(dir, &sv) != 0) return VT_OK; /* unknown: let the writes tell */
+    int64_t avail = (int64_t)sv.f_bavail * (int64_t)sv.f_frsize;
+    if (avail >= need) return VT_OK;
+    return vt_fail(VT_ERR_IO,
+                   "%s: not enough free disk for the unprojected RSMs: %lld bytes needed (temporary spill %lld, RSMs "
+                   "%lld, features %lld), %lld free in %s",
+                   out_path, (long long)need, (long long)spill, (long long)rsms, (long long)features, (long long)avail,
+                   dir);
+}
+
+/* Pearson RSM of layer L's unprojected rows from the spill: G = Z Zᵀ of the mean-centred rows
+ * accumulated in float64 with dsyrk over column panels of at most `width` columns, then
+ * R_ij = G_ij / √(G_ii G_jj), diagonal 1, clipped to [−1, 1]; NaN row and column for a stimulus
+ * whose features are constant or not finite (as numpy.corrcoef). acc: n × n float64, receives R;
+ * panel: n × width float64 workspace; diag: n doubles. */
+static vt_status layer_rsm(const extract_ctx *c, const layer_state *L, double *acc, double *panel, int64_t width,
+                           double *diag)
+{
+    int64_t n = c->n, p = L->p;
+    width = width < p ? width : p;
+    int read_errno = 0;
+    for (int64_t j0 = 0; j0 < p; j0 += width) {
+        int64_t w = p - j0 < width ? p - j0 : width;
+#pragma omp parallel
+        {
+            float *buf = malloc(sizeof *buf * (size_t)w);
+#pragma omp for schedule(dynamic, 4)
+            for (int64_t i = 0; i < n; i++) {
+                double *z = panel + i * w;
+                int err = L->row_code[i] != ROW_OK ? 0
+                          : !buf                   ? ENOMEM
+                                                   : read_all(c->spill_fd, buf, 4 * w, L->spill_off + 4 * (i * p + j0));
+                if (L->row_code[i] != ROW_OK || err) {
+                    if (err) {
+#pragma omp critical(vt_extract_rsm_read)
+                        read_errno = err;
+                    }
+                    memset(z, 0, sizeof *z * (size_t)w);
+                    continue;
+                }
+                double mean = L->sum[i] / (double)p;
+                for (int64_t k = 0; k < w; k++) z[k] = (double)buf[k] - mean;
+            }
+            free(buf);
+        }
+        if (read_errno)
+            return vt_fail(read_errno == ENOMEM ? VT_ERR_NOMEM : VT_ERR_IO,
+                           "%s: cannot read back the temporary spill of unprojected features: %s", c->spill_path,
+                           strerror(read_errno));
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, (int)w, 1.0, panel, (int)w, j0 ? 1.0 : 0.0, acc,
+                    (int)n);
+    }
+    for (int64_t i = 0; i < n; i++) diag[i] = acc[i * n + i];
+#pragma omp parallel for schedule(dynamic, 16)
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = i; j < n; j++) {
+            double r;
+            if (L->row_code[i] != ROW_OK || L->row_code[j] != ROW_OK)
+                r = NAN;
+            else if (i == j)
+                r = 1;
+            else
+                r = acc[i * n + j] / sqrt(diag[i] * diag[j]);
+            r = r > 1 ? 1 : r < -1 ? -1 : r;
+            acc[i * n + j] = acc[j * n + i] = r;
+        }
+    return VT_OK;
+}
+
+/* After the last batch: every spilled layer's RSM into the store. */
+static vt_status write_rsms(extract_ctx *c, int64_t memory, int *count)
+{
+    int64_t n = c->n, max_p = 0;
+    for (int i = 0; i < c->n_layers; i++)
+        if (c->layers[i].sum && c->layers[i].p > max_p) max_p = c->layers[i].p;
+    *count = 0;
+    if (max_p == 0) return VT_OK;
+    if (n > INT_MAX) return vt_fail(VT_ERR_ARG, "unprojected RSMs: %lld stimuli exceed BLAS's limit", (long long)n);
+    int64_t width = memory / (8 * n);
+    width = width < 1 ? 1 : width > max_p ? max_p : width;
+    width = width > INT_MAX ? INT_MAX : width;
+    int64_t shape[2] = {n, n};
+    vt_tensor *out = vt_tensor_new_uninit(VT_F64, 2, shape);
+    double *panel = vt_malloc((size_t)(n * width), sizeof *panel), *diag = vt_malloc((size_t)n, sizeof *diag);
+    vt_status st = out && panel && diag ? VT_OK : vt_fail(VT_ERR_NOMEM, "out of memory for the unprojected RSMs");
+    for (int i = 0; st == VT_OK && i < c->n_layers; i++) {
+        layer_state *L = &c->layers[i];
+        if (!L->sum) continue;
+        st = layer_rsm(c, L, vt_tensor_f64(out), panel, width, diag);
+        if (st == VT_OK) st = vt_features_write_rsm(c->writer, L->handle, out);
+        if (st == VT_OK) (*count)++;
+    }
+    vt_tensor_free(out);
+    free(panel);
+    free(diag);
+    return st;
+}
+
 vt_status vt_extract(const char *model_path, vt_stimuli *stimuli, const char *out_path, const vt_extract_options *opt,
                      vt_extract_info *info)
 {
@@ -162,7 +380,8 @@ vt_status vt_extract(const char *model_path, vt_stimuli *stimuli, const char *ou
     if (st != VT_OK) return st;
     vt_graph *g = NULL;
     vt_capture *sel = NULL;
-    extract_ctx c = {.k = k, .seed = opt->seed, .model = model_path};
+    extract_ctx c = {.k = k, .seed = opt->seed, .model = model_path, .rsm = opt->unprojected_rsm, .spill_fd = -1};
+    c.n = stimuli->count;
     float *x = NULL;
     vt_shape shape;
     if ((st = vt_onnx_load(model_path, &g)) != VT_OK) goto done;
@@ -192,6 +411,24 @@ vt_status vt_extract(const char *model_path, vt_stimuli *stimuli, const char *ou
                                    .eps = opt->k > 0 ? 0 : opt->eps,
                                    .k = k};
     if ((st = vt_features_create(out_path, stimuli->count, stimuli->ids, &prov, &c.writer)) != VT_OK) goto done;
+    if (c.rsm) {
+        /* The spill lives beside the output and is unlinked at once: the open descriptor keeps it
+         * until we close it, and no exit path (a kill included) can leave it behind. */
+        size_t len = strlen(out_path) + 40;
+        c.spill_path = vt_malloc(len, 1);
+        if (!c.spill_path) {
+            st = VT_ERR_NOMEM;
+            goto done;
+        }
+        snprintf(c.spill_path, len, "%s.spill-%ld", out_path, (long)getpid());
+        c.spill_fd = open(c.spill_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (c.spill_fd < 0) {
+            st = vt_fail(VT_ERR_IO, "%s: cannot create the temporary spill of unprojected features: %s", c.spill_path,
+                         strerror(errno));
+            goto done;
+        }
+        unlink(c.spill_path);
+    }
     int64_t xs[4] = {batch, 3, stimuli->height, stimuli->width};
     vt_tensor *xt = vt_tensor_wrap(VT_F32, 4, xs, x);
     for (int64_t start = 0; st == VT_OK && start < stimuli->count; start += batch) {
@@ -204,9 +441,14 @@ vt_status vt_extract(const char *model_path, vt_stimuli *stimuli, const char *ou
                    sizeof *x * (size_t)((batch - c.valid) * vt_stimuli_item_floats(stimuli)));
         st = vt_stimuli_read(stimuli, start, c.valid, x);
         if (st == VT_OK) st = vt_graph_run(g, 1, (const vt_tensor *const *)&xt, sel, on_layer, &c, NULL);
+        if (st == VT_OK && c.rsm && start == 0) st = check_disk(&c, out_path);
         if (st == VT_OK && opt->progress) st = opt->progress(opt->progress_user, start + c.valid, stimuli->count);
     }
     vt_tensor_free(xt);
+    double t_rsm = omp_get_wtime();
+    int rsms = 0;
+    if (st == VT_OK && c.rsm) st = write_rsms(&c, opt->rsm_memory > 0 ? opt->rsm_memory : RSM_MEMORY_DEFAULT, &rsms);
+    t_rsm = omp_get_wtime() - t_rsm;
     if (st == VT_OK) {
         int layers = vt_features_layer_count(c.writer);
         st = vt_features_commit(c.writer);
@@ -216,11 +458,20 @@ vt_status vt_extract(const char *model_path, vt_stimuli *stimuli, const char *ou
             info->projected = c.projected;
             info->k = k;
             info->seconds = omp_get_wtime() - t0;
+            info->rsms = rsms;
+            info->spill_bytes = c.spill_end;
+            info->rsm_seconds = c.rsm ? t_rsm : 0;
         }
     }
 done:
     vt_features_abandon(c.writer);
-    for (int i = 0; c.layers && i < c.n_layers; i++) vt_srp_plan_free(c.layers[i].plan);
+    if (c.spill_fd >= 0) close(c.spill_fd);
+    free(c.spill_path);
+    for (int i = 0; c.layers && i < c.n_layers; i++) {
+        vt_srp_plan_free(c.layers[i].plan);
+        free(c.layers[i].sum);
+        free(c.layers[i].row_code);
+    }
     free(c.layers);
     free(c.z);
     free(c.t);

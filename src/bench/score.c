@@ -39,6 +39,7 @@ vt_status vt_score_protocol(const char *name, vt_score_options *opt)
         opt->standardize = true;
         opt->second_half = true;
         opt->encoding_mean = true;
+        opt->crsa_unprojected = true;
         return VT_OK;
     }
     return vt_fail(VT_ERR_ARG, "unknown scoring protocol '%s' (known: default, conwell2024)", name);
@@ -171,6 +172,26 @@ static vt_tensor *gather_rows(const vt_tensor *x, const int64_t *rows, int64_t n
     double *d = vt_tensor_f64(t);
     for (int64_t i = 0; i < n; i++)
         for (int64_t j = 0; j < w; j++) d[i * w + j] = vt_tensor_get(x, rows[i] * w + j);
+    return t;
+}
+
+/* The rows and columns `idx` of a square float64 matrix; NULL when any is NaN (a stimulus
+ * whose correlations are undefined) or memory runs out. */
+static vt_tensor *sub_square(const vt_tensor *r, const int64_t *idx, int64_t m)
+{
+    int64_t n = r->shape[0], shape[2] = {m, m};
+    vt_tensor *t = vt_tensor_new_uninit(VT_F64, 2, shape);
+    if (!t) return NULL;
+    const double *s = vt_tensor_f64(r);
+    double *d = vt_tensor_f64(t);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < m; j++) {
+            d[i * m + j] = s[idx[i] * n + idx[j]];
+            if (isnan(d[i * m + j])) {
+                vt_tensor_free(t);
+                return NULL;
+            }
+        }
     return t;
 }
 
@@ -406,7 +427,9 @@ typedef struct roi_data {
     double best_train[N_METRICS], best_test[N_METRICS];
     int best_layer[N_METRICS];
     int64_t best_layer_id[N_METRICS];
-    vt_tensor *best_rsm[N_METRICS]; /* model-side test RSM of the best layer (RSA metrics) */
+    vt_tensor *best_rsm[N_METRICS];  /* model-side test RSM of the best layer (RSA metrics) */
+    vt_tensor *best_pred[N_METRICS]; /* test predictions (n_test × ROI units) of the best layer (encoding,
+                                      * predictivity), kept only when CIs are bootstrapped */
 } roi_data;
 
 typedef struct scorer {
@@ -432,7 +455,7 @@ static void free_rois(scorer *s)
         vt_tensor_free(R->yte);
         vt_tensor_free(R->rsm_tr);
         vt_tensor_free(R->rsm_te);
-        for (int m = 0; m < N_METRICS; m++) vt_tensor_free(R->best_rsm[m]);
+        for (int m = 0; m < N_METRICS; m++) vt_tensor_free(R->best_rsm[m]), vt_tensor_free(R->best_pred[m]);
     }
     free(s->rois);
 }
@@ -510,19 +533,41 @@ static vt_status put_pair(scorer *s, int64_t layer_id, const roi_data *R, int m,
     return st;
 }
 
-/* Keeps (roi, metric)'s best layer by train score; `rsm` (owned) is the model's test RSM. */
-static void consider(roi_data *R, int m, int layer, int64_t layer_id, double train, double test, vt_tensor *rsm)
+/* Whether a layer with these scores becomes (roi, metric)'s best so far. */
+static bool improves(const roi_data *R, int m, double train, double test)
 {
-    if (isfinite(train) && isfinite(test) && train > R->best_train[m]) {
+    return isfinite(train) && isfinite(test) && train > R->best_train[m];
+}
+
+/* Keeps (roi, metric)'s best layer by train score; `rsm` (owned) is the model's test RSM, `pred`
+ * (owned) its test predictions of the ROI's units. */
+static void consider(roi_data *R, int m, int layer, int64_t layer_id, double train, double test, vt_tensor *rsm,
+                     vt_tensor *pred)
+{
+    if (improves(R, m, train, test)) {
         R->best_train[m] = train;
         R->best_test[m] = test;
         R->best_layer[m] = layer;
         R->best_layer_id[m] = layer_id;
         vt_tensor_free(R->best_rsm[m]);
         R->best_rsm[m] = rsm;
+        vt_tensor_free(R->best_pred[m]);
+        R->best_pred[m] = pred;
     } else {
         vt_tensor_free(rsm);
+        vt_tensor_free(pred);
     }
+}
+
+/* The ROI's columns of a layer's test predictions when the bootstrap needs them (the layer
+ * improves on the best so far); NULL otherwise. *st = VT_ERR_NOMEM when the copy fails. */
+static vt_tensor *keep_predictions(const scorer *s, const roi_data *R, int m, double train, double test,
+                                   const vt_tensor *pred, vt_status *st)
+{
+    if (s->opt->bootstrap <= 0 || !improves(R, m, train, test)) return NULL;
+    vt_tensor *t = gather_cols(pred, R->units, R->n_units);
+    if (!t) *st = VT_ERR_NOMEM;
+    return t;
 }
 
 static vt_status score_layer(scorer *s, int li, int64_t *scored)
@@ -544,8 +589,18 @@ static vt_status score_layer(scorer *s, int li, int64_t *scored)
     vt_tensor_free(x);
     x = NULL;
     if (st == VT_OK && L->width == 0) goto done; /* an empty layer carries nothing to score */
-    /* cRSA: the layer's own RSMs, shared by every ROI. */
-    if (st == VT_OK && (s->opt->metrics & VT_SCORE_CRSA)) {
+    /* cRSA: the layer's own RSMs, shared by every ROI; under crsa_unprojected the store's RSM of
+     * the unprojected features restricted to each half (vt_score checked that it is there, or
+     * that the stored features are the unprojected ones). */
+    if (st == VT_OK && (s->opt->metrics & VT_SCORE_CRSA) && s->opt->crsa_unprojected && L->has_rsm) {
+        vt_tensor *full = NULL;
+        st = vt_features_read_rsm(s->f, li, &full);
+        if (st == VT_OK) {
+            rsm_tr = sub_square(full, rows_tr, s->n_train);
+            rsm_te = sub_square(full, rows_te, s->n_test);
+        }
+        vt_tensor_free(full);
+    } else if (st == VT_OK && (s->opt->metrics & VT_SCORE_CRSA)) {
         if (vt_rsm_new(xtr, VT_RSM_PEARSON, &rsm_tr) != VT_OK) rsm_tr = NULL;
         if (vt_rsm_new(xte, VT_RSM_PEARSON, &rsm_te) != VT_OK) rsm_te = NULL;
     }
@@ -602,7 +657,7 @@ static vt_status score_layer(scorer *s, int li, int64_t *scored)
             st = put_pair(s, layer_id, R, 0, tr, te);
             vt_tensor *keep = NULL;
             if (st == VT_OK && rsm_te && vt_tensor_convert(rsm_te, VT_F64, &keep) != VT_OK) st = VT_ERR_NOMEM;
-            consider(R, 0, L->index, layer_id, tr, te, keep);
+            consider(R, 0, L->index, layer_id, tr, te, keep, NULL);
         }
         if (st == VT_OK && (s->opt->metrics & VT_SCORE_VERSA)) {
             vt_tensor *ptr = gather_cols(loo, R->units, R->n_units), *pte = gather_cols(pred, R->units, R->n_units);
@@ -614,7 +669,7 @@ static vt_status score_layer(scorer *s, int li, int64_t *scored)
             vt_tensor_free(ptr);
             vt_tensor_free(pte);
             if (st == VT_OK) st = put_pair(s, layer_id, R, 1, tr, te);
-            consider(R, 1, L->index, layer_id, tr, te, keep);
+            consider(R, 1, L->index, layer_id, tr, te, keep, NULL);
         }
         if (st == VT_OK && (s->opt->metrics & VT_SCORE_ENCODING)) {
             double *v = vt_malloc((size_t)R->n_units, sizeof *v);
@@ -628,7 +683,8 @@ static vt_status score_layer(scorer *s, int li, int64_t *scored)
                 for (int64_t j = 0; j < R->n_units; j++) v[j] = vt_tensor_f64(score)[R->units[j]];
                 te = summarise(v, R->n_units, s->opt->encoding_mean);
                 st = put_pair(s, layer_id, R, 2, tr, te);
-                consider(R, 2, L->index, layer_id, tr, te, NULL);
+                vt_tensor *keep = st == VT_OK ? keep_predictions(s, R, 2, tr, te, pred, &st) : NULL;
+                consider(R, 2, L->index, layer_id, tr, te, NULL, keep);
             }
             free(v);
         }
@@ -644,7 +700,8 @@ static vt_status score_layer(scorer *s, int li, int64_t *scored)
                     v[j] = pearson_cols(vt_tensor_f64(cv_te), vt_tensor_f64(s->yte_all), s->n_test, U, R->units[j]);
                 te = summarise(v, R->n_units, false);
                 st = put_pair(s, layer_id, R, M_PREDICTIVITY, tr, te);
-                consider(R, M_PREDICTIVITY, L->index, layer_id, tr, te, NULL);
+                vt_tensor *keep = st == VT_OK ? keep_predictions(s, R, M_PREDICTIVITY, tr, te, cv_te, &st) : NULL;
+                consider(R, M_PREDICTIVITY, L->index, layer_id, tr, te, NULL, keep);
             }
             free(v);
         }
@@ -671,8 +728,9 @@ done:
     return st;
 }
 
-/* For each (ROI, metric) winner: bootstrap CI of the test score (RSA metrics), the stored
- * model RSM for model-to-model analyses, and the summary line. */
+/* For each (ROI, metric) winner: bootstrap CI of the test score over the test stimuli (every
+ * metric, each from the same resamples vt_bootstrap_draw(seed, r, n_test)), the stored model RSM
+ * for model-to-model analyses (RSA metrics), and the summary line. */
 static vt_status finish_picks(scorer *s, vt_score_summary *summary)
 {
     /* One transaction: selected rows appear all at once, so their presence marks a finished
@@ -701,6 +759,13 @@ static vt_status finish_picks(scorer *s, vt_score_summary *summary)
                     st = vt_results_put_rsm(s->db, s->run_id, s->model_id, R->best_layer_id[m], metric_names[m],
                                             s->subject_id, R->id, n, upper, NULL);
                 free(upper);
+            } else if (R->best_pred[m] && s->opt->bootstrap > 0) {
+                /* encoding / predictivity: every unit's r on the resampled test stimuli, summarised
+                 * as the point estimate is (the encoding summary; predictivity's median) */
+                vt_bootstrap_opts bo = {s->opt->bootstrap, s->opt->seed, s->opt->ci_level};
+                bool mean = m == 2 && s->opt->encoding_mean;
+                st = vt_compare_columns_bootstrap(R->best_pred[m], R->yte, mean, &bo, &ci, NULL);
+                if (st != VT_OK) st = vt_fail_context(st, "ROI '%s', %s: ", R->name, metric_names[m]);
             }
             if (st != VT_OK) break;
             vt_results_score sc = vt_results_score_init();
@@ -757,6 +822,16 @@ vt_status vt_score(const vt_features *f, const vt_brain *b, const vt_score_optio
     int64_t all_units = b->n_units, *units = vt_malloc((size_t)all_units, sizeof *units);
     if (!s.feat_row || !s.train || !s.test || !units) st = VT_ERR_NOMEM;
     for (int64_t u = 0; units && u < all_units; u++) units[u] = u;
+    /* cRSA on unprojected features needs, for every projected layer, its stored RSM: checked
+     * before anything is written. */
+    for (int li = opt->second_half ? f->n_layers / 2 : 0;
+         st == VT_OK && (opt->metrics & VT_SCORE_CRSA) && opt->crsa_unprojected && li < f->n_layers; li++)
+        if (f->layers[li].projected && !f->layers[li].has_rsm && f->layers[li].width > 0)
+            st = vt_fail(VT_ERR_ARG,
+                         "%s: cRSA under the %s protocol uses RSMs of the unprojected features, which this store "
+                         "lacks (layer '%s' was projected by SRP); re-extract it with `ventral extract "
+                         "--unprojected-rsm`, or leave crsa out of --metrics",
+                         f->path, opt->protocol ? opt->protocol : "chosen", f->layers[li].name);
     if (st == VT_OK) st = match_stimuli(f, b, s.feat_row);
     if (st == VT_OK) st = make_split(b->n_stimuli, opt, s.train, &s.n_train, s.test, &s.n_test);
     if (st == VT_OK && (opt->metrics & VT_SCORE_PREDICTIVITY)) {

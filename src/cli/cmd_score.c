@@ -20,7 +20,9 @@ static const char usage[] =
     "  Scores every layer of the feature store against the brain data (per ROI): cRSA, veRSA and voxel\n"
     "  encoding on a train and a test split, selects each metric's layer on the train split, and stores\n"
     "  all scores, the selected layers' test scores with bootstrap CIs and noise-ceiling-normalised values\n"
-    "  in the SQLite results database. Prints the selected layers.\n";
+    "  in the SQLite results database. Prints the selected layers.\n"
+    "  Under --protocol conwell2024, cRSA uses the RSMs of the unprojected features that\n"
+    "  `ventral extract --unprojected-rsm` stores; a store without them is an error for projected layers.\n";
 
 static bool parse_metrics(const char *text, unsigned *out)
 {
@@ -51,10 +53,12 @@ static void config_json(char *buf, size_t len, const char *features, const char 
     snprintf(buf, len,
              "{\"command\": \"score\", \"features\": \"%s\", \"brain\": \"%s\", \"protocol\": \"%s\", \"metrics\": %u, "
              "\"split\": \"%s\", \"train_fraction\": %g, \"seed\": %llu, \"bootstrap\": %lld, \"criterion\": %d, "
-             "\"standardize\": %d, \"second_half\": %d, \"encoding_summary\": \"%s\", \"n_alphas\": %d}",
+             "\"standardize\": %d, \"second_half\": %d, \"encoding_summary\": \"%s\", \"n_alphas\": %d, "
+             "\"crsa_features\": \"%s\"}",
              features, brain, o->protocol, o->metrics, o->split == VT_SPLIT_KIND_ODD_EVEN ? "odd-even" : "random",
              o->train_fraction, (unsigned long long)o->seed, (long long)o->bootstrap, (int)o->criterion, o->standardize,
-             o->second_half, o->encoding_mean ? "mean" : "median", o->n_alphas);
+             o->second_half, o->encoding_mean ? "mean" : "median", o->n_alphas,
+             o->crsa_unprojected ? "unprojected" : "stored");
 }
 
 static const char *basename_no_ext(const char *path, char *buf, size_t len)

@@ -14,7 +14,7 @@ typedef struct layer_out {
 
 struct vt_features_writer {
     vt_h5_out out;
-    hid_t layers_group;
+    hid_t layers_group, rsm_group; /* rsm_group: created with the first RSM */
     int64_t n_stimuli;
     layer_out *layers;
     int n_layers, cap;
@@ -52,7 +52,7 @@ vt_status vt_features_create(const char *path, int64_t n_stimuli, char *const *s
     vt_features_writer *w = vt_calloc(1, sizeof *w);
     if (!w) return VT_ERR_NOMEM;
     w->n_stimuli = n_stimuli;
-    w->layers_group = H5I_INVALID_HID;
+    w->layers_group = w->rsm_group = H5I_INVALID_HID;
     vt_status st = vt_h5_create(&w->out, path);
     if (st != VT_OK) {
         free(w);
@@ -154,6 +154,44 @@ vt_status vt_features_write_rows(vt_features_writer *w, int handle, int64_t row0
     return VT_OK;
 }
 
+vt_status vt_features_write_rsm(vt_features_writer *w, int handle, const vt_tensor *rsm)
+{
+    const char *file = w->out.path;
+    if (handle < 0 || handle >= w->n_layers) return vt_fail(VT_ERR_ARG, "%s: no layer handle %d", file, handle);
+    const char *dataset = w->layers[handle].dataset;
+    int64_t n = w->n_stimuli;
+    if ((rsm->dtype != VT_F32 && rsm->dtype != VT_F64) || rsm->rank != 2 || rsm->shape[0] != n || rsm->shape[1] != n)
+        return vt_fail(VT_ERR_ARG, "%s: the RSM of %s must be a float %lld x %lld matrix", file, dataset, (long long)n,
+                       (long long)n);
+    if (w->rsm_group < 0) {
+        w->rsm_group = H5Gcreate2(w->out.file, "rsm", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (w->rsm_group < 0) return vt_fail(VT_ERR_IO, "%s: cannot create group 'rsm'", file);
+        vt_status st = vt_h5_attr_write_i64(w->out.file, "unprojected_rsm", 1, file);
+        if (st != VT_OK) return st;
+    }
+    if (H5Lexists(w->rsm_group, dataset, H5P_DEFAULT) > 0)
+        return vt_fail(VT_ERR_ARG, "%s: the RSM of %s was already written", file, dataset);
+    /* Stored as float64: cRSA correlates RSM triangles, and in a layer whose correlations all lie
+     * close together float32 rounding (3e-8) is not small against their spread. */
+    const vt_tensor *r64 = rsm;
+    vt_tensor *converted = NULL;
+    if (rsm->dtype != VT_F64) {
+        if (vt_tensor_convert(rsm, VT_F64, &converted) != VT_OK) return VT_ERR_NOMEM;
+        r64 = converted;
+    }
+    int64_t shape[2] = {n, n};
+    vt_status st = vt_h5_write(w->rsm_group, dataset, VT_F64, 2, shape, r64->data, NULL, -1, file);
+    vt_tensor_free(converted);
+    if (st != VT_OK) return vt_fail_context(st, "RSM of %s: ", dataset);
+    hid_t d = H5Dopen2(w->rsm_group, dataset, H5P_DEFAULT);
+    if (d < 0) return vt_fail(VT_ERR_IO, "%s: cannot reopen rsm/%s", file, dataset);
+    st = attr_str(d, "metric", "pearson", file);
+    if (st == VT_OK) st = attr_str(d, "features", "unprojected", file);
+    if (st == VT_OK) st = attr_str(d, "layer", w->layers[handle].dataset, file);
+    H5Dclose(d);
+    return st;
+}
+
 int vt_features_layer_count(const vt_features_writer *w)
 {
     return w->n_layers;
@@ -167,7 +205,8 @@ static void close_layers(vt_features_writer *w)
     w->layers = NULL;
     w->n_layers = 0;
     if (w->layers_group >= 0) H5Gclose(w->layers_group);
-    w->layers_group = H5I_INVALID_HID;
+    if (w->rsm_group >= 0) H5Gclose(w->rsm_group);
+    w->layers_group = w->rsm_group = H5I_INVALID_HID;
 }
 
 vt_status vt_features_commit(vt_features_writer *w)
@@ -308,6 +347,14 @@ vt_status vt_features_open(const char *path, vt_features **out)
         st = read_layer_meta(group, name, path, f->n_stimuli, &f->layers[i]);
     }
     if (group >= 0) H5Gclose(group);
+    /* Optional: RSMs of the unprojected features (extract --unprojected-rsm). */
+    if (st == VT_OK && H5Lexists(file, "rsm", H5P_DEFAULT) > 0) {
+        hid_t rsm = H5Gopen2(file, "rsm", H5P_DEFAULT);
+        if (rsm < 0) st = vt_fail(VT_ERR_FORMAT, "%s: cannot open group 'rsm'", path);
+        for (int i = 0; st == VT_OK && i < f->n_layers; i++)
+            f->layers[i].has_rsm = H5Lexists(rsm, f->layers[i].dataset, H5P_DEFAULT) > 0;
+        if (rsm >= 0) H5Gclose(rsm);
+    }
     H5Fclose(file);
     if (st != VT_OK) {
         vt_features_free(f);
@@ -328,5 +375,29 @@ vt_status vt_features_read_layer(const vt_features *f, int i, vt_tensor **out)
     snprintf(name, sizeof name, "layers/%s", f->layers[i].dataset);
     st = vt_h5_read(file, name, VT_F32, f->path, out);
     H5Fclose(file);
+    return st;
+}
+
+vt_status vt_features_read_rsm(const vt_features *f, int i, vt_tensor **out)
+{
+    *out = NULL;
+    if (i < 0 || i >= f->n_layers) return vt_fail(VT_ERR_ARG, "%s: no layer %d", f->path, i);
+    if (!f->layers[i].has_rsm)
+        return vt_fail(VT_ERR_ARG,
+                       "%s: layer '%s' has no RSM of its unprojected features (extract with --unprojected-rsm)",
+                       f->path, f->layers[i].name);
+    hid_t file;
+    vt_status st = vt_h5_open(f->path, &file);
+    if (st != VT_OK) return st;
+    char name[32];
+    snprintf(name, sizeof name, "rsm/%s", f->layers[i].dataset);
+    st = vt_h5_read(file, name, VT_F64, f->path, out);
+    H5Fclose(file);
+    if (st == VT_OK && ((*out)->rank != 2 || (*out)->shape[0] != f->n_stimuli || (*out)->shape[1] != f->n_stimuli)) {
+        vt_tensor_free(*out);
+        *out = NULL;
+        st = vt_fail(VT_ERR_FORMAT, "%s: %s is not a %lld x %lld matrix", f->path, name, (long long)f->n_stimuli,
+                     (long long)f->n_stimuli);
+    }
     return st;
 }

@@ -48,7 +48,15 @@ void vt_ridge_options_init(vt_ridge_options *opt)
 }
 
 /* ---------------------------------------------------------------------------------------------
- * BLAS wrappers that accept empty dimensions (a rank-0 model, an empty gather) and count flops. */
+ * BLAS wrappers that accept empty dimensions (a rank-0 model, an empty gather) and count flops.
+ *
+ * Reproducibility: OpenBLAS's threaded GEMM gives different last bits for different thread counts.
+ * So vt_ridge_fit runs OpenBLAS single-threaded and the GEMMs are parallelised here: the larger
+ * output dimension is cut into fixed tiles of GEMM_TILE rows or columns (a function of the shape
+ * only), each computed by one single-threaded BLAS call. Every output element then comes from the
+ * same computation at any thread count, and so do LAPACK's results (single-threaded inside). */
+
+enum { GEMM_TILE = 256 };
 
 static void dgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha, const double *a, int64_t lda,
                   const double *b, int64_t ldb, double beta, double *c, int64_t ldc, double *flops)
@@ -59,8 +67,19 @@ static void dgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha,
             for (int64_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
         return;
     }
-    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
-                alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+    int by_rows = m > n;
+    int64_t len = by_rows ? m : n, tiles = (len + GEMM_TILE - 1) / GEMM_TILE;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(vt_threads_get()) if (tiles > 1)
+    for (int64_t t = 0; t < tiles; t++) {
+        int64_t s = t * GEMM_TILE, w = len - s < GEMM_TILE ? len - s : GEMM_TILE;
+        /* Row tile: rows s.. of op(A) (A row-major: row s, or column s when transposed) and of C.
+         * Column tile: columns s.. of op(B) and of C. */
+        const double *at = by_rows ? (ta ? a + s : a + s * lda) : a;
+        const double *bt = by_rows ? b : (tb ? b + s * ldb : b + s);
+        cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    (int)(by_rows ? w : m), (int)(by_rows ? n : w), (int)k, alpha, at, (int)lda, bt, (int)ldb, beta,
+                    by_rows ? c + s * ldc : c + s, (int)ldc);
+    }
     *flops += 2.0 * (double)m * (double)n * (double)k;
 }
 
@@ -72,9 +91,32 @@ static void sgemm(int ta, int64_t m, int64_t n, int64_t k, const float *a, int64
         for (int64_t i = 0; i < m; i++) memset(c + i * ldc, 0, sizeof *c * (size_t)n);
         return;
     }
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)lda,
-                b, (int)ldb, 0.0f, c, (int)ldc);
+    int by_rows = m > n;
+    int64_t len = by_rows ? m : n, tiles = (len + GEMM_TILE - 1) / GEMM_TILE;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(vt_threads_get()) if (tiles > 1)
+    for (int64_t t = 0; t < tiles; t++) {
+        int64_t s = t * GEMM_TILE, w = len - s < GEMM_TILE ? len - s : GEMM_TILE;
+        const float *at = by_rows ? (ta ? a + s : a + s * lda) : a;
+        const float *bt = by_rows ? b : b + s;
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, CblasNoTrans, (int)(by_rows ? w : m),
+                    (int)(by_rows ? n : w), (int)k, 1.0f, at, (int)lda, bt, (int)ldb, 0.0f,
+                    by_rows ? c + s * ldc : c + s, (int)ldc);
+    }
     *flops += 2.0 * (double)m * (double)n * (double)k;
+}
+
+/* The upper triangle (and diagonal blocks) of A Aᵀ for A n×p, by column tiles: tile [j0, j1) gets
+ * rows 0..j1 of its columns. */
+static void gram_upper(const double *a, int64_t n, int64_t p, double *g, double *flops)
+{
+    int64_t tiles = (n + GEMM_TILE - 1) / GEMM_TILE;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(vt_threads_get()) if (tiles > 1)
+    for (int64_t t = 0; t < tiles; t++) {
+        int64_t j0 = t * GEMM_TILE, w = n - j0 < GEMM_TILE ? n - j0 : GEMM_TILE;
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(j0 + w), (int)w, (int)p, 1.0, a, (int)p, a + j0 * p,
+                    (int)p, 0.0, g + j0, (int)n);
+    }
+    *flops += (double)n * (double)n * (double)p;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -184,8 +226,10 @@ static vt_status decompose_kernel(model *md, double *flops)
         st = VT_ERR_NOMEM;
         goto done;
     }
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, (int)p, 1.0, md->xc, (int)p, 0.0, k, (int)n);
-    *flops += (double)n * (double)n * (double)p;
+    if (p > 0)
+        gram_upper(md->xc, n, p, k, flops);
+    else
+        memset(k, 0, sizeof *k * (size_t)(n * n));
     for (int64_t i = 0; i < n; i++)
         for (int64_t j = 0; j < i; j++) k[i * n + j] = k[j * n + i];
     /* P = I − τ h hᵀ with h = e₁ + 1/√n maps 1/√n to −e₁. */
@@ -895,9 +939,9 @@ static vt_status build_model(model *md, const vt_tensor *x, const vt_tensor *xt,
     return st;
 }
 
-vt_status vt_ridge_fit(const vt_tensor *x_train, const vt_tensor *y_train, const vt_tensor *x_test,
-                       const vt_tensor *y_test, const vt_ridge_options *opt_in, const vt_ridge_outputs *out,
-                       vt_ridge_info *info_out)
+static vt_status fit(const vt_tensor *x_train, const vt_tensor *y_train, const vt_tensor *x_test,
+                     const vt_tensor *y_test, const vt_ridge_options *opt_in, const vt_ridge_outputs *out,
+                     vt_ridge_info *info_out)
 {
     vt_ridge_options opt;
     if (opt_in)
@@ -981,5 +1025,17 @@ vt_status vt_ridge_fit(const vt_tensor *x_train, const vt_tensor *y_train, const
     vt_tensor_free(yconv);
     vt_tensor_free(ytconv);
     if (info_out) *info_out = info;
+    return st;
+}
+
+vt_status vt_ridge_fit(const vt_tensor *x_train, const vt_tensor *y_train, const vt_tensor *x_test,
+                       const vt_tensor *y_test, const vt_ridge_options *opt_in, const vt_ridge_outputs *out,
+                       vt_ridge_info *info_out)
+{
+    /* Single-threaded OpenBLAS for the whole fit (see the BLAS wrappers); restored afterwards. */
+    int saved = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    vt_status st = fit(x_train, y_train, x_test, y_test, opt_in, out, info_out);
+    openblas_set_num_threads(saved);
     return st;
 }

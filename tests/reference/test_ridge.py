@@ -216,6 +216,23 @@ if a is not None and b is not None and c is not None:
     for name in ("alpha", "coef", "intercept", "loo", "pred"):
         close_scaled(f"block 7 vs automatic block: {name}", c[name], a[name], 1e-12)
 
+# --- bit-identical outputs for any thread count (kernel and SVD forms, float64 and float32) -----------------
+# Sizes above the GEMM tile (256) in every dimension, so the threads really split the work.
+for tag, (n, p, v, dtype) in {"kernel": (300, 700, 600, np.float64), "svd": (700, 300, 600, np.float64),
+                              "f32": (300, 700, 600, np.float32)}.items():
+    x, y, xt, yt = make_data(n, p, v, nt=40, spectrum=1.5, dtype=dtype, seed=11)
+    files = {}
+    for threads in (1, 2, 3):
+        out = vt.path(f"det-{tag}-{threads}")
+        vt.run("--threads", threads, "ridge", "--x-train", vt.save(f"det-{tag}-xtr.npy", x), "--y-train",
+               vt.save(f"det-{tag}-ytr.npy", y), "--x-test", vt.save(f"det-{tag}-xte.npy", xt), "--y-test",
+               vt.save(f"det-{tag}-yte.npy", yt), "--out", out, "--quiet")
+        files[threads] = {name: open(os.path.join(out, name + ".npy"), "rb").read()
+                          for name in ("alpha", "coef", "intercept", "loo", "pred", "score")}
+    same = all(files[t] == files[1] for t in (2, 3))
+    print(f"  {tag}: outputs with --threads 1, 2, 3 {'byte-identical' if same else 'DIFFER'}")
+    check(same, f"{tag}: ridge outputs identical across thread counts")
+
 # --- errors: one clean line, non-zero exit, no output files ----------------------------------------------
 x, y, xt, yt = make_data(20, 30, 4, nt=5)
 

@@ -105,13 +105,13 @@ vtref.check(len(runs) == 2 and first == second and len(first) == len(default) an
 
 # Bootstrap CIs on the selected layers bracket the test score.
 boot = v.run("score", "--features", feat_path, "--brain", brain_path, "--db", v.path("boot.sqlite"), "--split",
-             "odd-even", "--bootstrap", "200", "--metrics", "crsa,versa").stdout
+             "odd-even", "--bootstrap", "200", "--metrics", "crsa,versa,encoding").stdout
 print(boot)
 rows = list(csv.DictReader(io.StringIO(v.run("results", "export", "--db", v.path("boot.sqlite"), "--format",
                                              "csv").stdout)))
 sel = [r for r in rows if r["selected"] == "1" and r["split"] == "test"]
-vtref.check(len(sel) == 6 and all(float(r["ci_low"]) <= float(r["value"]) <= float(r["ci_high"]) for r in sel),
-            "bootstrap CI brackets each selected test score")
+vtref.check(len(sel) == 9 and all(float(r["ci_low"]) <= float(r["value"]) <= float(r["ci_high"]) for r in sel),
+            "bootstrap CI brackets each selected test score (crsa, versa, encoding)")
 
 # Bad inputs.
 scoreref.write_brain(v.path("B2.h5"), ids[:-1] + ["not-extracted"], resp, rois)
