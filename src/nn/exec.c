@@ -217,6 +217,28 @@ static void drop(vt_graph *g, int v, vt_tensor **live, bool *nhwc, vt_tensor **p
     nhwc[v] = false;
 }
 
+/* A view op (vt_op.view) that is the last reader of its input takes the input's buffer over instead of a
+ * copy: the output header owns the data from now on, the input's header only borrows it until dropped. */
+static vt_tensor *take_input(vt_graph *g, const vt_node *n, int i, vt_tensor **live, const bool *borrowed,
+                             const bool *nhwc, const vt_value *out)
+{
+    int w = n->n_in > 0 ? n->in[0] : -1;
+    if (!n->op->view || w < 0 || !live[w] || borrowed[w] || nhwc[w] || live[w]->storage != VT_STORAGE_OWNED)
+        return NULL;
+    const vt_value *in = &g->values[w];
+    if (in->last_use != i || in->is_output || in->init || in->folded) return NULL;
+    for (int k = 1; k < n->n_in; k++)
+        if (n->in[k] == w) return NULL;
+    vt_tensor *t = vt_tensor_wrap(out->dtype, out->rank, out->shape, live[w]->data);
+    if (!t || vt_tensor_nbytes(t) != vt_tensor_nbytes(live[w])) {
+        vt_tensor_free(t); /* borrowed: the header only */
+        return NULL;
+    }
+    t->storage = VT_STORAGE_OWNED;
+    live[w]->storage = VT_STORAGE_BORROWED;
+    return t;
+}
+
 /* ---- run ---- */
 
 vt_status vt_graph_set_precision(vt_graph *g, vt_precision precision)
@@ -331,10 +353,10 @@ vt_status vt_graph_run_prepared(vt_graph *g, const vt_tensor *const *inputs, con
         vt_tensor *scratch[VT_NN_MAX_IO] = {0};
         for (int k = 0; k < n->n_out && st == VT_OK; k++) {
             const vt_value *v = n->out[k] >= 0 ? &g->values[n->out[k]] : NULL;
-            if (v)
-                scratch[k] = vt_pool_tensor(g, v->dtype, v->rank, v->shape);
-            else
+            if (!v)
                 scratch[k] = vt_tensor_new_uninit(VT_F32, 1, (int64_t[]){0}); /* absent output: nothing to hold */
+            else if (!(k == 0 && (scratch[k] = take_input(g, n, i, live, borrowed, nhwc, v))))
+                scratch[k] = vt_pool_tensor(g, v->dtype, v->rank, v->shape);
             if (!scratch[k]) st = VT_ERR_NOMEM;
             c.out[k] = scratch[k];
         }

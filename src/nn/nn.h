@@ -154,6 +154,8 @@ typedef struct vt_op {
     bool (*accepts_nhwc)(const vt_opctx *c);
     bool no_fold;    /* never constant-fold (none today; random ops would be) */
     bool shape_only; /* the output depends on the input shapes only (Shape, Size): always folded */
+    bool view;       /* output 0 is input 0's data unchanged (Reshape, Flatten, ...): when the node is the
+                        input's last reader, the executor hands it the input's buffer and run copies nothing */
 } vt_op;
 
 /* Op registry (ops/registry.c): the entry with the highest `since` <= opset, or NULL. */

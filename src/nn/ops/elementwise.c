@@ -1,12 +1,14 @@
 /* Element-wise operators: unary activations and math (float32), numpy-broadcast binary
  * arithmetic and comparisons (float32/float64/int32/int64), variadic Sum/Max/Min/Mean, Where,
  * Cast, Identity/Dropout (pass-through). Each output element is computed by one thread from
- * its inputs alone, so results never depend on the thread count. */
+ * its inputs alone, so results never depend on the thread count. The float32 loops are vectorised
+ * (exp, erf, tanh, sigmoid from vecmath.h; bit-identical to their scalar evaluation). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nn/ops/ops.h"
+#include "nn/ops/vecmath.h"
 
 /* ---- unary float32 ---- */
 
@@ -110,6 +112,63 @@ static bool unary_accepts_nhwc(const vt_opctx *c)
     return true;
 }
 
+typedef struct {
+    float alpha, beta, gamma, lo, hi;
+} unary_params;
+
+/* y = f(x) over n contiguous floats. Loops marked simd use the vecmath.h functions (or plain arithmetic) and
+ * are vectorised for the best instruction set at load time; the rest call libm per element. */
+VT_VEC_CLONES static void unary_f32(unary_kind k, const unary_params *pr, const float *x, float *y, int64_t n)
+{
+    const float alpha = pr->alpha, beta = pr->beta, gamma = pr->gamma, lo = pr->lo, hi = pr->hi;
+#define VLOOP(expr)                                                                                                    \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; i++)                                                                \
+    {                                                                                                                  \
+        float v = x[i];                                                                                                \
+        y[i] = (expr);                                                                                                 \
+    }                                                                                                                  \
+    break
+#define SLOOP(expr)                                                                                                    \
+    for (int64_t i = 0; i < n; i++) {                                                                                  \
+        float v = x[i];                                                                                                \
+        y[i] = (expr);                                                                                                 \
+    }                                                                                                                  \
+    break
+    switch (k) {
+    case U_RELU: VLOOP(vt_sel(vt_mask(v > 0), v, 0.0f));
+    case U_LEAKY: VLOOP(vt_sel(vt_mask(v >= 0), v, alpha * v));
+    case U_SIGMOID: VLOOP(vt_vsigmoidf(v));
+    case U_TANH: VLOOP(vt_vtanhf(v));
+    case U_ERF: VLOOP(vt_verff(v));
+    case U_EXP: VLOOP(vt_vexpf(v));
+    case U_LOG: SLOOP(logf(v));
+    case U_SQRT: SLOOP(sqrtf(v));
+    case U_NEG: VLOOP(-v);
+    case U_ABS: VLOOP(vt_vabsf(v));
+    case U_RECIP: VLOOP(1.0f / v);
+    case U_FLOOR: SLOOP(floorf(v));
+    case U_CEIL: SLOOP(ceilf(v));
+    case U_HSIGMOID: SLOOP(fmaxf(0.0f, fminf(1.0f, alpha * v + beta)));
+    case U_HSWISH: SLOOP(v * fmaxf(0.0f, fminf(1.0f, v / 6.0f + 0.5f)));
+    case U_CLIP: VLOOP(vt_sel(vt_mask(v < lo), lo, vt_sel(vt_mask(v > hi), hi, v)));
+    /* expm1 of v where v <= 0 or NaN, of 0 elsewhere (that side is discarded). */
+    case U_ELU: VLOOP(vt_sel(vt_mask(v >= 0), v, alpha * vt_vexpm1f_le88(vt_sel(vt_mask(v > 0), 0.0f, v))));
+    case U_SELU:
+        VLOOP(vt_sel(vt_mask(v > 0), gamma * v, gamma * (alpha * vt_vexpm1f_le88(vt_sel(vt_mask(v > 0), 0.0f, v)))));
+    case U_SOFTPLUS: SLOOP(v > 20.0f ? v : log1pf(expf(v)));
+    case U_SOFTSIGN: VLOOP(v / (1.0f + vt_vabsf(v)));
+    case U_SIN: SLOOP(sinf(v));
+    case U_COS: SLOOP(cosf(v));
+    case U_ROUND: SLOOP(round_half_even(v));
+    case U_SIGN: VLOOP((float)((v > 0) - (v < 0)));
+    }
+#undef VLOOP
+#undef SLOOP
+}
+
+/* Elements per work item of the element-wise ops: each item is computed by one thread. */
+#define CHUNK 16384
+
 static vt_status unary_run(vt_opctx *c)
 {
     unary_kind k = unary_of(c->node->op_type);
@@ -119,64 +178,35 @@ static vt_status unary_run(vt_opctx *c)
     float *y = c->out[0]->data;
     int64_t n = vt_tensor_numel(c->in[0]);
     const vt_node *nd = c->node;
-    float alpha = 0, beta = 0, gamma = 0, lo = -INFINITY, hi = INFINITY;
+    unary_params pr = {.lo = -INFINITY, .hi = INFINITY};
     switch (k) {
-    case U_LEAKY: alpha = vt_attr_float(nd, "alpha", 0.01f); break;
+    case U_LEAKY: pr.alpha = vt_attr_float(nd, "alpha", 0.01f); break;
     case U_HSIGMOID:
-        alpha = vt_attr_float(nd, "alpha", 0.2f);
-        beta = vt_attr_float(nd, "beta", 0.5f);
+        pr.alpha = vt_attr_float(nd, "alpha", 0.2f);
+        pr.beta = vt_attr_float(nd, "beta", 0.5f);
         break;
-    case U_ELU: alpha = vt_attr_float(nd, "alpha", 1.0f); break;
+    case U_ELU: pr.alpha = vt_attr_float(nd, "alpha", 1.0f); break;
     case U_SELU:
-        alpha = vt_attr_float(nd, "alpha", 1.67326319217681884765625f);
-        gamma = vt_attr_float(nd, "gamma", 1.05070102214813232421875f);
+        pr.alpha = vt_attr_float(nd, "alpha", 1.67326319217681884765625f);
+        pr.gamma = vt_attr_float(nd, "gamma", 1.05070102214813232421875f);
         break;
     case U_CLIP:
         if (nd->opset < 11) {
-            lo = vt_attr_float(nd, "min", -INFINITY);
-            hi = vt_attr_float(nd, "max", INFINITY);
+            pr.lo = vt_attr_float(nd, "min", -INFINITY);
+            pr.hi = vt_attr_float(nd, "max", INFINITY);
         } else {
-            if (c->n_in > 1 && c->in[1]) lo = *(const float *)c->in[1]->data;
-            if (c->n_in > 2 && c->in[2]) hi = *(const float *)c->in[2]->data;
+            if (c->n_in > 1 && c->in[1]) pr.lo = *(const float *)c->in[1]->data;
+            if (c->n_in > 2 && c->in[2]) pr.hi = *(const float *)c->in[2]->data;
         }
         break;
     default: break;
     }
-#define UNARY(expr)                                                                                                    \
-    do {                                                                                                               \
-        _Pragma("omp parallel for schedule(static) if (n > 32768)") for (int64_t i = 0; i < n; i++)                    \
-        {                                                                                                              \
-            float v = x[i];                                                                                            \
-            y[i] = (expr);                                                                                             \
-        }                                                                                                              \
-    } while (0)
-    switch (k) {
-    case U_RELU: UNARY(v > 0 ? v : 0.0f); break;
-    case U_LEAKY: UNARY(v >= 0 ? v : alpha * v); break;
-    case U_SIGMOID: UNARY(v >= 0 ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v))); break;
-    case U_TANH: UNARY(tanhf(v)); break;
-    case U_ERF: UNARY(erff(v)); break;
-    case U_EXP: UNARY(expf(v)); break;
-    case U_LOG: UNARY(logf(v)); break;
-    case U_SQRT: UNARY(sqrtf(v)); break;
-    case U_NEG: UNARY(-v); break;
-    case U_ABS: UNARY(fabsf(v)); break;
-    case U_RECIP: UNARY(1.0f / v); break;
-    case U_FLOOR: UNARY(floorf(v)); break;
-    case U_CEIL: UNARY(ceilf(v)); break;
-    case U_HSIGMOID: UNARY(fmaxf(0.0f, fminf(1.0f, alpha * v + beta))); break;
-    case U_HSWISH: UNARY(v * fmaxf(0.0f, fminf(1.0f, v / 6.0f + 0.5f))); break;
-    case U_CLIP: UNARY(v < lo ? lo : v > hi ? hi : v); break;
-    case U_ELU: UNARY(v >= 0 ? v : alpha * (expf(v) - 1.0f)); break;
-    case U_SELU: UNARY(v > 0 ? gamma * v : gamma * (alpha * expf(v) - alpha)); break;
-    case U_SOFTPLUS: UNARY(v > 20.0f ? v : log1pf(expf(v))); break;
-    case U_SOFTSIGN: UNARY(v / (1.0f + fabsf(v))); break;
-    case U_SIN: UNARY(sinf(v)); break;
-    case U_COS: UNARY(cosf(v)); break;
-    case U_ROUND: UNARY(round_half_even(v)); break;
-    case U_SIGN: UNARY((float)((v > 0) - (v < 0))); break;
+    int64_t items = (n + CHUNK - 1) / CHUNK;
+#pragma omp parallel for schedule(static) if (n > 32768)
+    for (int64_t it = 0; it < items; it++) {
+        int64_t i0 = it * CHUNK, len = n - i0 < CHUNK ? n - i0 : CHUNK;
+        unary_f32(k, &pr, x + i0, y + i0, len);
     }
-#undef UNARY
     return VT_OK;
 }
 
@@ -339,8 +369,74 @@ static inline int64_t apply_i(binary_kind k, int64_t a, int64_t b, bool fmod_mod
     }
 }
 
-/* out = a (op) b with broadcasting; out has the broadcast shape. The fast float32 path
- * collapses the walk into contiguous inner runs. */
+/* po[i] = pa[i * ia] (op) pb[i * ib] over n floats, ia and ib in {0, 1} (0: one value broadcast). po may be pa
+ * (the variadic ops fold into their output). */
+VT_VEC_CLONES static void binary_f32(binary_kind k, const float *pa, int64_t ia, const float *pb, int64_t ib, float *po,
+                                     int64_t n, bool fmod_mode)
+{
+#define BLOOP(expr)                                                                                                    \
+    if (ia && ib) {                                                                                                    \
+        _Pragma("omp simd") for (int64_t i = 0; i < n; i++)                                                            \
+        {                                                                                                              \
+            float a = pa[i], b = pb[i];                                                                                \
+            po[i] = (expr);                                                                                            \
+        }                                                                                                              \
+    } else if (ia) {                                                                                                   \
+        const float b = pb[0];                                                                                         \
+        _Pragma("omp simd") for (int64_t i = 0; i < n; i++)                                                            \
+        {                                                                                                              \
+            float a = pa[i];                                                                                           \
+            po[i] = (expr);                                                                                            \
+        }                                                                                                              \
+    } else if (ib) {                                                                                                   \
+        const float a = pa[0];                                                                                         \
+        _Pragma("omp simd") for (int64_t i = 0; i < n; i++)                                                            \
+        {                                                                                                              \
+            float b = pb[i];                                                                                           \
+            po[i] = (expr);                                                                                            \
+        }                                                                                                              \
+    } else {                                                                                                           \
+        const float a = pa[0], b = pb[0], r = (expr);                                                                  \
+        for (int64_t i = 0; i < n; i++) po[i] = r;                                                                     \
+    }                                                                                                                  \
+    break
+    switch (k) {
+    case B_ADD: BLOOP(a + b);
+    case B_SUB: BLOOP(a - b);
+    case B_MUL: BLOOP(a * b);
+    case B_DIV: BLOOP(a / b);
+    case B_MAX: BLOOP(vt_sel(vt_mask(a > b || a != a), a, b));
+    case B_MIN: BLOOP(vt_sel(vt_mask(a < b || a != a), a, b));
+    case B_PRELU: BLOOP(vt_sel(vt_mask(a < 0), a * b, a));
+    case B_POW:
+        if (ib == 0 && pb[0] == 2.0f) { /* LayerNorm decompositions square: x * x is what powf returns */
+            if (ia) {
+#pragma omp simd
+                for (int64_t i = 0; i < n; i++) po[i] = pa[i] * pa[i];
+            } else
+                for (int64_t i = 0; i < n; i++) po[i] = pa[0] * pa[0];
+            break;
+        }
+        if (ib == 0 && pb[0] == 1.0f) {
+            for (int64_t i = 0; i < n; i++) po[i] = pa[i * ia];
+            break;
+        }
+        if (ib == 0 && pb[0] == 0.5f) {
+            for (int64_t i = 0; i < n; i++) po[i] = sqrtf(pa[i * ia]);
+            break;
+        }
+        for (int64_t i = 0; i < n; i++) po[i] = powf(pa[i * ia], pb[i * ib]);
+        break;
+    default:
+        for (int64_t i = 0; i < n; i++) po[i] = (float)apply_f(k, pa[i * ia], pb[i * ib], fmod_mode);
+        break;
+    }
+#undef BLOOP
+}
+
+/* out = a (op) b with broadcasting; out has the broadcast shape. The walk is collapsed into contiguous inner
+ * runs (over which each input is either contiguous or one broadcast value), and long runs are cut into
+ * chunks, so that a tensor (op) scalar still spreads over the threads. */
 static void binary_apply(binary_kind k, const vt_tensor *a, const vt_tensor *b, vt_tensor *out, bool fmod_mode)
 {
     int ro = out->rank;
@@ -362,9 +458,11 @@ static void binary_apply(binary_kind k, const vt_tensor *a, const vt_tensor *b, 
     int outer_rank = d + 1;
     int64_t n = vt_tensor_numel(out);
     int64_t outer = inner ? n / inner : 0;
+    int64_t pieces = inner > CHUNK ? (inner + CHUNK - 1) / CHUNK : 1, plen = pieces > 1 ? CHUNK : inner;
     bool fa = a->dtype == VT_F32 && b->dtype == VT_F32 && out->dtype == VT_F32;
 #pragma omp parallel for schedule(static) if (n > 32768)
-    for (int64_t o = 0; o < outer; o++) {
+    for (int64_t it = 0; it < outer * pieces; it++) {
+        int64_t o = it / pieces, i0 = (it % pieces) * plen, len = inner - i0 < plen ? inner - i0 : plen;
         int64_t rem = o, oa = 0, ob = 0;
         for (int j = outer_rank - 1; j >= 0; j--) {
             int64_t idx = rem % out->shape[j];
@@ -374,38 +472,11 @@ static void binary_apply(binary_kind k, const vt_tensor *a, const vt_tensor *b, 
         }
         int64_t base = o * inner;
         if (fa) {
-            const float *pa = (const float *)a->data + oa, *pb = (const float *)b->data + ob;
-            float *po = (float *)out->data + base;
-            switch (k) {
-            case B_ADD:
-                for (int64_t i = 0; i < inner; i++) po[i] = pa[i * ia] + pb[i * ib];
-                break;
-            case B_SUB:
-                for (int64_t i = 0; i < inner; i++) po[i] = pa[i * ia] - pb[i * ib];
-                break;
-            case B_MUL:
-                for (int64_t i = 0; i < inner; i++) po[i] = pa[i * ia] * pb[i * ib];
-                break;
-            case B_DIV:
-                for (int64_t i = 0; i < inner; i++) po[i] = pa[i * ia] / pb[i * ib];
-                break;
-            case B_POW:
-                if (ib == 0 && pb[0] == 2.0f) /* LayerNorm decompositions square: x * x is what powf returns */
-                    for (int64_t i = 0; i < inner; i++) po[i] = pa[i * ia] * pa[i * ia];
-                else if (ib == 0 && pb[0] == 1.0f)
-                    for (int64_t i = 0; i < inner; i++) po[i] = pa[i * ia];
-                else if (ib == 0 && pb[0] == 0.5f)
-                    for (int64_t i = 0; i < inner; i++) po[i] = sqrtf(pa[i * ia]);
-                else
-                    for (int64_t i = 0; i < inner; i++) po[i] = powf(pa[i * ia], pb[i * ib]);
-                break;
-            default:
-                for (int64_t i = 0; i < inner; i++) po[i] = (float)apply_f(k, pa[i * ia], pb[i * ib], fmod_mode);
-                break;
-            }
+            binary_f32(k, (const float *)a->data + oa + i0 * ia, ia, (const float *)b->data + ob + i0 * ib, ib,
+                       (float *)out->data + base + i0, len, fmod_mode);
             continue;
         }
-        for (int64_t i = 0; i < inner; i++) {
+        for (int64_t i = i0; i < i0 + len; i++) {
             int64_t xa = oa + i * ia, xb = ob + i * ib;
             if (out->dtype == VT_F32 || out->dtype == VT_F64 ||
                 ((a->dtype == VT_F32 || a->dtype == VT_F64) && is_compare(k))) {
@@ -639,13 +710,15 @@ static const vt_op ops[] = {
      .since = 1,
      .infer = identity_infer,
      .run = identity_run,
-     .accepts_nhwc = unary_accepts_nhwc},
+     .accepts_nhwc = unary_accepts_nhwc,
+     .view = true},
     {.domain = "",
      .type = "Dropout",
      .since = 1,
      .infer = dropout_infer,
      .run = identity_run,
-     .accepts_nhwc = unary_accepts_nhwc},
+     .accepts_nhwc = unary_accepts_nhwc,
+     .view = true},
 };
 
 VT_OP_TABLE(vt_ops_elementwise, ops);

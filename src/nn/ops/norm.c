@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "nn/ops/ops.h"
+#include "nn/ops/vecmath.h"
 
 static vt_status bn_infer(vt_opctx *c)
 {
@@ -34,6 +35,19 @@ static bool bn_accepts_nhwc(const vt_opctx *c)
     return c->in[0]->rank == 4;
 }
 
+/* One row of y = (x - m) * a + b: per element (m, a, b arrays, NHWC) or one channel (scalars, NCHW). */
+VT_VEC_CLONES static void bn_row(const float *x, float *y, int64_t n, const float *m, const float *a, const float *b,
+                                 float m1, float a1, float b1)
+{
+    if (m) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) y[i] = (x[i] - m[i]) * a[i] + b[i];
+    } else {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) y[i] = (x[i] - m1) * a1 + b1;
+    }
+}
+
 static vt_status bn_run(vt_opctx *c)
 {
     const vt_tensor *x = c->in[0];
@@ -43,24 +57,21 @@ static vt_status bn_run(vt_opctx *c)
     const float *xd = x->data;
     float *yd = c->out[0]->data;
     c->out_nhwc[0] = c->in_nhwc[0];
+    /* PyTorch's eval form: y = (x - mean) * (scale / sqrt(var + eps)) + bias, in float. */
+    float *a = vt_malloc((size_t)(C ? C : 1), sizeof *a);
+    if (!a) return VT_ERR_NOMEM;
+    for (int64_t ch = 0; ch < C; ch++) a[ch] = sc[ch] / sqrtf(var[ch] + eps);
     if (c->in_nhwc[0]) { /* N x HW x C: the channel is the innermost index */
 #pragma omp parallel for schedule(static) if (N * C * sp > 32768)
-        for (int64_t p = 0; p < N * sp; p++) {
-            const float *xp = xd + p * C;
-            float *yp = yd + p * C;
-            for (int64_t ch = 0; ch < C; ch++) yp[ch] = (xp[ch] - mean[ch]) * (sc[ch] / sqrtf(var[ch] + eps)) + b[ch];
-        }
-        return VT_OK;
-    }
+        for (int64_t p = 0; p < N * sp; p++) bn_row(xd + p * C, yd + p * C, C, mean, a, b, 0, 0, 0);
+    } else {
 #pragma omp parallel for schedule(static) if (N * C * sp > 32768)
-    for (int64_t p = 0; p < N * C; p++) {
-        int64_t ch = p % C;
-        /* PyTorch's eval form: y = (x - mean) * (scale / sqrt(var + eps)) + bias, in float. */
-        float a = sc[ch] / sqrtf(var[ch] + eps), m = mean[ch], bb = b[ch];
-        const float *xp = xd + p * sp;
-        float *yp = yd + p * sp;
-        for (int64_t i = 0; i < sp; i++) yp[i] = (xp[i] - m) * a + bb;
+        for (int64_t p = 0; p < N * C; p++) {
+            int64_t ch = p % C;
+            bn_row(xd + p * sp, yd + p * sp, sp, NULL, NULL, NULL, mean[ch], a[ch], b[ch]);
+        }
     }
+    free(a);
     return VT_OK;
 }
 
@@ -84,6 +95,40 @@ static vt_status ln_infer(vt_opctx *c)
     return VT_OK;
 }
 
+/* One row of LayerNormalization, in double: the mean, then the variance around it, each summed over 8
+ * interleaved partial sums (lane l takes elements l, l + 8, ...) added pairwise, then the tail: a fixed order
+ * on every instruction set. */
+VT_VEC_CLONES static void ln_row(const float *x, float *y, int64_t n, const float *sc, const float *b, float eps,
+                                 double *mean_out, double *rstd_out)
+{
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+#pragma omp simd
+        for (int l = 0; l < 8; l++) acc[l] += (double)x[j + l];
+    }
+    double s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; j < n; j++) s += x[j];
+    double mean = s / (double)n;
+    for (int l = 0; l < 8; l++) acc[l] = 0;
+    for (j = 0; j + 8 <= n; j += 8) {
+#pragma omp simd
+        for (int l = 0; l < 8; l++) acc[l] += (x[j + l] - mean) * (x[j + l] - mean);
+    }
+    double ss = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; j < n; j++) ss += (x[j] - mean) * (x[j] - mean);
+    double rstd = 1.0 / sqrt(ss / (double)n + eps);
+    if (b) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) y[i] = (float)((x[i] - mean) * rstd * sc[i] + b[i]);
+    } else {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) y[i] = (float)((x[i] - mean) * rstd * sc[i] + 0.0);
+    }
+    *mean_out = mean;
+    *rstd_out = rstd;
+}
+
 static vt_status ln_run(vt_opctx *c)
 {
     const vt_tensor *x = c->in[0];
@@ -99,14 +144,8 @@ static vt_status ln_run(vt_opctx *c)
     float *rd = c->n_out > 2 && c->node->out[2] >= 0 ? c->out[2]->data : NULL;
 #pragma omp parallel for schedule(static) if (outer * inner > 32768)
     for (int64_t o = 0; o < outer; o++) {
-        const float *xp = xd + o * inner;
-        float *yp = yd + o * inner;
-        double s = 0, ss = 0;
-        for (int64_t i = 0; i < inner; i++) s += xp[i];
-        double mean = s / (double)inner;
-        for (int64_t i = 0; i < inner; i++) ss += (xp[i] - mean) * (xp[i] - mean);
-        double rstd = 1.0 / sqrt(ss / (double)inner + eps);
-        for (int64_t i = 0; i < inner; i++) yp[i] = (float)((xp[i] - mean) * rstd * sc[i] + (b ? b[i] : 0.0));
+        double mean, rstd;
+        ln_row(xd + o * inner, yd + o * inner, inner, sc, b, eps, &mean, &rstd);
         if (md) md[o] = (float)mean;
         if (rd) rd[o] = (float)rstd;
     }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "nn/ops/ops.h"
+#include "nn/ops/vecmath.h"
 
 typedef enum { R_MEAN, R_SUM, R_MAX, R_MIN, R_PROD, R_SUMSQ, R_L2, R_L1, R_LOGSUMEXP } reduce_kind;
 
@@ -75,6 +76,27 @@ static vt_status reduce_infer(vt_opctx *c)
     return VT_OK;
 }
 
+/* Sum of x[0..n) (of x^2 when squares), in double, in a fixed order: 8 interleaved partial sums (lane l takes
+ * elements l, l + 8, ...), added pairwise, then the tail. The same on every instruction set. */
+VT_VEC_CLONES static double sum_f32(const float *x, int64_t n, bool squares)
+{
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t j = 0;
+    if (squares)
+        for (; j + 8 <= n; j += 8) {
+#pragma omp simd
+            for (int l = 0; l < 8; l++) acc[l] += (double)x[j + l] * (double)x[j + l];
+        }
+    else
+        for (; j + 8 <= n; j += 8) {
+#pragma omp simd
+            for (int l = 0; l < 8; l++) acc[l] += (double)x[j + l];
+        }
+    double s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; j < n; j++) s += squares ? (double)x[j] * (double)x[j] : (double)x[j];
+    return s;
+}
+
 static vt_status reduce_run(vt_opctx *c)
 {
     const vt_tensor *x = c->in[0];
@@ -105,6 +127,22 @@ static vt_status reduce_run(vt_opctx *c)
         roff[j] = off;
     }
     bool f32 = x->dtype == VT_F32;
+    /* Sums over trailing dims (LayerNorm decompositions: ReduceMean over the last axis) read contiguous rows. */
+    bool rows = f32 && (k == R_MEAN || k == R_SUM || k == R_SUMSQ || k == R_L2) && nred > 0;
+    for (int q = 0; q < nr && rows; q++) rows = rd[q] == r - nr + q;
+    if (rows) {
+        const float *xd = x->data;
+        float *yd = c->out[0]->data;
+#pragma omp parallel for schedule(static) if (nout * nred > 32768)
+        for (int64_t o = 0; o < nout; o++) {
+            double acc = sum_f32(xd + o * nred, nred, k == R_SUMSQ || k == R_L2);
+            if (k == R_MEAN) acc /= (double)nred;
+            if (k == R_L2) acc = sqrt(acc);
+            yd[o] = (float)acc;
+        }
+        free(roff);
+        return VT_OK;
+    }
 #pragma omp parallel for schedule(static) if (nout * nred > 32768)
     for (int64_t o = 0; o < nout; o++) {
         int64_t rem = o, base = 0;
@@ -208,6 +246,44 @@ static vt_status softmax_infer(vt_opctx *c)
     return VT_OK;
 }
 
+/* Softmax (or LogSoftmax) of one contiguous row of n values. The maximum is taken over 16 interleaved lanes
+ * (order-free: a maximum is exact), e^(x - max) is evaluated once per element (vecmath.h) and summed in double
+ * in a fixed order (16 interleaved partial sums added pairwise, then the tail). */
+VT_VEC_CLONES static void softmax_row(const float *x, float *y, int64_t n, bool log_mode)
+{
+    float m[16];
+    for (int l = 0; l < 16; l++) m[l] = -INFINITY;
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+#pragma omp simd
+        for (int l = 0; l < 16; l++) m[l] = vt_sel(vt_mask(x[j + l] > m[l]), x[j + l], m[l]);
+    }
+    float mx = -INFINITY;
+    for (int l = 0; l < 16; l++) mx = m[l] > mx ? m[l] : mx;
+    for (; j < n; j++) mx = x[j] > mx ? x[j] : mx;
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) y[i] = vt_vexpf(x[i] - mx);
+    double acc[16];
+    for (int l = 0; l < 16; l++) acc[l] = 0;
+    for (j = 0; j + 16 <= n; j += 16) {
+#pragma omp simd
+        for (int l = 0; l < 16; l++) acc[l] += (double)y[j + l];
+    }
+    for (int w = 8; w >= 1; w /= 2) /* pairwise: lane l += lane l + w */
+        for (int l = 0; l < w; l++) acc[l] += acc[l + w];
+    double sum = acc[0];
+    for (; j < n; j++) sum += (double)y[j];
+    if (log_mode) {
+        float ls = (float)log(sum);
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) y[i] = x[i] - mx - ls;
+    } else {
+        float inv = (float)(1.0 / sum);
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) y[i] *= inv;
+    }
+}
+
 static vt_status softmax_run(vt_opctx *c)
 {
     const vt_tensor *x = c->in[0];
@@ -226,6 +302,11 @@ static vt_status softmax_run(vt_opctx *c)
     }
     const float *p = x->data;
     float *y = c->out[0]->data;
+    if (inner == 1) {
+#pragma omp parallel for schedule(static) if (outer * dim > 32768)
+        for (int64_t o = 0; o < outer; o++) softmax_row(p + o * dim, y + o * dim, dim, log_mode);
+        return VT_OK;
+    }
 #pragma omp parallel for schedule(static) if (outer * inner * dim > 32768)
     for (int64_t oi = 0; oi < outer * inner; oi++) {
         int64_t o = oi / inner, i = oi % inner;
@@ -233,10 +314,10 @@ static vt_status softmax_run(vt_opctx *c)
         float *yp = y + o * dim * inner + i;
         float mx = -INFINITY;
         for (int64_t j = 0; j < dim; j++) mx = fmaxf(mx, xp[j * inner]);
-        /* expf once per element (kept in y), summed in double in a fixed order. */
+        /* exp once per element (kept in y), summed in double in a fixed order. */
         double sum = 0;
         for (int64_t j = 0; j < dim; j++) {
-            float e = expf(xp[j * inner] - mx);
+            float e = vt_vexpf(xp[j * inner] - mx);
             if (!log_mode) yp[j * inner] = e;
             sum += e;
         }
