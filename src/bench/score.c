@@ -830,7 +830,8 @@ vt_status vt_score(const vt_features *f, const vt_brain *b, const vt_score_optio
             st = vt_fail(VT_ERR_ARG,
                          "%s: cRSA under the %s protocol uses RSMs of the unprojected features, which this store "
                          "lacks (layer '%s' was projected by SRP); re-extract it with `ventral extract "
-                         "--unprojected-rsm`, or leave crsa out of --metrics",
+                         "--unprojected-rsm`, score cRSA on the projected features (--crsa-features projected), or "
+                         "leave crsa out of --metrics",
                          f->path, opt->protocol ? opt->protocol : "chosen", f->layers[li].name);
     if (st == VT_OK) st = match_stimuli(f, b, s.feat_row);
     if (st == VT_OK) st = make_split(b->n_stimuli, opt, s.train, &s.n_train, s.test, &s.n_test);

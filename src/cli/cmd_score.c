@@ -15,6 +15,7 @@ static const char usage[] =
     "random|odd-even] "
     "[--train-fraction 0.5]\n"
     "                     [--seed 0] [--bootstrap 1000] [--alphas a,b,...] [--layers all|second-half]\n"
+    "                     [--crsa-features projected|unprojected]\n"
     "                     [--model-name NAME] [--family cnn|transformer|...] [--task T] [--training-data D]\n"
     "                     [--trained|--random] [--top1 PCT] [--params N]\n"
     "  Scores every layer of the feature store against the brain data (per ROI): cRSA, veRSA and voxel\n"
@@ -22,7 +23,8 @@ static const char usage[] =
     "  all scores, the selected layers' test scores with bootstrap CIs and noise-ceiling-normalised values\n"
     "  in the SQLite results database. Prints the selected layers.\n"
     "  Under --protocol conwell2024, cRSA uses the RSMs of the unprojected features that\n"
-    "  `ventral extract --unprojected-rsm` stores; a store without them is an error for projected layers.\n";
+    "  `ventral extract --unprojected-rsm` stores; a store without them is an error for projected layers.\n"
+    "  --crsa-features overrides the protocol's choice (default protocol: projected).\n";
 
 static bool parse_metrics(const char *text, unsigned *out)
 {
@@ -94,7 +96,8 @@ int cmd_score(int argc, char **argv)
         O_TOP1,
         O_PARAMS,
         O_FOLDS,
-        O_FOLDS_OUT
+        O_FOLDS_OUT,
+        O_CRSA_FEATURES
     };
     static const struct option opts[] = {{"features", required_argument, 0, O_FEAT},
                                          {"brain", required_argument, 0, O_BRAIN},
@@ -117,6 +120,7 @@ int cmd_score(int argc, char **argv)
                                          {"params", required_argument, 0, O_PARAMS},
                                          {"folds", required_argument, 0, O_FOLDS},
                                          {"folds-out", required_argument, 0, O_FOLDS_OUT},
+                                         {"crsa-features", required_argument, 0, O_CRSA_FEATURES},
                                          {"help", no_argument, 0, 'h'},
                                          {0}};
     const char *features = NULL, *brain = NULL, *dbpath = NULL, *protocol = "default", *folds_out = NULL;
@@ -191,6 +195,14 @@ int cmd_score(int argc, char **argv)
             if (!cli_parse_i64("--params", optarg, &model.n_params)) return CLI_USAGE;
             break;
         case O_FOLDS_OUT: folds_out = optarg; break;
+        case O_CRSA_FEATURES:
+            if (strcmp(optarg, "projected") == 0)
+                opt.crsa_unprojected = false;
+            else if (strcmp(optarg, "unprojected") == 0)
+                opt.crsa_unprojected = true;
+            else
+                return cli_usage_error("--crsa-features is projected or unprojected, not '%s'", optarg);
+            break;
         case O_FOLDS:
             if (!cli_parse_i64("--folds", optarg, &i64) || i64 < 2) return cli_usage_error("--folds must be >= 2");
             opt.folds = (int)i64;

@@ -158,6 +158,23 @@ for k in names[len(names) // 2:]:
 diff = max(abs(proj[i] - ref[(i, "all")][1]) for i in proj if (i, "all") in ref) if proj else 0
 vtref.check(diff > 1e-4, f"projected-feature cRSA differs from the unprojected one (max {diff:.3g})")
 
+# --crsa-features overrides the protocol: the default protocol with unprojected RSMs (same split and layer set)
+# gives conwell2024's cRSA exactly; conwell2024 with projected features runs on a store without RSMs.
+db_u = v.path("default_unprojected.sqlite")
+v.run("score", "--features", f_rsm, "--brain", brain, "--db", db_u, "--split", "odd-even", "--layers", "second-half",
+      "--metrics", "crsa", "--crsa-features", "unprojected", "--bootstrap", "0")
+vtref.check(scores(export(db_u), "crsa") == got, "default protocol + --crsa-features unprojected == conwell2024 cRSA")
+db_p = v.path("conwell_projected.sqlite")
+v.run("score", "--features", f_plain, "--brain", brain, "--db", db_p, "--protocol", "conwell2024", "--metrics", "crsa",
+      "--crsa-features", "projected", "--bootstrap", "0")
+got_p = scores(export(db_p), "crsa")
+keys_p = sorted(k for k in got_p if k[1] == "all" and k[0] in proj)
+vtref.check(len(keys_p) > 0, "conwell2024 + --crsa-features projected scored the projected layers")
+vtref.check_close("conwell2024 + projected features: cRSA test vs numpy", [got_p[k][1] for k in keys_p],
+                  [proj[k[0]] for k in keys_p], atol=1e-6, rtol=0)
+v.expect_error("--crsa-features with a bad value", "score", "--features", f_rsm, "--brain", brain, "--db",
+               v.path("bad.sqlite"), "--crsa-features", "raw", contains="--crsa-features")
+
 # A store without the RSMs: conwell2024 cRSA is refused up front; other metrics still run.
 v.expect_error("conwell2024 cRSA on a store without unprojected RSMs", "score", "--features", f_plain, "--brain",
                brain, "--db", v.path("refused.sqlite"), "--protocol", "conwell2024", "--bootstrap", "0",
