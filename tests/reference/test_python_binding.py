@@ -4,8 +4,6 @@ rsm (pearson, spearman, cosine; float32 and float64), compare (pearson, spearman
 scikit-learn refits), srp (JL dimension, entry values and density, batch invariance, bits equal to
 `ventral srp`), and errors raised with the library's message. The library is the libventral.so next to
 the ventral executable given with --ventral."""
-import os
-import sys
 
 import numpy as np
 from scipy import stats
@@ -16,14 +14,7 @@ import scoreref
 import vtref
 
 args = vtref.parse_args()
-here = os.path.dirname(os.path.abspath(__file__))
-libdir = os.path.dirname(os.path.abspath(args.ventral))
-lib = os.path.join(libdir, "libventral.so")
-if not os.path.exists(lib):
-    lib = os.path.join(libdir, "..", "libventral.so")
-os.environ["VENTRAL_LIB"] = lib
-sys.path.insert(0, os.path.join(here, "..", "..", "python"))
-import ventral  # noqa: E402
+ventral = vtref.import_binding(args.ventral)
 
 v = vtref.Ventral(args.ventral)
 rng = np.random.default_rng(3)

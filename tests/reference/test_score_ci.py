@@ -15,9 +15,7 @@ point estimates of this well-behaved simulation."""
 import csv
 import io
 import json
-import os
 import sqlite3
-import sys
 
 import numpy as np
 
@@ -26,14 +24,7 @@ import synth_results
 import vtref
 
 args = vtref.parse_args()
-here = os.path.dirname(os.path.abspath(__file__))
-libdir = os.path.dirname(os.path.abspath(args.ventral))
-lib = os.path.join(libdir, "libventral.so")
-if not os.path.exists(lib):
-    lib = os.path.join(libdir, "..", "libventral.so")
-os.environ["VENTRAL_LIB"] = lib
-sys.path.insert(0, os.path.join(here, "..", "..", "python"))
-import ventral  # noqa: E402
+ventral = vtref.import_binding(args.ventral)
 
 v = vtref.Ventral(args.ventral)
 rng = np.random.default_rng(11)

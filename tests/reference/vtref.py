@@ -24,6 +24,18 @@ def parse_args():
     return args
 
 
+def import_binding(ventral_exe):
+    """The python/ventral ctypes binding, loading the libventral.so built beside the `ventral` executable."""
+    libdir = os.path.dirname(os.path.abspath(ventral_exe))
+    lib = os.path.join(libdir, "libventral.so")
+    if not os.path.exists(lib):
+        lib = os.path.join(libdir, "..", "libventral.so")
+    os.environ["VENTRAL_LIB"] = lib
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+    import ventral
+    return ventral
+
+
 def _summary():
     print(f"{_passed} passed, {_failed} failed")
     if _failed or _passed == 0:  # a test that checked nothing has not passed
