@@ -66,6 +66,12 @@ const char *vt_version(void);
 void *vt_malloc(size_t count, size_t size);
 void *vt_calloc(size_t count, size_t size);
 
+/* `s` as a JSON string literal, surrounding quotes included: '"' and '\\' are escaped, control
+ * bytes below 0x20 become \n \t \r \b \f or \u00XX, every other byte (UTF-8 included) passes
+ * through. NULL gives the literal null (no quotes). Returns a new string the caller releases with
+ * free(), or NULL with VT_ERR_NOMEM recorded when allocation fails. */
+char *vt_json_quote(const char *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -20,23 +20,15 @@ static const char usage[] =
     "          DIR/units.tsv (id, roi, i, j, k, ncsnr), DIR/stimuli.tsv (metadata columns) and\n"
     "          DIR/maps.npy when the store has maps; --roi keeps the units of one ROI\n";
 
-static void json_str(const char *key, const char *v, const char *sep)
+/* Writes `"key": <v as a JSON string literal or null><sep>` to f; false (last error set) when out of memory. */
+static bool json_str(FILE *f, const char *key, const char *v, const char *sep)
 {
-    printf("\"%s\": ", key);
-    if (!v) {
-        printf("null%s", sep);
-        return;
-    }
-    putchar('"');
-    for (const char *c = v; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            printf("\\%c", *c);
-        else if ((unsigned char)*c < 0x20)
-            printf("\\u%04x", *c);
-        else
-            putchar(*c);
-    }
-    printf("\"%s", sep);
+    char *qk = vt_json_quote(key), *qv = vt_json_quote(v);
+    if (qk && qv) fprintf(f, "%s: %s%s", qk, qv, sep);
+    bool ok = qk && qv;
+    free(qk);
+    free(qv);
+    return ok;
 }
 
 static int info(int argc, char **argv)
@@ -66,26 +58,44 @@ static int info(int argc, char **argv)
     for (int64_t s = 0; s < b->n_stimuli; s++) hist[counts[s] > 3 ? 3 : counts[s]]++;
     const float *r = vt_tensor_f32(b->responses);
     for (int64_t i = 0; i < total; i++) missing += isnan(r[i]);
+    bool ok = true;
     if (json) {
-        printf("{");
-        json_str("file", path, ", ");
-        json_str("subject", b->subject, ", ");
-        json_str("source", b->source, ", ");
-        printf("\"stimuli\": %lld, \"repetitions\": %lld, \"units\": %lld, "
-               "\"missing_values\": %lld, ",
-               (long long)b->n_stimuli, (long long)b->n_reps, (long long)b->n_units, (long long)missing);
-        printf("\"stimuli_with_trials\": [%lld, %lld, %lld, %lld], ", (long long)hist[0], (long long)hist[1],
-               (long long)hist[2], (long long)hist[3]);
-        json_str("first_stimulus", b->stimulus_ids[0], ", ");
-        printf("\"meta\": [");
-        for (int m = 0; m < b->n_meta; m++) printf("%s\"%s\"", m ? ", " : "", b->meta_names[m]);
-        printf("], \"has_rois\": %s, \"has_ijk\": %s, \"has_ncsnr\": %s, ", b->unit_rois ? "true" : "false",
-               b->unit_ijk ? "true" : "false", b->unit_ncsnr ? "true" : "false");
-        if (b->maps)
-            printf("\"maps\": [%lld, %lld], ", (long long)b->maps->shape[3], (long long)b->maps->shape[4]);
-        else
-            printf("\"maps\": null, ");
-        json_str("provenance", b->provenance, "}\n");
+        /* Built in memory and printed whole, so that a failure prints no half object. */
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        ok = f != NULL;
+        if (ok) {
+            fprintf(f, "{");
+            ok = json_str(f, "file", path, ", ") && json_str(f, "subject", b->subject, ", ") &&
+                 json_str(f, "source", b->source, ", ");
+            fprintf(f, "\"stimuli\": %lld, \"repetitions\": %lld, \"units\": %lld, \"missing_values\": %lld, ",
+                    (long long)b->n_stimuli, (long long)b->n_reps, (long long)b->n_units, (long long)missing);
+            fprintf(f, "\"stimuli_with_trials\": [%lld, %lld, %lld, %lld], ", (long long)hist[0], (long long)hist[1],
+                    (long long)hist[2], (long long)hist[3]);
+            ok = ok && json_str(f, "first_stimulus", b->stimulus_ids[0], ", ");
+            fprintf(f, "\"meta\": [");
+            for (int m = 0; m < b->n_meta && ok; m++) {
+                char *q = vt_json_quote(b->meta_names[m]);
+                if (q) fprintf(f, "%s%s", m ? ", " : "", q);
+                ok = q != NULL;
+                free(q);
+            }
+            fprintf(f, "], \"has_rois\": %s, \"has_ijk\": %s, \"has_ncsnr\": %s, ", b->unit_rois ? "true" : "false",
+                    b->unit_ijk ? "true" : "false", b->unit_ncsnr ? "true" : "false");
+            if (b->maps)
+                fprintf(f, "\"maps\": [%lld, %lld], ", (long long)b->maps->shape[3], (long long)b->maps->shape[4]);
+            else
+                fprintf(f, "\"maps\": null, ");
+            ok = ok && json_str(f, "provenance", b->provenance, "}\n");
+            if (fclose(f) != 0 && ok) {
+                vt_fail(VT_ERR_NOMEM, "out of memory");
+                ok = false;
+            }
+        } else
+            vt_fail(VT_ERR_NOMEM, "out of memory");
+        if (ok) fputs(text, stdout);
+        free(text);
     } else {
         printf("%s: %lld stimuli x %lld repetitions x %lld units (%s, subject %s)\n", path, (long long)b->n_stimuli,
                (long long)b->n_reps, (long long)b->n_units, b->source ? b->source : "unknown source",
@@ -100,7 +110,7 @@ static int info(int argc, char **argv)
     }
     free(counts);
     vt_brain_free(b);
-    return CLI_OK;
+    return ok ? CLI_OK : cli_fail_status();
 }
 
 /* Writes text to dir/name atomically; prints the error and returns false on

@@ -154,13 +154,19 @@ int cmd_ceiling(int argc, char **argv)
         return cli_error("%s: %s", brain, vt_last_error());
     }
     int rc = CLI_OK;
-    char json[4096];
-    snprintf(json, sizeof json,
-             "{\"brain\": \"%s\", \"method\": \"%s\", \"stimuli\": %lld, \"repetitions\": %lld, \"units\": %lld", brain,
-             method, (long long)b->n_stimuli, (long long)b->n_reps, (long long)b->n_units);
-    if (roi) snprintf(json + strlen(json), sizeof json - strlen(json), ", \"roi\": \"%s\"", roi);
+    /* The summary JSON: the brain path and ROI label as escaped string literals, then fixed-size numbers. */
+    char *qbrain = vt_json_quote(brain), *qroi = roi ? vt_json_quote(roi) : NULL, *json = NULL;
+    size_t jcap = qbrain && (qroi || !roi) ? strlen(qbrain) + (qroi ? strlen(qroi) : 0) + 4096 : 0;
+    if (jcap && (json = vt_malloc(jcap, 1))) {
+        snprintf(json, jcap,
+                 "{\"brain\": %s, \"method\": \"%s\", \"stimuli\": %lld, \"repetitions\": %lld, \"units\": %lld",
+                 qbrain, method, (long long)b->n_stimuli, (long long)b->n_reps, (long long)b->n_units);
+        if (qroi) snprintf(json + strlen(json), jcap - strlen(json), ", \"roi\": %s", qroi);
+    }
+    free(qbrain);
+    free(qroi);
     int64_t units = b->n_units;
-    vt_tensor *a = vt_tensor_new(VT_F64, 1, &units), *nc = vt_tensor_new(VT_F64, 1, &units);
+    vt_tensor *a = json ? vt_tensor_new(VT_F64, 1, &units) : NULL, *nc = json ? vt_tensor_new(VT_F64, 1, &units) : NULL;
     if (!a || !nc)
         rc = cli_fail_status();
     else if (m_ncsnr) {
@@ -168,8 +174,8 @@ int cmd_ceiling(int argc, char **argv)
             rc = cli_error("%s: %s", brain, vt_last_error());
         else {
             double mn = median(vt_tensor_f64(a), units), mc = median(vt_tensor_f64(nc), units);
-            json_num(json, sizeof json, "median_ncsnr", mn);
-            json_num(json, sizeof json, "median_noise_ceiling", mc);
+            json_num(json, jcap, "median_ncsnr", mn);
+            json_num(json, jcap, "median_noise_ceiling", mc);
             if (dir && (!save(dir, "ncsnr.npy", a) || !save(dir, "noise_ceiling.npy", nc))) rc = CLI_FAIL;
             printf("%s: %lld units, median ncsnr %.4g, median noise ceiling %.4g%%\n", brain, (long long)units, mn, mc);
         }
@@ -180,10 +186,10 @@ int cmd_ceiling(int argc, char **argv)
             rc = cli_error("%s: %s", brain, vt_last_error());
         else {
             double m = median(vt_tensor_f64(a), units);
-            json_num(json, sizeof json, "median_split_half", m);
+            json_num(json, jcap, "median_split_half", m);
             size_t len = strlen(json);
-            snprintf(json + len, sizeof json - len, ", \"splits\": %lld, \"seed\": %lld, \"maps\": %s",
-                     (long long)splits, (long long)seed, maps ? "true" : "false");
+            snprintf(json + len, jcap - len, ", \"splits\": %lld, \"seed\": %lld, \"maps\": %s", (long long)splits,
+                     (long long)seed, maps ? "true" : "false");
             vt_tensor *orders = NULL; /* the splits used, so that others can reproduce the numbers */
             if (dir &&
                 (!save(dir, maps ? "maps_split_half.npy" : "split_half.npy", a) ||
@@ -214,15 +220,15 @@ int cmd_ceiling(int argc, char **argv)
             rc = cli_error("%s: GSN: %s", brain, vt_last_error());
         else {
             const char *names[] = {"none", "split-half", "variance"};
-            json_num(json, sizeof json, "rsa_noise_ceiling", res->nc);
-            json_num(json, sizeof json, "scale", res->sc);
-            json_num(json, sizeof json, "data_split_half_rdm_r", res->splitr);
-            json_num(json, sizeof json, "shrinklevel_noise", g->shrinklevelN);
-            json_num(json, sizeof json, "shrinklevel_data", g->shrinklevelD);
-            json_num(json, sizeof json, "median_gsn_ncsnr", median(vt_tensor_f64(g->ncsnr), units));
+            json_num(json, jcap, "rsa_noise_ceiling", res->nc);
+            json_num(json, jcap, "scale", res->sc);
+            json_num(json, jcap, "data_split_half_rdm_r", res->splitr);
+            json_num(json, jcap, "shrinklevel_noise", g->shrinklevelN);
+            json_num(json, jcap, "shrinklevel_data", g->shrinklevelD);
+            json_num(json, jcap, "median_gsn_ncsnr", median(vt_tensor_f64(g->ncsnr), units));
             size_t len = strlen(json);
-            snprintf(json + len, sizeof json - len, ", \"scale_mode\": \"%s\", \"sims\": %lld, \"seed\": %lld",
-                     names[gscale], (long long)sims, (long long)seed);
+            snprintf(json + len, jcap - len, ", \"scale_mode\": \"%s\", \"sims\": %lld, \"seed\": %lld", names[gscale],
+                     (long long)sims, (long long)seed);
             if (dir && (!save(dir, "gsn_ncsnr.npy", g->ncsnr) || !save(dir, "ncdist.npy", res->ncdist))) rc = CLI_FAIL;
             printf("%s: %lld units, GSN RSA noise ceiling %.4g (scale %.2g, %s)\n", brain, (long long)units, res->nc,
                    res->sc, names[gscale]);
@@ -232,6 +238,7 @@ int cmd_ceiling(int argc, char **argv)
         vt_tensor_free(data);
     }
     if (rc == CLI_OK && dir && !write_json(dir, json)) rc = CLI_FAIL;
+    free(json);
     vt_tensor_free(a);
     vt_tensor_free(nc);
     vt_brain_free(b);

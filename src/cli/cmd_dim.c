@@ -1,5 +1,6 @@
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -30,9 +31,10 @@ int cmd_dim(int argc, char **argv)
     vt_status st = vt_dim_participation_ratio(x, &ed);
     vt_tensor_free(x);
     if (st != VT_OK) return cli_error("%s: %s", path, vt_last_error());
-    if (json)
-        printf("{\"file\": \"%s\", \"participation_ratio\": %.17g}\n", path, ed);
-    else
-        printf("%.10g\n", ed);
+    if (!json) return printf("%.10g\n", ed), CLI_OK;
+    char *qpath = vt_json_quote(path);
+    if (!qpath) return cli_fail_status();
+    printf("{\"file\": %s, \"participation_ratio\": %.17g}\n", qpath, ed);
+    free(qpath);
     return CLI_OK;
 }

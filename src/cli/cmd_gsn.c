@@ -45,21 +45,6 @@ static void json_num(FILE *f, const char *key, double v, const char *sep)
     fprintf(f, "%s", sep);
 }
 
-/* The file name with JSON's special characters escaped. */
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fprintf(f, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            fprintf(f, "\\u%04x", *s);
-        else
-            fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static const char *const scale_names[] = {
     [VT_GSN_SCALE_NONE] = "none", [VT_GSN_SCALE_SPLIT_HALF] = "split-half", [VT_GSN_SCALE_VARIANCE] = "variance"};
 _Static_assert(sizeof scale_names / sizeof scale_names[0] == VT_GSN_SCALE_COUNT, "one name per scale mode");
@@ -67,11 +52,16 @@ _Static_assert(sizeof scale_names / sizeof scale_names[0] == VT_GSN_SCALE_COUNT,
 static int write_json(const char *path, const char *input, const vt_gsn_result *g, const vt_gsn_rsa_result *nc,
                       const vt_gsn_rsa_options *ro)
 {
+    char *qinput = vt_json_quote(input);
+    if (!qinput) return cli_fail_status();
     vt_atomic_file af;
-    if (vt_atomic_open(&af, path) != VT_OK) return cli_fail_status();
+    if (vt_atomic_open(&af, path) != VT_OK) {
+        free(qinput);
+        return cli_fail_status();
+    }
     FILE *f = af.f;
-    fprintf(f, "{\n  \"file\": ");
-    json_str(f, input);
+    fprintf(f, "{\n  \"file\": %s", qinput);
+    free(qinput);
     fprintf(f, ",\n  \"units\": %lld, \"conditions\": %lld, \"trials\": %lld, \"uneven\": %s,\n  ",
             (long long)g->nunits, (long long)g->nconds, (long long)g->ntrials, g->uneven ? "true" : "false");
     json_num(f, "shrinklevelN", g->shrinklevelN, ", ");

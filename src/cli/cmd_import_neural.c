@@ -127,14 +127,18 @@ int cmd_import_neural(int argc, char **argv)
         vt_tensor_free(rep);
         vt_tensor_free(rep64);
         if (!st && b) {
-            char prov[8192];
-            snprintf(
-                prov, sizeof prov,
-                "{\"source\": \"array\", \"responses\": \"%s\", \"stimulus_ids\": \"%s\", \"per_presentation\": %s, "
-                "\"ventral\": \"%s\"}",
-                resp, idspec, per ? "true" : "false", vt_version());
-            b->provenance = strdup(prov);
+            /* The input specs go in as JSON string literals (a path may hold '"' or '\\'). */
+            char *qresp = vt_json_quote(resp), *qids = vt_json_quote(idspec);
+            size_t cap = qresp && qids ? strlen(qresp) + strlen(qids) + strlen(vt_version()) + 256 : 0;
+            if (cap && (b->provenance = malloc(cap)))
+                snprintf(b->provenance, cap,
+                         "{\"source\": \"array\", \"responses\": %s, \"stimulus_ids\": %s, \"per_presentation\": %s, "
+                         "\"ventral\": \"%s\"}",
+                         qresp, qids, per ? "true" : "false", vt_version());
+            free(qresp);
+            free(qids);
             b->source = strdup(strstr(resp, ".h5:") || strstr(resp, ".hdf5:") ? "hdf5" : "npy");
+            if (!b->provenance || !b->source) goto nomem;
         }
     }
     if (st) return cli_fail_status();

@@ -138,19 +138,14 @@ static vt_status on_layer(void *user, const vt_layer_info *l, const vt_tensor *t
     return st;
 }
 
-static void json_string(FILE *f, const char *s)
+/* Writes s to f as a JSON string literal; false (last error set) when out of memory. */
+static bool json_string(FILE *f, const char *s)
 {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            fprintf(f, "\\%c", ch);
-        else if (ch < 0x20)
-            fprintf(f, "\\u%04x", ch);
-        else
-            fputc(ch, f);
-    }
-    fputc('"', f);
+    char *q = vt_json_quote(s);
+    if (!q) return false;
+    fputs(q, f);
+    free(q);
+    return true;
 }
 
 static vt_status write_manifest(const run_ctx *r)
@@ -167,27 +162,32 @@ static vt_status write_manifest(const run_ctx *r)
         st = vt_fail(VT_ERR_IO, "%s: cannot write", tmp);
     else {
         fprintf(f, "[\n");
-        bool first = true;
-        for (int i = 0; i < r->n_files; i++) {
+        bool first = true, ok = true;
+        for (int i = 0; i < r->n_files && ok; i++) {
             const out_file *o = &r->files[i];
             if (!o->npy && !o->path) continue;
             fprintf(f, "%s  {\"kind\": \"%s\", \"index\": %d, \"name\": ", first ? "" : ",\n",
                     o->index >= 0 ? "layer" : "output", o->index >= 0 ? o->index : -1 - o->index);
-            json_string(f, o->name);
+            ok = json_string(f, o->name);
             fprintf(f, ", \"op\": ");
-            json_string(f, o->op);
+            ok = ok && json_string(f, o->op);
             fprintf(f, ", \"output\": ");
-            json_string(f, o->output);
+            ok = ok && json_string(f, o->output);
             fprintf(f, ", \"shape\": [");
             for (int d = 0; d < o->rank; d++) fprintf(f, "%s%lld", d ? ", " : "", (long long)o->shape[d]);
             fprintf(f, "], \"batch_axis\": %d, \"stimuli_first\": %s, \"file\": ", o->batch_axis,
                     o->stimuli_first ? "true" : "false");
-            json_string(f, o->file);
+            ok = ok && json_string(f, o->file);
             fprintf(f, "}");
             first = false;
         }
         fprintf(f, "\n]\n");
-        if (fclose(f) != 0 || rename(tmp, path) != 0) st = vt_fail(VT_ERR_IO, "%s: cannot write", path);
+        if (!ok) { /* out of memory quoting a name: the message is set; leave no half manifest */
+            fclose(f);
+            remove(tmp);
+            st = VT_ERR_NOMEM;
+        } else if (fclose(f) != 0 || rename(tmp, path) != 0)
+            st = vt_fail(VT_ERR_IO, "%s: cannot write", path);
     }
     free(path);
     free(tmp);
@@ -214,7 +214,7 @@ static void print_profile(const vt_graph *g, double wall, int64_t n, double stea
     struct {
         const char *op;
         double s;
-        int count;
+        int count, fused;
     } rows[128];
     int nr = 0;
     for (int i = 0; i < vt_graph_layer_count(g); i++) {
@@ -224,10 +224,11 @@ static void print_profile(const vt_graph *g, double wall, int64_t n, double stea
         while (j < nr && strcmp(rows[j].op, l.op) != 0) j++;
         if (j == nr) {
             if (nr == 128) continue;
-            rows[nr].op = l.op, rows[nr].s = 0, rows[nr].count = 0, nr++;
+            rows[nr].op = l.op, rows[nr].s = 0, rows[nr].count = rows[nr].fused = 0, nr++;
         }
         rows[j].s += l.seconds;
         rows[j].count++;
+        rows[j].fused += l.fused;
     }
     for (int a = 0; a < nr; a++)
         for (int b = a + 1; b < nr; b++)
@@ -237,7 +238,11 @@ static void print_profile(const vt_graph *g, double wall, int64_t n, double stea
                 rows[b] = t;
             }
     fprintf(stderr, "%-24s %8s %10s\n", "op", "layers", "seconds");
-    for (int j = 0; j < nr; j++) fprintf(stderr, "%-24s %8d %10.4f\n", rows[j].op, rows[j].count, rows[j].s);
+    for (int j = 0; j < nr; j++) {
+        fprintf(stderr, "%-24s %8d %10.4f", rows[j].op, rows[j].count, rows[j].s);
+        if (rows[j].fused) fprintf(stderr, "  (%d fused into the op before)", rows[j].fused);
+        fputc('\n', stderr);
+    }
     fprintf(stderr, "total %.3f s for %lld stimuli: %.2f stimuli/s\n", wall, (long long)n, wall > 0 ? n / wall : 0);
     if (n_steady > 0)
         fprintf(stderr, "steady %.3f s for %lld stimuli after the first batch: %.2f stimuli/s\n", steady,

@@ -49,18 +49,26 @@ static bool parse_metrics(const char *text, unsigned *out)
     return *out != 0;
 }
 
-/* The run's configuration as JSON: what was asked, so a rerun with the same request resumes. */
-static void config_json(char *buf, size_t len, const char *features, const char *brain, const vt_score_options *o)
+/* The run's configuration as JSON: what was asked, so a rerun with the same request resumes.
+ * Returns a new string (free it), or NULL with the last error set when out of memory. */
+static char *config_json(const char *features, const char *brain, const vt_score_options *o)
 {
-    snprintf(buf, len,
-             "{\"command\": \"score\", \"features\": \"%s\", \"brain\": \"%s\", \"protocol\": \"%s\", \"metrics\": %u, "
-             "\"split\": \"%s\", \"train_fraction\": %g, \"seed\": %llu, \"bootstrap\": %lld, \"criterion\": %d, "
-             "\"standardize\": %d, \"second_half\": %d, \"encoding_summary\": \"%s\", \"n_alphas\": %d, "
-             "\"crsa_features\": \"%s\"}",
-             features, brain, o->protocol, o->metrics, o->split == VT_SPLIT_KIND_ODD_EVEN ? "odd-even" : "random",
-             o->train_fraction, (unsigned long long)o->seed, (long long)o->bootstrap, (int)o->criterion, o->standardize,
-             o->second_half, o->encoding_mean ? "mean" : "median", o->n_alphas,
-             o->crsa_unprojected ? "unprojected" : "stored");
+    char *qf = vt_json_quote(features), *qb = vt_json_quote(brain), *qp = vt_json_quote(o->protocol), *out = NULL;
+    size_t cap = qf && qb && qp ? strlen(qf) + strlen(qb) + strlen(qp) + 512 : 0;
+    if (cap && (out = vt_malloc(cap, 1)))
+        snprintf(out, cap,
+                 "{\"command\": \"score\", \"features\": %s, \"brain\": %s, \"protocol\": %s, \"metrics\": %u, "
+                 "\"split\": \"%s\", \"train_fraction\": %g, \"seed\": %llu, \"bootstrap\": %lld, \"criterion\": %d, "
+                 "\"standardize\": %d, \"second_half\": %d, \"encoding_summary\": \"%s\", \"n_alphas\": %d, "
+                 "\"crsa_features\": \"%s\"}",
+                 qf, qb, qp, o->metrics, o->split == VT_SPLIT_KIND_ODD_EVEN ? "odd-even" : "random", o->train_fraction,
+                 (unsigned long long)o->seed, (long long)o->bootstrap, (int)o->criterion, o->standardize,
+                 o->second_half, o->encoding_mean ? "mean" : "median", o->n_alphas,
+                 o->crsa_unprojected ? "unprojected" : "stored");
+    free(qf);
+    free(qb);
+    free(qp);
+    return out;
 }
 
 static const char *basename_no_ext(const char *path, char *buf, size_t len)
@@ -220,15 +228,17 @@ int cmd_score(int argc, char **argv)
     if (vt_features_open(features, &f) != VT_OK || vt_brain_read(brain, &b) != VT_OK ||
         vt_results_open(dbpath, VT_RESULTS_CREATE, &db) != VT_OK)
         rc = cli_fail_status();
-    char name[256], config[2048];
+    char name[256], *config = NULL;
     int64_t run = 0;
     vt_score_summary sum = {0};
     if (rc == CLI_OK) {
         if (!model.name) model.name = basename_no_ext(f->model && f->model[0] ? f->model : features, name, sizeof name);
         model.sha256 = f->model_sha256;
         model.transform = f->transform;
-        config_json(config, sizeof config, features, brain, &opt);
-        if (vt_results_run_start(db, config, true, &run, NULL) != VT_OK) rc = cli_fail_status();
+        if (!(config = config_json(features, brain, &opt)) ||
+            vt_results_run_start(db, config, true, &run, NULL) != VT_OK)
+            rc = cli_fail_status();
+        free(config);
     }
     int32_t *folds = NULL;
     if (rc == CLI_OK && folds_out && !(opt.folds_out = folds = vt_calloc((size_t)b->n_stimuli, sizeof *folds)))

@@ -462,13 +462,18 @@ vt_status vt_neural_from_netcdf(const char *path, const vt_neural_netcdf_options
         }
     }
     b->source = strdup("netcdf");
-    char prov[8192];
-    snprintf(
-        prov, sizeof prov,
-        "{\"source\": \"netcdf\", \"file\": \"%s\", \"variable\": \"%s\", \"presentations\": %zu, \"neuroids\": %zu, "
-        "\"time_bin\": %lld, \"ventral\": \"%s\"}",
-        path, vname, np, nu, (long long)tb, vt_version());
-    if (!b->source || !(b->provenance = strdup(prov))) goto nomem;
+    if (!b->source) goto nomem;
+    /* The path and variable name go in as JSON string literals (either may hold '"' or '\\'). */
+    char *qfile = vt_json_quote(path), *qvar = vt_json_quote(vname);
+    size_t cap = qfile && qvar ? strlen(qfile) + strlen(qvar) + strlen(vt_version()) + 256 : 0;
+    if (cap && (b->provenance = malloc(cap)))
+        snprintf(b->provenance, cap,
+                 "{\"source\": \"netcdf\", \"file\": %s, \"variable\": %s, \"presentations\": %zu, "
+                 "\"neuroids\": %zu, \"time_bin\": %lld, \"ventral\": \"%s\"}",
+                 qfile, qvar, np, nu, (long long)tb, vt_version());
+    free(qfile);
+    free(qvar);
+    if (!b->provenance) goto nomem;
     *out = b, b = NULL;
     goto done;
 nomem:

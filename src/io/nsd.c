@@ -603,13 +603,22 @@ vt_status vt_nsd_assemble(const vt_nsd_assemble_options *o, vt_brain **out)
     size_t len = 0, cap = 0;
     char thr[40] = "null";
     if (!isnan(o->ncsnr)) snprintf(thr, sizeof thr, "%.17g", o->ncsnr);
-    st = append(&prov, &len, &cap,
-                "{\"source\": \"nsd\", \"root\": \"%s\", \"subject\": %d, \"space\": \"%s\", \"betas\": \"%s\", "
-                "\"format\": \"%s\", \"sessions\": %d, \"trials_per_session\": %lld, \"images\": \"%s\", "
-                "\"images_not_shown\": %lld, \"rois\": \"%s\", \"within\": \"%s\", \"ncsnr_threshold\": %s, "
-                "\"zscore\": \"per session and voxel, population sd\", \"voxels\": %lld, \"ventral\": \"%s\"}",
-                o->root, o->subject, o->space, o->betas, o->format, n_sessions, (long long)trials, o->images,
-                (long long)n_dropped, o->rois, o->within ? o->within : "", thr, (long long)nsel, vt_version());
+    /* User-supplied text goes in as JSON string literals (a path may hold '"' or '\\'). */
+    const char *text[7] = {o->root, o->space, o->betas, o->format, o->images, o->rois, o->within ? o->within : ""};
+    char *q[7] = {0};
+    bool quoted = true;
+    for (int i = 0; i < 7; i++) quoted = (q[i] = vt_json_quote(text[i])) && quoted;
+    if (quoted)
+        st = append(&prov, &len, &cap,
+                    "{\"source\": \"nsd\", \"root\": %s, \"subject\": %d, \"space\": %s, \"betas\": %s, "
+                    "\"format\": %s, \"sessions\": %d, \"trials_per_session\": %lld, \"images\": %s, "
+                    "\"images_not_shown\": %lld, \"rois\": %s, \"within\": %s, \"ncsnr_threshold\": %s, "
+                    "\"zscore\": \"per session and voxel, population sd\", \"voxels\": %lld, \"ventral\": \"%s\"}",
+                    q[0], o->subject, q[1], q[2], q[3], n_sessions, (long long)trials, q[4], (long long)n_dropped, q[5],
+                    q[6], thr, (long long)nsel, vt_version());
+    else
+        st = VT_ERR_NOMEM; /* vt_json_quote recorded the message */
+    for (int i = 0; i < 7; i++) free(q[i]);
     if (st) goto done;
     b->provenance = prov, prov = NULL;
     char subj[16];

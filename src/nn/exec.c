@@ -239,6 +239,33 @@ static vt_tensor *take_input(vt_graph *g, const vt_node *n, int i, vt_tensor **l
     return t;
 }
 
+/* ---- ReLU fusion ---- */
+
+/* Whether output k of node n leaves the graph: captured by this run or a graph output. */
+static bool observed(vt_graph *g, const vt_node *n, int k, const vt_capture *sel, vt_capture_fn fn)
+{
+    if (n->out[k] < 0) return false;
+    if (g->values[n->out[k]].is_output) return true;
+    int li = n->first_layer;
+    for (int j = 0; j < k; j++) li += n->out[j] >= 0;
+    vt_layer_info info;
+    return fn && vt_graph_layer(g, li, &info) == VT_OK && vt_capture_matches(sel, &info);
+}
+
+/* The Relu node that may be fused into node n (see vt_opctx.fuse_relu), or -1: n's only output
+ * is unobserved and read by exactly one node, a Relu. readers/reader: per value, how many runtime
+ * node inputs read it and the last such node. */
+static int fusable_relu(vt_graph *g, const vt_node *n, const int *readers, const int *reader, const vt_capture *sel,
+                        vt_capture_fn fn)
+{
+    if (g->reference || g->no_fusion || n->n_out != 1 || n->out[0] < 0 || observed(g, n, 0, sel, fn)) return -1;
+    int v = n->out[0];
+    if (readers[v] != 1) return -1;
+    const vt_node *r = &g->nodes[reader[v]];
+    if (strcmp(r->op_type, "Relu") != 0 || r->domain[0] || r->n_in != 1 || r->n_out != 1 || r->out[0] < 0) return -1;
+    return reader[v];
+}
+
 /* ---- run ---- */
 
 vt_status vt_graph_set_precision(vt_graph *g, vt_precision precision)
@@ -308,12 +335,24 @@ vt_status vt_graph_run_prepared(vt_graph *g, const vt_tensor *const *inputs, con
     vt_tensor **plain = vt_calloc((size_t)g->n_values, sizeof *plain);
     bool *borrowed = vt_calloc((size_t)g->n_values, sizeof *borrowed);
     bool *nhwc = vt_calloc((size_t)g->n_values, sizeof *nhwc);
-    if (!live || !borrowed || !plain || !nhwc) {
+    int *readers = vt_calloc((size_t)g->n_values, sizeof *readers),
+        *reader = vt_calloc((size_t)g->n_values, sizeof *reader);
+    bool *fused = vt_calloc((size_t)g->n_nodes + 1, sizeof *fused); /* Relu nodes applied by their producer */
+    if (!live || !borrowed || !plain || !nhwc || !readers || !reader || !fused) {
         free(live);
         free(plain);
         free(borrowed);
         free(nhwc);
+        free(readers);
+        free(reader);
+        free(fused);
         return VT_ERR_NOMEM;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        const vt_node *n = &g->nodes[i];
+        if (n->folded) continue;
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] >= 0) readers[n->in[k]]++, reader[n->in[k]] = i;
     }
     for (int i = 0; i < n_inputs; i++) {
         live[g->inputs[i]] = (vt_tensor *)inputs[i]; /* never written: inputs are read-only to every op */
@@ -324,51 +363,59 @@ vt_status vt_graph_run_prepared(vt_graph *g, const vt_tensor *const *inputs, con
     for (int i = 0; i < g->n_nodes && st == VT_OK; i++) {
         vt_node *n = &g->nodes[i];
         if (n->folded) continue;
-        vt_opctx c = {.g = g, .node = n, .n_in = n->n_in, .n_out = n->n_out};
-        bool any_nhwc = false;
-        for (int k = 0; k < n->n_in; k++) {
-            if (n->in[k] < 0) continue;
-            const vt_value *v = &g->values[n->in[k]];
-            c.in[k] = v->init ? v->init : v->folded ? v->folded : live[n->in[k]];
-            c.in_nhwc[k] = c.in[k] == live[n->in[k]] && nhwc[n->in[k]];
-            any_nhwc |= c.in_nhwc[k];
-            if (!c.in[k]) st = vt_node_fail(&c, VT_ERR_INTERNAL, "input '%s' is not available", v->name);
-        }
-        c.want_plain_out = g->plain_only;
-        for (int k = 0; k < n->n_out && !c.want_plain_out; k++) {
-            if (n->out[k] < 0) continue;
-            if (g->values[n->out[k]].is_output) c.want_plain_out = true;
-            int li = n->first_layer;
-            for (int j = 0; j < k; j++) li += n->out[j] >= 0;
-            vt_layer_info info;
-            if (fn && vt_graph_layer(g, li, &info) == VT_OK && vt_capture_matches(sel, &info)) c.want_plain_out = true;
-        }
-        if (st == VT_OK && any_nhwc && (c.want_plain_out || !(n->op->accepts_nhwc && n->op->accepts_nhwc(&c))))
-            for (int k = 0; k < n->n_in && st == VT_OK; k++)
-                if (c.in_nhwc[k]) {
-                    c.in[k] = plain_of(g, n->in[k], live, nhwc, plain);
-                    c.in_nhwc[k] = false;
-                    if (!c.in[k]) st = VT_ERR_NOMEM;
-                }
-        vt_tensor *scratch[VT_NN_MAX_IO] = {0};
-        for (int k = 0; k < n->n_out && st == VT_OK; k++) {
-            const vt_value *v = n->out[k] >= 0 ? &g->values[n->out[k]] : NULL;
-            if (!v)
-                scratch[k] = vt_tensor_new_uninit(VT_F32, 1, (int64_t[]){0}); /* absent output: nothing to hold */
-            else if (!(k == 0 && (scratch[k] = take_input(g, n, i, live, borrowed, nhwc, v))))
-                scratch[k] = vt_pool_tensor(g, v->dtype, v->rank, v->shape);
-            if (!scratch[k]) st = VT_ERR_NOMEM;
-            c.out[k] = scratch[k];
-        }
-        double t0 = omp_get_wtime();
-        if (st == VT_OK) st = n->op->run(&c);
-        n->seconds += omp_get_wtime() - t0;
-        for (int k = 0; k < n->n_out; k++) {
-            if (n->out[k] >= 0 && st == VT_OK) {
-                live[n->out[k]] = scratch[k];
-                nhwc[n->out[k]] = c.out_nhwc[k];
-            } else
-                vt_pool_release(g, scratch[k]);
+        n->fused = fused[i];
+        if (fused[i]) {
+            /* Its producer applied the ReLU: the output is the input's buffer, taken over. */
+            int v0 = n->in[0], v1 = n->out[0];
+            live[v1] = live[v0], nhwc[v1] = nhwc[v0];
+            live[v0] = NULL, nhwc[v0] = false;
+        } else {
+            vt_opctx c = {.g = g, .node = n, .n_in = n->n_in, .n_out = n->n_out};
+            bool any_nhwc = false;
+            for (int k = 0; k < n->n_in; k++) {
+                if (n->in[k] < 0) continue;
+                const vt_value *v = &g->values[n->in[k]];
+                c.in[k] = v->init ? v->init : v->folded ? v->folded : live[n->in[k]];
+                c.in_nhwc[k] = c.in[k] == live[n->in[k]] && nhwc[n->in[k]];
+                any_nhwc |= c.in_nhwc[k];
+                if (!c.in[k]) st = vt_node_fail(&c, VT_ERR_INTERNAL, "input '%s' is not available", v->name);
+            }
+            c.want_plain_out = g->plain_only;
+            for (int k = 0; k < n->n_out && !c.want_plain_out; k++) c.want_plain_out = observed(g, n, k, sel, fn);
+            int relu = fusable_relu(g, n, readers, reader, sel, fn);
+            if (relu >= 0) {
+                /* The buffer then becomes the Relu's output: lay it out for the Relu's readers. */
+                c.fuse_relu = true;
+                c.want_plain_out = g->plain_only || observed(g, &g->nodes[relu], 0, sel, fn);
+            }
+            if (st == VT_OK && any_nhwc && (c.want_plain_out || !(n->op->accepts_nhwc && n->op->accepts_nhwc(&c))))
+                for (int k = 0; k < n->n_in && st == VT_OK; k++)
+                    if (c.in_nhwc[k]) {
+                        c.in[k] = plain_of(g, n->in[k], live, nhwc, plain);
+                        c.in_nhwc[k] = false;
+                        if (!c.in[k]) st = VT_ERR_NOMEM;
+                    }
+            vt_tensor *scratch[VT_NN_MAX_IO] = {0};
+            for (int k = 0; k < n->n_out && st == VT_OK; k++) {
+                const vt_value *v = n->out[k] >= 0 ? &g->values[n->out[k]] : NULL;
+                if (!v)
+                    scratch[k] = vt_tensor_new_uninit(VT_F32, 1, (int64_t[]){0}); /* absent output: nothing to hold */
+                else if (!(k == 0 && (scratch[k] = take_input(g, n, i, live, borrowed, nhwc, v))))
+                    scratch[k] = vt_pool_tensor(g, v->dtype, v->rank, v->shape);
+                if (!scratch[k]) st = VT_ERR_NOMEM;
+                c.out[k] = scratch[k];
+            }
+            double t0 = omp_get_wtime();
+            if (st == VT_OK) st = n->op->run(&c);
+            n->seconds += omp_get_wtime() - t0;
+            for (int k = 0; k < n->n_out; k++) {
+                if (n->out[k] >= 0 && st == VT_OK) {
+                    live[n->out[k]] = scratch[k];
+                    nhwc[n->out[k]] = c.out_nhwc[k];
+                } else
+                    vt_pool_release(g, scratch[k]);
+            }
+            if (st == VT_OK && relu >= 0 && c.fused_relu) fused[relu] = true;
         }
         if (st != VT_OK) break;
         /* Capture, then drop what nobody reads any more. */
@@ -437,5 +484,8 @@ vt_status vt_graph_run_prepared(vt_graph *g, const vt_tensor *const *inputs, con
     free(plain);
     free(borrowed);
     free(nhwc);
+    free(readers);
+    free(reader);
+    free(fused);
     return st;
 }

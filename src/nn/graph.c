@@ -12,8 +12,9 @@ vt_graph *vt_graph_new(const char *what)
     vt_graph *g = vt_calloc(1, sizeof *g);
     if (!g) return NULL;
     g->what = strdup(what ? what : "model");
-    const char *plain = getenv("VENTRAL_NN_PLAIN");
+    const char *plain = getenv("VENTRAL_NN_PLAIN"), *nofuse = getenv("VENTRAL_NN_NO_FUSION");
     g->plain_only = plain && plain[0] && strcmp(plain, "0") != 0;
+    g->no_fusion = nofuse && nofuse[0] && strcmp(nofuse, "0") != 0;
     if (!g->what) {
         free(g);
         vt_fail(VT_ERR_NOMEM, "out of memory");
@@ -247,6 +248,7 @@ vt_status vt_graph_layer(const vt_graph *g, int index, vt_layer_info *info)
     info->rank = v->rank;
     info->shape = v->shape;
     info->seconds = g->nodes[l->node].seconds;
+    info->fused = g->nodes[l->node].fused;
     info->batch_axis = l->batch_axis;
     info->merged_axis = l->merged_outer >= 0 ? l->merged_axis : -1;
     info->merged_outer = l->merged_outer == 1;
@@ -381,6 +383,7 @@ static vt_status prepare_once(vt_graph *g, int n_inputs, const vt_shape *shapes)
         n->folded = all_const;
         n->first_layer = -1;
         n->seconds = 0;
+        n->fused = false;
         if (all_const) {
             vt_tensor *outs[VT_NN_MAX_IO] = {0};
             for (int k = 0; k < n->n_out && st == VT_OK; k++) {

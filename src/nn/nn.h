@@ -74,6 +74,7 @@ typedef struct vt_node {
     void *state;     /* backend state (owned, freed by op->release) */
     int first_layer; /* layer index of its first output at the last prepare, -1 if folded */
     double seconds;  /* run time accumulated since the last prepare (profiling) */
+    bool fused;      /* the last run applied it inside its producer (see vt_opctx.fuse_relu) */
 } vt_node;
 
 typedef struct vt_layer {
@@ -106,6 +107,7 @@ struct vt_graph {
     vt_precision precision;
     bool reference;  /* run the naive reference kernels only (test oracle) */
     bool plain_only; /* VENTRAL_NN_PLAIN=1: keep every activation NCHW (no NHWC between oneDNN ops) */
+    bool no_fusion;  /* VENTRAL_NN_NO_FUSION=1: run every Relu itself (see vt_opctx.fuse_relu) */
     bool no_probe;   /* vt_graph_set_locate_stimuli(g, false) */
     int n_pool, cap_pool;
     vt_pool_entry *pool;
@@ -140,6 +142,11 @@ typedef struct vt_opctx {
     /* An output is captured or a graph output: produce NCHW directly (converting afterwards would
      * cost a layout change per layer, more than the oneDNN reorders it saves). */
     bool want_plain_out;
+    /* ReLU fusion: fuse_relu (set by the executor) says output 0 is read only by a Relu node and is
+     * itself never observed (not captured, not a graph output), so the op may apply the ReLU as it
+     * writes; an op that does so sets fused_relu, and the executor then hands the Relu node this
+     * buffer instead of running it. ReLU is exact, so the values are the same bits either way. */
+    bool fuse_relu, fused_relu;
 } vt_opctx;
 
 typedef struct vt_op {

@@ -130,6 +130,7 @@ typedef struct conv_state {
     dnnl_memory_t wei, bias;
     const void *wei_src;     /* the weight data the reordered copy was made from */
     bool src_nhwc, dst_nhwc; /* user-side layouts the primitive was built for */
+    bool relu;               /* built with a ReLU post-op (vt_opctx.fuse_relu) */
 } conv_state;
 
 static void conv_release(vt_node *n)
@@ -191,7 +192,7 @@ static vt_status conv_create(vt_opctx *c, const vt_window *w, conv_state *s)
                                                    &wei_any, has_bias ? &bias_md : NULL, &dst_any, strides, dil, pl,
                                                    pr);
     dnnl_primitive_attr_t attr = NULL;
-    if (e == dnnl_success) e = vt_dnnl_attr(c->g, &attr);
+    if (e == dnnl_success) e = vt_dnnl_attr(c->g, s->relu, &attr);
     dnnl_primitive_desc_t pd = NULL;
     if (e == dnnl_success) e = dnnl_primitive_desc_create(&pd, &cd, attr, vt_dnnl_engine(), NULL);
     if (attr) dnnl_primitive_attr_destroy(attr);
@@ -241,7 +242,7 @@ static vt_status conv_run(vt_opctx *c)
      * consecutive convolutions then need no layout change in between. */
     bool src_nhwc = c->in_nhwc[0], dst_nhwc = c->in[0]->rank == 4 && !c->want_plain_out;
     conv_state *s = c->node->state;
-    if (s && (s->src_nhwc != src_nhwc || s->dst_nhwc != dst_nhwc)) {
+    if (s && (s->src_nhwc != src_nhwc || s->dst_nhwc != dst_nhwc || s->relu != c->fuse_relu)) {
         conv_release(c->node);
         s = NULL;
     }
@@ -251,6 +252,7 @@ static vt_status conv_run(vt_opctx *c)
         c->node->state = s;
         s->src_nhwc = src_nhwc;
         s->dst_nhwc = dst_nhwc;
+        s->relu = c->fuse_relu;
         if ((st = conv_create(c, &w, s)) != VT_OK) {
             conv_release(c->node);
             return st;
@@ -269,6 +271,7 @@ static vt_status conv_run(vt_opctx *c)
     }
     if (e == dnnl_success) e = vt_dnnl_arg_out_finish(&s->dst);
     c->out_nhwc[0] = s->dst_nhwc;
+    c->fused_relu = s->relu;
     return vt_dnnl_check(c, e, "convolution");
 }
 

@@ -35,16 +35,23 @@ static bool bn_accepts_nhwc(const vt_opctx *c)
     return c->in[0]->rank == 4;
 }
 
-/* One row of y = (x - m) * a + b: per element (m, a, b arrays, NHWC) or one channel (scalars, NCHW). */
+/* One row of y = (x - m) * a + b: per element (m, a, b arrays, NHWC) or one channel (scalars, NCHW);
+ * with `relu`, then max(y, 0) exactly as the Relu op computes it (y > 0 ? y : 0). */
 VT_VEC_CLONES static void bn_row(const float *x, float *y, int64_t n, const float *m, const float *a, const float *b,
-                                 float m1, float a1, float b1)
+                                 float m1, float a1, float b1, bool relu)
 {
     if (m) {
 #pragma omp simd
-        for (int64_t i = 0; i < n; i++) y[i] = (x[i] - m[i]) * a[i] + b[i];
+        for (int64_t i = 0; i < n; i++) {
+            float v = (x[i] - m[i]) * a[i] + b[i];
+            y[i] = relu && !(v > 0) ? 0.0f : v;
+        }
     } else {
 #pragma omp simd
-        for (int64_t i = 0; i < n; i++) y[i] = (x[i] - m1) * a1 + b1;
+        for (int64_t i = 0; i < n; i++) {
+            float v = (x[i] - m1) * a1 + b1;
+            y[i] = relu && !(v > 0) ? 0.0f : v;
+        }
     }
 }
 
@@ -63,14 +70,15 @@ static vt_status bn_run(vt_opctx *c)
     for (int64_t ch = 0; ch < C; ch++) a[ch] = sc[ch] / sqrtf(var[ch] + eps);
     if (c->in_nhwc[0]) { /* N x HW x C: the channel is the innermost index */
 #pragma omp parallel for schedule(static) if (N * C * sp > 32768)
-        for (int64_t p = 0; p < N * sp; p++) bn_row(xd + p * C, yd + p * C, C, mean, a, b, 0, 0, 0);
+        for (int64_t p = 0; p < N * sp; p++) bn_row(xd + p * C, yd + p * C, C, mean, a, b, 0, 0, 0, c->fuse_relu);
     } else {
 #pragma omp parallel for schedule(static) if (N * C * sp > 32768)
         for (int64_t p = 0; p < N * C; p++) {
             int64_t ch = p % C;
-            bn_row(xd + p * sp, yd + p * sp, sp, NULL, NULL, NULL, mean[ch], a[ch], b[ch]);
+            bn_row(xd + p * sp, yd + p * sp, sp, NULL, NULL, NULL, mean[ch], a[ch], b[ch], c->fuse_relu);
         }
     }
+    c->fused_relu = c->fuse_relu;
     free(a);
     return VT_OK;
 }
