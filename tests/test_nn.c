@@ -261,6 +261,50 @@ static void test_reference_vs_fast(void)
     vt_graph_free(g);
 }
 
+/* MaxPool: the separable fast path gives the reference loop's bits, on inputs full of ties (+0 and -0
+ * included: the first maximum wins) and NaNs (the last one wins), for every 2-D geometry of the
+ * conformance suite (pads, strides, dilations, ceil mode, auto_pad). */
+static void test_maxpool_fast_vs_reference(void)
+{
+    static const char *const names[] = {"test_maxpool_2d_default",    "test_maxpool_2d_ceil",
+                                        "test_maxpool_2d_dilations",  "test_maxpool_2d_pads",
+                                        "test_maxpool_2d_strides",    "test_maxpool_2d_same_lower",
+                                        "test_maxpool_2d_same_upper", "test_maxpool_2d_precomputed_pads",
+                                        "test_maxpool_1d_default"};
+    const float vals[] = {-1.0f, -0.0f, 0.0f, 1.0f, 1.0f, -0.0f, 0.0f, 2.0f};
+    for (size_t t = 0; t < sizeof names / sizeof names[0]; t++) {
+        if (!have(names[t])) continue;
+        vt_graph *g = NULL;
+        CHECK(load(names[t], &g) == VT_OK);
+        if (!g) continue;
+        vt_shape s;
+        vt_graph_input(g, 0, NULL, NULL, &s);
+        vt_tensor *x = vt_tensor_new(VT_F32, s.rank, s.dims);
+        float *xd = vt_tensor_f32(x);
+        uint32_t r = 12345;
+        for (int64_t k = 0; k < vt_tensor_numel(x); k++) {
+            r = r * 1664525u + 1013904223u;
+            xd[k] = (r >> 8) % 97 == 0 ? (k % 2 ? NAN : -NAN) : vals[(r >> 16) % 8];
+        }
+        vt_tensor **a = NULL, **b = NULL;
+        CHECK(vt_graph_run(g, 1, (const vt_tensor *const[]){x}, NULL, NULL, NULL, &a) == VT_OK);
+        vt_graph_set_reference(g, true);
+        CHECK(vt_graph_run(g, 1, (const vt_tensor *const[]){x}, NULL, NULL, NULL, &b) == VT_OK);
+        if (a && b) {
+            bool same = vt_tensor_nbytes(a[0]) == vt_tensor_nbytes(b[0]) &&
+                        memcmp(a[0]->data, b[0]->data, vt_tensor_nbytes(a[0])) == 0;
+            if (!same) fprintf(stderr, "  %s: fast and reference MaxPool differ\n", names[t]);
+            CHECK(same);
+            vt_tensor_free(a[0]);
+            vt_tensor_free(b[0]);
+        }
+        free(a);
+        free(b);
+        vt_tensor_free(x);
+        vt_graph_free(g);
+    }
+}
+
 int main(void)
 {
     vt_threads_init();
@@ -270,5 +314,6 @@ int main(void)
     RUN(test_mutations);
     RUN(test_run_relu);
     RUN(test_reference_vs_fast);
+    RUN(test_maxpool_fast_vs_reference);
     return vt_test_summary();
 }

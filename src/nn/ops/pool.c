@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "nn/ops/ops.h"
+#include "nn/ops/vecmath.h"
 
 static vt_status pool_infer(vt_opctx *c)
 {
@@ -32,6 +33,20 @@ static int64_t avg_count(const vt_window *w, int64_t h0, int64_t w0, int64_t ins
     if (he > w->in[0] + w->pe[0]) he = w->in[0] + w->pe[0];
     if (we > w->in[1] + w->pe[1]) we = w->in[1] + w->pe[1];
     return ((he - h0 + w->d[0] - 1) / w->d[0]) * ((we - w0 + w->d[1] - 1) / w->d[1]);
+}
+
+/* The max-pool update: a larger value or a NaN replaces the running maximum, so a window yields its
+ * last NaN, else its first maximum (PyTorch's rule; ties of -0 and +0 keep the first). */
+static inline float max_step(float m, float v)
+{
+    return v > m || v != v ? v : m;
+}
+
+/* y[i] = max_step(y[i], x[i]): one tap for a row of channels (NHWC). */
+VT_VEC_CLONES static void max_into(float *y, const float *x, int64_t n)
+{
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) y[i] = max_step(y[i], x[i]);
 }
 
 /* NHWC input (from a oneDNN convolution), NHWC output: the channel loop innermost. The taps are
@@ -63,9 +78,7 @@ static vt_status pool_nhwc(vt_opctx *c, const vt_window *w, bool is_max, bool in
                     if (iw < 0 || iw >= IW) continue;
                     const float *xp = xd + ((n * IH + ih) * IW + iw) * C;
                     if (is_max)
-                        for (int64_t ch = 0; ch < C; ch++) {
-                            if (xp[ch] > yp[ch] || xp[ch] != xp[ch]) yp[ch] = xp[ch];
-                        }
+                        max_into(yp, xp, C);
                     else
                         for (int64_t ch = 0; ch < C; ch++) acc[ch] += xp[ch];
                     cnt++;
@@ -86,6 +99,76 @@ static bool pool_accepts_nhwc(const vt_opctx *c)
     return c->in[0]->rank == 4;
 }
 
+/* Row pass of a separable MaxPool: hm[ow] = the maximum over the kw taps of one input row. Windows
+ * wholly inside the row (all but a few at the edges) run without bound checks, vectorised. */
+VT_VEC_CLONES static void max_row(const float *x, float *hm, const vt_window *w)
+{
+    int64_t IW = w->in[1], OW = w->out[1], K = w->k[1], S = w->s[1], D = w->d[1], P = w->pb[1];
+    /* Interior: P <= ow*S and ow*S - P + (K-1)*D < IW. */
+    int64_t lo = (P + S - 1) / S, hi = IW - 1 - (K - 1) * D + P >= 0 ? (IW - 1 - (K - 1) * D + P) / S + 1 : 0;
+    if (hi > OW) hi = OW;
+    if (lo > hi) lo = hi;
+    for (int64_t ow = 0; ow < OW; ow++) {
+        if (ow == lo) ow = hi > lo ? hi : lo;
+        if (ow >= OW) break;
+        float m = -INFINITY;
+        for (int64_t kw = 0; kw < K; kw++) {
+            int64_t iw = ow * S - P + kw * D;
+            if (iw >= 0 && iw < IW) m = max_step(m, x[iw]);
+        }
+        hm[ow] = m;
+    }
+#pragma omp simd
+    for (int64_t ow = lo; ow < hi; ow++) {
+        float m = -INFINITY;
+        for (int64_t kw = 0; kw < K; kw++) m = max_step(m, x[ow * S - P + kw * D]);
+        hm[ow] = m;
+    }
+}
+
+/* Column pass: y[ow] = the maximum over the kh rows of hm (n rows given by their pointers). */
+VT_VEC_CLONES static void max_col(const float *const *rows, int n, float *y, int64_t OW)
+{
+#pragma omp simd
+    for (int64_t ow = 0; ow < OW; ow++) y[ow] = -INFINITY;
+    for (int r = 0; r < n; r++) {
+        const float *h = rows[r];
+#pragma omp simd
+        for (int64_t ow = 0; ow < OW; ow++) y[ow] = max_step(y[ow], h[ow]);
+    }
+}
+
+/* MaxPool of NCHW planes, separably: the row maxima of every input row, then the maxima of those
+ * over each window's rows. Taps are combined row by row in the direct loop's row-major order, so the
+ * result is the same bits (the last NaN, else the first maximum). */
+static vt_status max_planes(const float *xd, float *yd, int64_t planes, const vt_window *w)
+{
+    int64_t IH = w->in[0], IW = w->in[1], OH = w->out[0], OW = w->out[1];
+    bool nomem = false;
+#pragma omp parallel
+    {
+        float *hm = malloc(sizeof(float) * (size_t)(IH * OW > 0 ? IH * OW : 1));
+        const float **rows = malloc(sizeof *rows * (size_t)(w->k[0] > 0 ? w->k[0] : 1));
+        if (!hm || !rows) nomem = true;
+#pragma omp for schedule(static)
+        for (int64_t p = 0; p < planes; p++) {
+            if (!hm || !rows) continue;
+            for (int64_t ih = 0; ih < IH; ih++) max_row(xd + (p * IH + ih) * IW, hm + ih * OW, w);
+            for (int64_t oh = 0; oh < OH; oh++) {
+                int n = 0;
+                for (int64_t kh = 0; kh < w->k[0]; kh++) {
+                    int64_t ih = oh * w->s[0] - w->pb[0] + kh * w->d[0];
+                    if (ih >= 0 && ih < IH) rows[n++] = hm + ih * OW;
+                }
+                max_col(rows, n, yd + (p * OH + oh) * OW, OW);
+            }
+        }
+        free(hm);
+        free(rows);
+    }
+    return nomem ? vt_fail(VT_ERR_NOMEM, "out of memory") : VT_OK;
+}
+
 static vt_status pool_run(vt_opctx *c)
 {
     vt_window w;
@@ -99,6 +182,7 @@ static vt_status pool_run(vt_opctx *c)
     int64_t planes = c->in[0]->shape[0] * c->in[0]->shape[1];
     int64_t IH = w.in[0], IW = w.in[1], OH = w.out[0], OW = w.out[1];
     if (c->in_nhwc[0]) return pool_nhwc(c, &w, is_max, include_pad);
+    if (is_max && vt_nn_fast(c->g)) return max_planes(xd, yd, planes, &w);
 #pragma omp parallel for schedule(static)
     for (int64_t p = 0; p < planes; p++) {
         const float *xp = xd + p * IH * IW;
