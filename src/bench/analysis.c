@@ -724,13 +724,20 @@ static void json_key_double(FILE *f, const char *key, double v)
     vt_json_write_double(f, v);
 }
 
-static void write_model_json(FILE *f, const vt_model_score *m)
+/* A JSON string unless an earlier one failed (*st: the first failure; the caller discards the file). */
+static void json_str(FILE *f, const char *s, vt_status *st)
 {
+    if (*st == VT_OK) *st = vt_json_write_string(f, s);
+}
+
+static vt_status write_model_json(FILE *f, const vt_model_score *m)
+{
+    vt_status st = VT_OK;
     fprintf(f, "{\"rank\": %d, \"model\": ", m->rank);
-    vt_json_write_string(f, m->model);
-    fputs(", \"family\": ", f), vt_json_write_string(f, m->family);
-    fputs(", \"task\": ", f), vt_json_write_string(f, m->task);
-    fputs(", \"training_data\": ", f), vt_json_write_string(f, m->training_data);
+    json_str(f, m->model, &st);
+    fputs(", \"family\": ", f), json_str(f, m->family, &st);
+    fputs(", \"task\": ", f), json_str(f, m->task, &st);
+    fputs(", \"training_data\": ", f), json_str(f, m->training_data, &st);
     fprintf(f, ", \"trained\": %s", m->trained == 1 ? "true" : m->trained == 0 ? "false" : "null");
     json_key_double(f, "imagenet_top1", m->top1);
     if (m->n_params >= 0)
@@ -740,7 +747,7 @@ static void write_model_json(FILE *f, const vt_model_score *m)
     fprintf(f, ", \"n_layers\": %lld, \"n_subjects\": %zu, \"subjects\": [", (long long)m->n_layers, m->n_subjects);
     for (size_t i = 0; i < m->n_subjects; i++) {
         if (i) fputs(", ", f);
-        vt_json_write_string(f, m->subject[i]);
+        json_str(f, m->subject[i], &st);
     }
     fputs("], \"layer_index\": [", f);
     for (size_t i = 0; i < m->n_subjects; i++) fprintf(f, "%s%lld", i ? ", " : "", (long long)m->layer_index[i]);
@@ -758,17 +765,19 @@ static void write_model_json(FILE *f, const vt_model_score *m)
     json_key_double(f, "ed", m->ed);
     json_key_double(f, "depth", m->depth);
     fputc('}', f);
+    return st;
 }
 
-static void write_groups_json(FILE *f, const vt_group_comparison *g)
+static vt_status write_groups_json(FILE *f, const vt_group_comparison *g)
 {
+    vt_status st = VT_OK;
     fputs("{\"attribute\": ", f);
-    vt_json_write_string(f, g->attribute);
+    json_str(f, g->attribute, &st);
     fputs(", \"groups\": [", f);
     for (size_t i = 0; i < g->n_groups; i++) {
         const vt_group *gr = &g->groups[i];
         fputs(i ? ", {\"value\": " : "{\"value\": ", f);
-        vt_json_write_string(f, gr->value);
+        json_str(f, gr->value, &st);
         fprintf(f, ", \"n_models\": %zu", gr->n_models);
         json_key_double(f, "mean", gr->mean);
         json_key_double(f, "ci_low", gr->ci_low);
@@ -780,6 +789,7 @@ static void write_groups_json(FILE *f, const vt_group_comparison *g)
     json_key_double(f, "diff_ci_low", g->diff_ci_low);
     json_key_double(f, "diff_ci_high", g->diff_ci_high);
     fputc('}', f);
+    return st;
 }
 
 static void text_interval(char *buf, size_t len, double mean, double lo, double hi)
@@ -848,13 +858,13 @@ static vt_status write_cell(const vt_results_table *t, const vt_analysis_cell *c
     for (int a = 0; s == VT_OK && a < 4; a++) s = vt_analysis_groups(r, vt_analysis_attributes[a], o, &groups[a]);
     if (s == VT_OK && json) {
         fputs(first ? "\n {\"metric\": " : ",\n {\"metric\": ", f);
-        vt_json_write_string(f, r->metric);
+        json_str(f, r->metric, &s);
         fputs(", \"roi\": ", f);
-        vt_json_write_string(f, r->roi);
+        json_str(f, r->roi, &s);
         fputs(", \"models\": [", f);
         for (size_t i = 0; i < r->n; i++) {
             fputs(i ? ",\n   " : "\n   ", f);
-            write_model_json(f, &r->models[i]);
+            if (s == VT_OK) s = write_model_json(f, &r->models[i]);
         }
         fputs("],\n  \"correlations\": {", f);
         for (int k = 0; k < VT_ANALYSIS_CORR_COUNT; k++) {
@@ -866,7 +876,7 @@ static vt_status write_cell(const vt_results_table *t, const vt_analysis_cell *c
         fputs("},\n  \"groups\": [", f);
         for (int a = 0; a < 4; a++) {
             if (a) fputs(", ", f);
-            write_groups_json(f, groups[a]);
+            if (s == VT_OK) s = write_groups_json(f, groups[a]);
         }
         fputs("]}", f);
     } else if (s == VT_OK) {

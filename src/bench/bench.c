@@ -26,52 +26,52 @@ static void say(vt_bench_log_fn log, void *user, const char *fmt, ...)
     log(user, line);
 }
 
-/* JSON string literal of s into buf (quotes and backslashes escaped). */
-static void json_str(char *buf, size_t len, const char *s)
+/* Writes `pre` and then s as a JSON string literal (vt_json_quote: exact, never truncated); false
+ * with the message recorded when quoting runs out of memory. */
+static bool put_quoted(FILE *f, const char *pre, const char *s)
 {
-    size_t o = 0;
-    if (len < 3) return;
-    buf[o++] = '"';
-    for (; s && *s && o + 3 < len; s++) {
-        if (*s == '"' || *s == '\\') buf[o++] = '\\';
-        buf[o++] = (unsigned char)*s < 0x20 ? ' ' : *s;
-    }
-    buf[o++] = '"';
-    buf[o] = '\0';
+    char *q = vt_json_quote(s);
+    if (!q) return false;
+    fputs(pre, f);
+    fputs(q, f);
+    free(q);
+    return true;
 }
 
-/* The configuration as canonical JSON: a rerun of the same configuration resumes its run. */
+/* The configuration as canonical JSON: a rerun of the same configuration resumes its run. Returns a
+ * new string (free it), or NULL with the last error set when out of memory. */
 static char *config_json(const vt_bench_config *c)
 {
-    size_t cap = 4096 + (size_t)c->n_models * 1024 + (size_t)c->n_brain * 512, used = 0;
-    char *j = malloc(cap), s[600];
-    if (!j) return NULL;
-#define APPEND(...) used += (size_t)snprintf(j + used, cap - used, __VA_ARGS__)
-    json_str(s, sizeof s, c->name);
-    APPEND("{\"command\": \"bench\", \"name\": %s", s);
-    json_str(s, sizeof s, c->stimuli);
-    APPEND(", \"stimuli\": %s", s);
-    json_str(s, sizeof s, c->transform);
-    APPEND(", \"transform\": %s", s);
-    json_str(s, sizeof s, c->layers);
-    APPEND(", \"layers\": %s", s);
-    json_str(s, sizeof s, c->protocol);
-    APPEND(", \"protocol\": %s, \"eps\": %.17g, \"k\": %lld, \"seed\": %llu, \"metrics\": %u, \"split\": %d, "
-           "\"bootstrap\": %lld, \"brain\": [",
-           s, c->eps, (long long)c->k, (unsigned long long)c->seed, c->metrics, c->split, (long long)c->bootstrap);
-    for (int i = 0; i < c->n_brain; i++) {
-        json_str(s, sizeof s, c->brain[i]);
-        APPEND("%s%s", i ? ", " : "", s);
+    char *j = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&j, &len);
+    if (!f) {
+        vt_fail(VT_ERR_NOMEM, "out of memory writing the run configuration");
+        return NULL;
     }
-    APPEND("], \"models\": [");
-    for (int i = 0; i < c->n_models; i++) {
-        json_str(s, sizeof s, c->models[i].name);
-        APPEND("%s{\"name\": %s", i ? ", " : "", s);
-        json_str(s, sizeof s, c->models[i].path);
-        APPEND(", \"path\": %s}", s);
+    bool ok = put_quoted(f, "{\"command\": \"bench\", \"name\": ", c->name) &&
+              put_quoted(f, ", \"stimuli\": ", c->stimuli) && put_quoted(f, ", \"transform\": ", c->transform) &&
+              put_quoted(f, ", \"layers\": ", c->layers) && put_quoted(f, ", \"protocol\": ", c->protocol);
+    if (ok)
+        fprintf(f,
+                ", \"eps\": %.17g, \"k\": %lld, \"seed\": %llu, \"metrics\": %u, \"split\": %d, \"bootstrap\": %lld, "
+                "\"brain\": [",
+                c->eps, (long long)c->k, (unsigned long long)c->seed, c->metrics, c->split, (long long)c->bootstrap);
+    for (int i = 0; ok && i < c->n_brain; i++) ok = put_quoted(f, i ? ", " : "", c->brain[i]);
+    if (ok) fputs("], \"models\": [", f);
+    for (int i = 0; ok && i < c->n_models; i++) {
+        ok = put_quoted(f, i ? ", {\"name\": " : "{\"name\": ", c->models[i].name) &&
+             put_quoted(f, ", \"path\": ", c->models[i].path);
+        if (ok) fputc('}', f);
     }
-    APPEND("]}");
-#undef APPEND
+    if (ok) fputs("]}", f);
+    bool written = ok && !ferror(f);
+    if (fclose(f) != 0) written = false;
+    if (!written) {
+        if (ok) vt_fail(VT_ERR_NOMEM, "out of memory writing the run configuration");
+        free(j);
+        return NULL;
+    }
     return j;
 }
 

@@ -874,26 +874,13 @@ vt_status vt_results_scores_of(vt_results *db, int64_t run_id, const char *metri
 
 /* ---- export ---- */
 
-void vt_json_write_string(FILE *f, const char *s)
+vt_status vt_json_write_string(FILE *f, const char *s)
 {
-    if (!s) {
-        fputs("null", f);
-        return;
-    }
-    fputc('"', f);
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            fprintf(f, "\\%c", *c);
-        else if (*c == '\n')
-            fputs("\\n", f);
-        else if (*c == '\t')
-            fputs("\\t", f);
-        else if (*c < 0x20)
-            fprintf(f, "\\u%04x", *c);
-        else
-            fputc(*c, f);
-    }
-    fputc('"', f);
+    char *q = vt_json_quote(s);
+    if (!q) return VT_ERR_NOMEM;
+    fputs(q, f);
+    free(q);
+    return VT_OK;
 }
 
 void vt_json_write_double(FILE *f, double v)
@@ -987,23 +974,26 @@ static vt_status json_query(vt_results *db, FILE *f, const char *sql, int64_t ru
     }
     fputc('[', f);
     int nrow = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    vt_status s = VT_OK;
+    while (s == VT_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         fputs(nrow++ ? ",\n  {" : "\n  {", f);
-        for (int c = 0; c < sqlite3_column_count(st); c++) {
+        for (int c = 0; s == VT_OK && c < sqlite3_column_count(st); c++) {
             if (c) fputs(", ", f);
-            vt_json_write_string(f, sqlite3_column_name(st, c));
+            s = vt_json_write_string(f, sqlite3_column_name(st, c));
+            if (s != VT_OK) break;
             fputs(": ", f);
             switch (sqlite3_column_type(st, c)) {
             case SQLITE_INTEGER: fprintf(f, "%lld", (long long)sqlite3_column_int64(st, c)); break;
             case SQLITE_FLOAT: vt_json_write_double(f, sqlite3_column_double(st, c)); break;
             case SQLITE_NULL: fputs("null", f); break;
-            default: vt_json_write_string(f, (const char *)sqlite3_column_text(st, c));
+            default: s = vt_json_write_string(f, (const char *)sqlite3_column_text(st, c));
             }
         }
         fputc('}', f);
     }
-    fputs(nrow ? "\n]" : "]", f);
     sqlite3_finalize(st);
+    if (s != VT_OK) return s; /* out of memory quoting a value */
+    fputs(nrow ? "\n]" : "]", f);
     return rc == SQLITE_DONE ? VT_OK : vt_results_fail_sqlite(db, rc, "cannot export");
 }
 
@@ -1012,31 +1002,44 @@ typedef struct json_rows {
     size_t n;
 } json_rows;
 
+/* `sep` and then s as a JSON string literal, unless an earlier write of the row failed (*st). */
+static void json_field(FILE *f, const char *sep, const char *s, vt_status *st)
+{
+    if (*st != VT_OK) return;
+    fputs(sep, f);
+    *st = vt_json_write_string(f, s);
+}
+
 static vt_status write_json_row(const vt_results_row *r, void *ctx)
 {
     json_rows *j = ctx;
     FILE *f = j->f;
+    vt_status s = VT_OK;
     fputs(j->n++ ? ",\n  {" : "\n  {", f);
-    fprintf(f, "\"run_id\": %lld, \"model\": ", (long long)r->run_id);
-    vt_json_write_string(f, r->model);
-    fputs(", \"model_sha256\": ", f), vt_json_write_string(f, r->model_sha256);
-    fputs(", \"family\": ", f), vt_json_write_string(f, r->family);
-    fputs(", \"task\": ", f), vt_json_write_string(f, r->task);
-    fputs(", \"training_data\": ", f), vt_json_write_string(f, r->training_data);
+    fprintf(f, "\"run_id\": %lld", (long long)r->run_id);
+    json_field(f, ", \"model\": ", r->model, &s);
+    json_field(f, ", \"model_sha256\": ", r->model_sha256, &s);
+    json_field(f, ", \"family\": ", r->family, &s);
+    json_field(f, ", \"task\": ", r->task, &s);
+    json_field(f, ", \"training_data\": ", r->training_data, &s);
+    if (s != VT_OK) return s;
     fputs(", \"trained\": ", f), json_i64(f, r->trained);
     fputs(", \"imagenet_top1\": ", f), vt_json_write_double(f, r->top1);
     fputs(", \"n_params\": ", f), json_i64(f, r->n_params);
-    fputs(", \"transform\": ", f), vt_json_write_string(f, r->transform);
-    fprintf(f, ", \"layer_index\": %lld, \"layer_name\": ", (long long)r->layer_index);
-    vt_json_write_string(f, r->layer_name);
-    fputs(", \"layer_op\": ", f), vt_json_write_string(f, r->layer_op);
-    fputs(", \"layer_shape\": ", f), vt_json_write_string(f, r->layer_shape);
+    json_field(f, ", \"transform\": ", r->transform, &s);
+    if (s != VT_OK) return s;
+    fprintf(f, ", \"layer_index\": %lld", (long long)r->layer_index);
+    json_field(f, ", \"layer_name\": ", r->layer_name, &s);
+    json_field(f, ", \"layer_op\": ", r->layer_op, &s);
+    json_field(f, ", \"layer_shape\": ", r->layer_shape, &s);
+    if (s != VT_OK) return s;
     fputs(", \"layer_features\": ", f), json_i64(f, r->layer_features);
     fputs(", \"layer_k\": ", f), json_i64(f, r->layer_k);
     fputs(", \"layer_ed\": ", f), vt_json_write_double(f, r->layer_ed);
-    fputs(", \"subject\": ", f), vt_json_write_string(f, r->subject);
-    fputs(", \"roi\": ", f), vt_json_write_string(f, r->roi);
-    fputs(", \"metric\": ", f), vt_json_write_string(f, r->metric);
+    json_field(f, ", \"subject\": ", r->subject, &s);
+    json_field(f, ", \"roi\": ", r->roi, &s);
+    json_field(f, ", \"metric\": ", r->metric, &s);
+    if (s != VT_OK) return s;
     fprintf(f, ", \"split\": \"%s\", \"value\": ", r->split == VT_SPLIT_TRAIN ? "train" : "test");
     vt_json_write_double(f, r->value);
     fputs(", \"ci_low\": ", f), vt_json_write_double(f, r->ci_low);

@@ -190,10 +190,13 @@ static vt_status import_run(vt_results *db, const char *path, int64_t id, int64_
     FILE *m = open_memstream(&config, &len);
     if (!m) return vt_fail(VT_ERR_NOMEM, "out of memory");
     fputs("{\"imported_from\": ", m);
-    vt_json_write_string(m, path);
+    vt_status s = vt_json_write_string(m, path);
     fputc('}', m);
-    fclose(m);
-    vt_status s;
+    if (fclose(m) != 0 && s == VT_OK) s = vt_fail(VT_ERR_NOMEM, "out of memory");
+    if (s != VT_OK) {
+        free(config);
+        return s;
+    }
     if (id < 0) {
         sqlite3_stmt *st = NULL;
         sqlite3 *h = vt_results_handle(db);

@@ -13,8 +13,10 @@ sqlite3 *vt_results_handle(vt_results *db);
 /* Records "<db path>: <what>: <sqlite message>" with a status mapped from the SQLite code. */
 vt_status vt_results_fail_sqlite(vt_results *db, int rc, const char *what);
 
-/* Writes s as a JSON string literal (with quotes); NULL writes null. */
-void vt_json_write_string(FILE *f, const char *s);
+/* Writes vt_json_quote(s) to f: s as a JSON string literal (with quotes); NULL writes null.
+ * Returns VT_OK, or VT_ERR_NOMEM (message recorded, nothing written) when quoting runs out of
+ * memory; write errors are left on the stream for ferror() like any other write. */
+vt_status vt_json_write_string(FILE *f, const char *s);
 /* Writes a double with 17 significant digits, or null when NaN/Inf. */
 void vt_json_write_double(FILE *f, double v);
 

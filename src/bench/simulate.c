@@ -491,34 +491,31 @@ static vt_status write_unit_truth(const vt_sim_options *o, const grid *g, int su
     return vt_atomic_commit(&af);
 }
 
-/* s as the body of a JSON string (quotes, backslashes and control characters escaped). */
-static void json_text(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-}
-
 static vt_status write_truth(const vt_sim_options *o, const design *d, const unit_truth *t)
 {
-    char *path = join(o->out_dir, "truth.json");
-    if (!path) return VT_ERR_NOMEM;
+    /* Quoted before the file is opened: out of memory leaves no file behind. */
+    char *qmodel = vt_json_quote(o->model), *qlayer = qmodel ? vt_json_quote(o->layer) : NULL;
+    char *path = qlayer ? join(o->out_dir, "truth.json") : NULL;
+    if (!path) {
+        /* vt_json_quote recorded its own message; join records none */
+        vt_status nomem = qlayer ? vt_fail(VT_ERR_NOMEM, "simulate: out of memory") : VT_ERR_NOMEM;
+        free(qmodel);
+        free(qlayer);
+        return nomem;
+    }
     vt_atomic_file af;
     vt_status st = vt_atomic_open(&af, path);
     free(path);
-    if (st != VT_OK) return st;
-    fprintf(af.f, "{\n  \"planted_model\": \"");
-    json_text(af.f, o->model);
-    fprintf(af.f, "\",\n  \"planted_layer\": \"");
-    json_text(af.f, o->layer);
+    if (st != VT_OK) {
+        free(qmodel);
+        free(qlayer);
+        return st;
+    }
+    fprintf(af.f, "{\n  \"planted_model\": %s,\n  \"planted_layer\": %s", qmodel, qlayer);
+    free(qmodel);
+    free(qlayer);
     fprintf(af.f,
-            "\",\n  \"stimuli\": %lld,\n  \"image_size\": %d,\n"
+            ",\n  \"stimuli\": %lld,\n  \"image_size\": %d,\n"
             "  \"repetitions\": %d,\n  \"seed\": %llu,\n  \"snr\": [%.17g, %.17g],\n  \"nsd_root\": \"nsd\",\n"
             "  \"sessions\": %d,\n  \"trials_per_session\": %lld,\n"
             "  \"assemble\": {\"rois\": \"%s\", \"within\": \"nsdgeneral\", \"ncsnr\": null, \"images\": \"shared\"},\n"

@@ -22,22 +22,6 @@ static const char usage[] =
     "                 statistic (NaN where undefined) and drawn stimulus indices (N x n int64)\n"
     "  At least 3 stimuli (2 values) are needed; constant inputs and NaN/Inf are errors.\n";
 
-/* Prints s as a JSON string. */
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            printf("\\%c", ch);
-        else if (ch < 0x20)
-            printf("\\u%04x", ch);
-        else
-            putchar(ch);
-    }
-    putchar('"');
-}
-
 static void json_number(double v)
 {
     if (isnan(v))
@@ -137,12 +121,11 @@ int cmd_compare(int argc, char **argv)
         }
         if (rc == CLI_OK && indices_path) rc = write_indices(indices_path, resamples, n, (uint64_t)seed);
     }
+    char *qa = NULL, *qb = NULL;
+    if (rc == CLI_OK && json && (!(qa = vt_json_quote(path_a)) || !(qb = vt_json_quote(path_b))))
+        rc = cli_fail_status(); /* out of memory: nothing printed */
     if (rc == CLI_OK && json) {
-        printf("{\"a\": ");
-        json_string(path_a);
-        printf(", \"b\": ");
-        json_string(path_b);
-        printf(", \"method\": \"%s\", \"stimuli\": ", vt_corr_method_name(method));
+        printf("{\"a\": %s, \"b\": %s, \"method\": \"%s\", \"stimuli\": ", qa, qb, vt_corr_method_name(method));
         if (n)
             printf("%lld", (long long)n);
         else
@@ -164,6 +147,8 @@ int cmd_compare(int argc, char **argv)
     } else if (rc == CLI_OK) {
         printf("%.17g\n", r);
     }
+    free(qa);
+    free(qb);
     free(samples);
     vt_compare_pair_free(pair);
     return rc;

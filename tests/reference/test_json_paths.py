@@ -1,9 +1,10 @@
 """JSON written by ventral stays valid when the user's text holds JSON's special characters: every
 input here sits in a directory whose name has a double quote, a backslash, a tab, a control byte
 and UTF-8, and the ROI label, NetCDF variable and ONNX node names carry quotes and backslashes too.
-Each JSON output (--json on stdout, ceiling.json, gsn.json, manifest.json, the provenance attribute
-of brain stores, the run configuration in the results database) must parse with Python's json
-module (the independent decoder) and give the original strings back exactly."""
+Each JSON output (--json on stdout, compare --json, ceiling.json, gsn.json, manifest.json, simulate's
+truth.json, the provenance attribute of brain stores, the score and bench run configurations in the
+results database, results export --format json) must parse with Python's json module (the
+independent decoder) and give the original strings back exactly, never truncated."""
 import json
 import os
 import sqlite3
@@ -152,3 +153,60 @@ if j is not None:
     check(node in names, f"manifest: node name round-trips ({sorted(names)})")
     check(output in outputs, f"manifest: output name round-trips ({sorted(outputs)})")
     check(all(os.path.exists(os.path.join(outdir, e["file"])) for e in j), "manifest: every file listed exists")
+
+# --- compare --json: both input paths ------------------------------------------------------------
+ca, cb = p('rsm "a"\\.npy'), p("rsm\tb caf\u00e9.npy")
+for path in (ca, cb):
+    m = rng.standard_normal((6, 6))
+    np.save(path, m + m.T)
+j = parse("compare --json", v.run("compare", ca, cb, "--json").stdout)
+check(j is not None and j["a"] == ca and j["b"] == cb, "compare --json: both file paths round-trip")
+
+# --- simulate (truth.json) → bench (run configuration) → results export --format json ------------
+# One ONNX model whose file, node and bench names carry the special characters; a bench name longer
+# than any fixed buffer, so truncation would show. simulate matches --layer as a capture glob
+# (name:GLOB, fnmatch), where a backslash escapes, so the node name has no backslash; the model's
+# file name carries one instead.
+layer = 'act "one"\tcaf\u00e9'
+graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name=layer)], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 16, 16])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3, 16, 16])])
+sim_model = p('sim "model"\\\tcaf\u00e9.onnx')
+onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), sim_model)
+world = p("world")
+v.run("simulate", "--out", world, "--model", sim_model, "--layer", layer, "--stimuli", "40", "--size", "16",
+      "--voxels", "20", "--subjects", "1", "--snr", "1,2", "--seed", "1")
+j = parse_file("simulate truth.json", os.path.join(world, "truth.json"))
+check(j is not None and j["planted_model"] == sim_model and j["planted_layer"] == layer,
+      "simulate truth.json: planted model path and layer name round-trip")
+
+bench_name = 'be"nch\\\t\x01caf\u00e9 ' + "x" * 700
+model_name = 'mo"del\\\tcaf\u00e9'
+bench_db = p("bench.sqlite")
+bench_cfg = {"name": bench_name, "db": bench_db, "cache": p("bench cache"),
+             "stimuli": os.path.join(world, "nsd_stimuli.hdf5"), "transform": "none", "bootstrap": 0,
+             "brain": [os.path.join(world, "subj01.h5")],
+             "models": [{"name": model_name, "path": sim_model, "family": model_name}]}
+cfg_path = p("bench.yaml")
+with open(cfg_path, "w", encoding="utf-8") as f:
+    json.dump(bench_cfg, f)  # JSON is YAML; its \t, \" and \u escapes are YAML's double-quoted ones
+v.run("bench", cfg_path)
+with sqlite3.connect(bench_db) as con:
+    configs = [r[0] for r in con.execute("SELECT config_json FROM runs")]
+check(len(configs) == 1, f"bench: one run recorded ({len(configs)})")
+want = {"name": bench_name, "stimuli": bench_cfg["stimuli"], "brain": bench_cfg["brain"],
+        "models": [{"name": model_name, "path": sim_model}]}
+for c in configs:
+    j = parse("bench config_json", c)
+    check(j is not None and {k: j[k] for k in want} == want,
+          "bench config: name (not truncated), stimuli, brain and model name and path round-trip exactly")
+
+j = parse("results export --format json", v.run("results", "export", "--db", bench_db, "--format", "json").stdout)
+if j is not None:
+    check(len(j["runs"]) == 1 and j["runs"][0]["config_json"] == configs[0],
+          "results export: the run configuration text round-trips")
+    check([(m["name"], m["family"]) for m in j["models"]] == [(model_name, model_name)],
+          "results export: model name and family round-trip")
+    check(len(j["scores"]) > 0 and all(s["model"] == model_name and s["family"] == model_name and
+                                       s["layer_name"] == layer for s in j["scores"]),
+          f"results export: every score row's model, family and layer name round-trip ({len(j['scores'])} rows)")
