@@ -112,6 +112,96 @@ static void test_kernel_matches_oracle(void)
     vt_srp_plan_free(plan);
 }
 
+static void set_value(vt_tensor *t, int64_t i, double v)
+{
+    if (t->dtype == VT_F64)
+        vt_tensor_f64(t)[i] = v;
+    else
+        vt_tensor_f32(t)[i] = (float)v;
+}
+
+/* NaN and Inf are found by the kernels' transpose, not an up-front scan: every path (row blocks
+ * split among threads, the chunks of one block split among threads, the narrow kernel, float32
+ * and float64, a value in the last partial tile of the last chunk) reports the first bad value
+ * by its flat index, as the up-front check did; the plain check remains for rows = 0 and the
+ * identity plan. */
+static void test_nonfinite_in_chunks(void)
+{
+    int64_t p = 3001, k = 211;
+    vt_srp_plan *plan;
+    CHECK(vt_srp_plan_new(p, k, 99, &plan) == VT_OK);
+    CHECK(vt_srp_plan_chunk(plan) < p); /* several chunks */
+    int saved_threads = vt_threads_get();
+    const int64_t row_counts[3] = {37, 16, 3}; /* several blocks, one block, the narrow kernel */
+    for (int dt = 0; dt < 2; dt++)
+        for (int ri = 0; ri < 3; ri++)
+            for (int threads = 1; threads <= 2; threads++) {
+                vt_threads_set(threads);
+                int64_t n = row_counts[ri], xs[2] = {n, p}, zs[2] = {n, k};
+                vt_dtype dtype = dt ? VT_F64 : VT_F32;
+                vt_tensor *x = vt_tensor_new(dtype, 2, xs), *z = vt_tensor_new(dtype, 2, zs);
+                vt_rng r = vt_rng_make(11, 0);
+                for (int64_t i = 0; i < n * p; i++) {
+                    double v = vt_rng_normal(&r);
+                    if (dt)
+                        vt_tensor_f64(x)[i] = v;
+                    else
+                        vt_tensor_f32(x)[i] = (float)v;
+                }
+                CHECK(vt_srp_apply(plan, x, z) == VT_OK);
+                /* (flat index, value): the last feature of the last row; a middle chunk; two bad values,
+                 * the first one reported; a negative infinity in the first feature. */
+                const struct {
+                    int64_t at, at2;
+                    double v, v2;
+                    const char *what;
+                } cases[] = {
+                    {n * p - 1, -1, INFINITY, 0, "Inf"},
+                    {(n / 2) * p + 1700, -1, NAN, 0, "NaN"},
+                    {(n - 1) * p + 5, (n - 1) * p + 2900, NAN, INFINITY, "NaN"},
+                    {0, -1, -INFINITY, 0, "Inf"},
+                };
+                for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+                    double old = vt_tensor_get(x, cases[c].at), old2 = 0;
+                    set_value(x, cases[c].at, cases[c].v);
+                    if (cases[c].at2 >= 0) {
+                        old2 = vt_tensor_get(x, cases[c].at2);
+                        set_value(x, cases[c].at2, cases[c].v2);
+                    }
+                    char want[128];
+                    snprintf(want, sizeof want, "srp: X: contains %s at flat index %lld", cases[c].what,
+                             (long long)cases[c].at);
+                    CHECK(vt_srp_apply(plan, x, z) == VT_ERR_ARG && strcmp(vt_last_error(), want) == 0);
+                    set_value(x, cases[c].at, old);
+                    if (cases[c].at2 >= 0) set_value(x, cases[c].at2, old2);
+                }
+                CHECK(vt_srp_apply(plan, x, z) == VT_OK);
+                vt_tensor_free(x);
+                vt_tensor_free(z);
+            }
+    vt_threads_set(saved_threads);
+    vt_srp_plan_free(plan);
+
+    /* The paths that do not project keep the plain check. */
+    CHECK(vt_srp_plan_new(4, 4, 0, &plan) == VT_OK);
+    double xv[8] = {1, 2, 3, 4, 5, 6, NAN, 8}, zv[8] = {0};
+    int64_t s[2] = {2, 4};
+    vt_tensor *x = vt_tensor_wrap(VT_F64, 2, s, xv), *z = vt_tensor_wrap(VT_F64, 2, s, zv);
+    CHECK(vt_srp_apply(plan, x, z) == VT_ERR_ARG &&
+          strcmp(vt_last_error(), "srp: X: contains NaN at flat index 6") == 0);
+    vt_tensor_free(x);
+    vt_tensor_free(z);
+    vt_srp_plan_free(plan);
+    CHECK(vt_srp_plan_new(100, 10, 0, &plan) == VT_OK);
+    int64_t s0[2] = {0, 100}, z0[2] = {0, 10};
+    x = vt_tensor_new(VT_F32, 2, s0);
+    z = vt_tensor_new(VT_F32, 2, z0);
+    CHECK(vt_srp_apply(plan, x, z) == VT_OK);
+    vt_tensor_free(x);
+    vt_tensor_free(z);
+    vt_srp_plan_free(plan);
+}
+
 static void test_plan_thread_independent(void)
 {
     int64_t p = 20000, k = 300;
@@ -193,6 +283,7 @@ int main(void)
 {
     RUN(test_jl_min_dim);
     RUN(test_kernel_matches_oracle);
+    RUN(test_nonfinite_in_chunks);
     RUN(test_plan_thread_independent);
     RUN(test_plan_definition);
     RUN(test_identity_plan_and_errors);

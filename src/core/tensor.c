@@ -170,7 +170,7 @@ vt_status vt_tensor_convert(const vt_tensor *src, vt_dtype dtype, vt_tensor **ou
 static bool any_nonfinite_f32(const float *d, int64_t n)
 {
     uint32_t bad = 0;
-#pragma omp parallel for reduction(| : bad) if (n > 100000)
+#pragma omp parallel for simd reduction(| : bad) if (n > 100000)
     for (int64_t i = 0; i < n; i++) {
         uint32_t u;
         memcpy(&u, d + i, sizeof u);
@@ -182,7 +182,7 @@ static bool any_nonfinite_f32(const float *d, int64_t n)
 static bool any_nonfinite_f64(const double *d, int64_t n)
 {
     uint64_t bad = 0;
-#pragma omp parallel for reduction(| : bad) if (n > 100000)
+#pragma omp parallel for simd reduction(| : bad) if (n > 100000)
     for (int64_t i = 0; i < n; i++) {
         uint64_t u;
         memcpy(&u, d + i, sizeof u);

@@ -51,13 +51,15 @@ void vt_ridge_options_init(vt_ridge_options *opt)
  * BLAS wrappers that accept empty dimensions (a rank-0 model, an empty gather) and count flops.
  *
  * Reproducibility: OpenBLAS's threaded GEMM gives different last bits for different thread counts.
- * So vt_ridge_fit runs OpenBLAS single-threaded and the GEMMs are parallelised here: the larger
- * output dimension is cut into fixed tiles of GEMM_TILE rows or columns (a function of the shape
- * only), each computed by one single-threaded BLAS call. Every output element then comes from the
- * same computation at any thread count, and so do LAPACK's results (single-threaded inside). */
+ * So vt_ridge_fit runs OpenBLAS single-threaded and the GEMMs are parallelised here: the output is
+ * cut into fixed tiles (a function of the shape only) of GEMM_TILE_M rows × GEMM_TILE_N columns, each
+ * computed by one single-threaded BLAS call. Every output element then comes from the same
+ * computation at any thread count, and so do LAPACK's results (single-threaded inside). The tiles are
+ * wide enough that OpenBLAS's kernel runs near its peak (measured here, sgemm 500×4096×499 on 2
+ * threads: 144 GFLOP/s with 256-column tiles, 175–184 with 1024) and numerous enough for several
+ * threads. */
 
-enum { GEMM_TILE = 256 };
-
+enum { GEMM_TILE = 256, GEMM_TILE_M = 256, GEMM_TILE_N = 1024 };
 static void dgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha, const double *a, int64_t lda,
                   const double *b, int64_t ldb, double beta, double *c, int64_t ldc, double *flops)
 {
@@ -67,18 +69,15 @@ static void dgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha,
             for (int64_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
         return;
     }
-    int by_rows = m > n;
-    int64_t len = by_rows ? m : n, tiles = (len + GEMM_TILE - 1) / GEMM_TILE;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(vt_threads_get()) if (tiles > 1)
-    for (int64_t t = 0; t < tiles; t++) {
-        int64_t s = t * GEMM_TILE, w = len - s < GEMM_TILE ? len - s : GEMM_TILE;
-        /* Row tile: rows s.. of op(A) (A row-major: row s, or column s when transposed) and of C.
-         * Column tile: columns s.. of op(B) and of C. */
-        const double *at = by_rows ? (ta ? a + s : a + s * lda) : a;
-        const double *bt = by_rows ? b : (tb ? b + s * ldb : b + s);
-        cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                    (int)(by_rows ? w : m), (int)(by_rows ? n : w), (int)k, alpha, at, (int)lda, bt, (int)ldb, beta,
-                    by_rows ? c + s * ldc : c + s, (int)ldc);
+    int64_t rt = (m + GEMM_TILE_M - 1) / GEMM_TILE_M, ct = (n + GEMM_TILE_N - 1) / GEMM_TILE_N;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(vt_threads_get()) if (rt * ct > 1)
+    for (int64_t t = 0; t < rt * ct; t++) {
+        int64_t r0 = t / ct * GEMM_TILE_M, c0 = t % ct * GEMM_TILE_N;
+        int64_t h = m - r0 < GEMM_TILE_M ? m - r0 : GEMM_TILE_M, w = n - c0 < GEMM_TILE_N ? n - c0 : GEMM_TILE_N;
+        /* Rows r0.. of op(A) (A row-major: row r0, or column r0 when transposed), columns c0.. of op(B). */
+        const double *at = ta ? a + r0 : a + r0 * lda, *bt = tb ? b + c0 * ldb : b + c0;
+        cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)h, (int)w,
+                    (int)k, alpha, at, (int)lda, bt, (int)ldb, beta, c + r0 * ldc + c0, (int)ldc);
     }
     *flops += 2.0 * (double)m * (double)n * (double)k;
 }
@@ -91,16 +90,14 @@ static void sgemm(int ta, int64_t m, int64_t n, int64_t k, const float *a, int64
         for (int64_t i = 0; i < m; i++) memset(c + i * ldc, 0, sizeof *c * (size_t)n);
         return;
     }
-    int by_rows = m > n;
-    int64_t len = by_rows ? m : n, tiles = (len + GEMM_TILE - 1) / GEMM_TILE;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(vt_threads_get()) if (tiles > 1)
-    for (int64_t t = 0; t < tiles; t++) {
-        int64_t s = t * GEMM_TILE, w = len - s < GEMM_TILE ? len - s : GEMM_TILE;
-        const float *at = by_rows ? (ta ? a + s : a + s * lda) : a;
-        const float *bt = by_rows ? b : b + s;
-        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, CblasNoTrans, (int)(by_rows ? w : m),
-                    (int)(by_rows ? n : w), (int)k, 1.0f, at, (int)lda, bt, (int)ldb, 0.0f,
-                    by_rows ? c + s * ldc : c + s, (int)ldc);
+    int64_t rt = (m + GEMM_TILE_M - 1) / GEMM_TILE_M, ct = (n + GEMM_TILE_N - 1) / GEMM_TILE_N;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(vt_threads_get()) if (rt * ct > 1)
+    for (int64_t t = 0; t < rt * ct; t++) {
+        int64_t r0 = t / ct * GEMM_TILE_M, c0 = t % ct * GEMM_TILE_N;
+        int64_t h = m - r0 < GEMM_TILE_M ? m - r0 : GEMM_TILE_M, w = n - c0 < GEMM_TILE_N ? n - c0 : GEMM_TILE_N;
+        const float *at = ta ? a + r0 : a + r0 * lda;
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, CblasNoTrans, (int)h, (int)w, (int)k, 1.0f, at,
+                    (int)lda, b + c0, (int)ldb, 0.0f, c + r0 * ldc + c0, (int)ldc);
     }
     *flops += 2.0 * (double)m * (double)n * (double)k;
 }

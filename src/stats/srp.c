@@ -237,18 +237,47 @@ vt_status vt_srp_plan_row(const vt_srp_plan *plan, int64_t j, int32_t *cols, int
     return VT_OK;
 }
 
+/* Whether x[0..n) holds an Inf or NaN (an all-ones exponent). The kernels run it on each row
+ * segment of a tile just after copying it into xt, while it is in L1: that copy, a strided store,
+ * does not vectorise, this branch-free scan does (in every clone it is inlined into), so X is
+ * checked without a pass of its own over memory. */
+static inline __attribute__((always_inline)) int nonfinite_f32(const float *x, int64_t n)
+{
+    uint32_t bad = 0;
+#pragma omp simd reduction(| : bad)
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, sizeof u);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return bad != 0;
+}
+
+static inline __attribute__((always_inline)) int nonfinite_f64(const double *x, int64_t n)
+{
+    uint64_t bad = 0;
+#pragma omp simd reduction(| : bad)
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t u;
+        memcpy(&u, x + i, sizeof u);
+        bad |= (u & 0x7ff0000000000000u) == 0x7ff0000000000000u;
+    }
+    return bad != 0;
+}
+
 /* A chunk's partial sums: ±xt added into acc (zeroed by the caller) for features [j_begin, j_end)
  * of a block of `rows` rows of X (row stride p). One kernel per dtype and width. ACC is the
  * accumulator type (float for float32 input: an output element sums ~√p terms, whose rounding
  * error stays far below the projection's own distortion ε). The clones let AVX-512 and AVX2
  * machines add 16 or 8 lanes at a time; IEEE addition gives the same bits in every clone (no FMA:
  * the kernel only adds). */
-#define SRP_KERNEL(NAME, T, ACC, W)                                                                                    \
-    __attribute__((target_clones("avx512f", "avx2", "default"))) static void NAME(                                     \
+#define SRP_KERNEL(NAME, T, ACC, W, SCAN)                                                                              \
+    __attribute__((target_clones("avx512f", "avx2", "default"))) static int NAME(                                      \
         const vt_srp_plan *pl, const T *x, int64_t rows, int64_t j_begin, int64_t j_end, ACC *restrict acc,            \
         ACC *restrict xt)                                                                                              \
     {                                                                                                                  \
         const int64_t p = pl->p;                                                                                       \
+        int bad = 0;                                                                                                   \
         for (int64_t j0 = j_begin; j0 < j_end; j0 += SRP_J) {                                                          \
             int64_t jn = j_end - j0 < SRP_J ? j_end - j0 : SRP_J;                                                      \
             /* Transpose the tile; rows past the block's end stay zero (they are never written out). */                \
@@ -256,6 +285,7 @@ vt_status vt_srp_plan_row(const vt_srp_plan *plan, int64_t j, int32_t *cols, int
                 if (b < rows) {                                                                                        \
                     const T *xr = x + b * p + j0;                                                                      \
                     for (int64_t jj = 0; jj < jn; jj++) xt[jj * W + b] = (ACC)xr[jj];                                  \
+                    bad |= SCAN(xr, jn);                                                                               \
                 } else {                                                                                               \
                     for (int64_t jj = 0; jj < jn; jj++) xt[jj * W + b] = 0;                                            \
                 }                                                                                                      \
@@ -278,14 +308,15 @@ vt_status vt_srp_plan_row(const vt_srp_plan *plan, int64_t j, int32_t *cols, int
                 }                                                                                                      \
             }                                                                                                          \
         }                                                                                                              \
+        return bad;                                                                                                    \
     }
 
-SRP_KERNEL(kernel_f32, float, float, SRP_B)
-SRP_KERNEL(kernel_f64, double, double, SRP_B)
+SRP_KERNEL(kernel_f32, float, float, SRP_B, nonfinite_f32)
+SRP_KERNEL(kernel_f64, double, double, SRP_B, nonfinite_f64)
 /* Narrow versions for blocks of at most SRP_NARROW rows (a stream of single stimuli would
  * otherwise pay for 16 padded rows); per element they do exactly the same additions. */
-SRP_KERNEL(kernel_f32_narrow, float, float, SRP_NARROW)
-SRP_KERNEL(kernel_f64_narrow, double, double, SRP_NARROW)
+SRP_KERNEL(kernel_f32_narrow, float, float, SRP_NARROW, nonfinite_f32)
+SRP_KERNEL(kernel_f64_narrow, double, double, SRP_NARROW, nonfinite_f64)
 
 int64_t vt_srp_plan_chunk(const vt_srp_plan *plan)
 {
@@ -310,17 +341,16 @@ static int64_t block_width(const srp_block *bl)
     return bl->rows <= SRP_NARROW ? SRP_NARROW : SRP_B;
 }
 
-/* acc = chunk c's partial sums (k × width values). */
-static void run_chunk(const srp_block *bl, int64_t c, int64_t chunk, void *acc, void *xt)
+/* acc = chunk c's partial sums (k × width values). Returns whether the chunk's part of X holds a
+ * NaN or an infinity. */
+static int run_chunk(const srp_block *bl, int64_t c, int64_t chunk, void *acc, void *xt)
 {
     const vt_srp_plan *pl = bl->pl;
     int64_t j0 = c * chunk, j1 = j0 + chunk < pl->p ? j0 + chunk : pl->p;
     bool narrow = bl->rows <= SRP_NARROW;
     memset(acc, 0, (bl->f32 ? sizeof(float) : sizeof(double)) * (size_t)(block_width(bl) * pl->k));
-    if (bl->f32)
-        (narrow ? kernel_f32_narrow : kernel_f32)(pl, bl->x, bl->rows, j0, j1, acc, xt);
-    else
-        (narrow ? kernel_f64_narrow : kernel_f64)(pl, bl->x, bl->rows, j0, j1, acc, xt);
+    if (bl->f32) return (narrow ? kernel_f32_narrow : kernel_f32)(pl, bl->x, bl->rows, j0, j1, acc, xt);
+    return (narrow ? kernel_f64_narrow : kernel_f64)(pl, bl->x, bl->rows, j0, j1, acc, xt);
 }
 
 /* tot[c·W + b] += part[c·W + b] for the output columns [c0, c1). */
@@ -365,12 +395,13 @@ vt_status vt_srp_apply(const vt_srp_plan *plan, const vt_tensor *x, vt_tensor *z
     if (z->dtype != x->dtype)
         return vt_fail(VT_ERR_ARG, "srp: Z must have X's dtype %s, got %s", vt_dtype_name(x->dtype),
                        vt_dtype_name(z->dtype));
-    if (vt_tensor_check_finite(x, "srp: X") != VT_OK) return VT_ERR_ARG;
-    if (rows == 0) return VT_OK;
-    if (!plan->projects) {
-        memcpy(z->data, x->data, vt_tensor_nbytes(x));
+    if (rows == 0 || !plan->projects) {
+        if (vt_tensor_check_finite(x, "srp: X") != VT_OK) return VT_ERR_ARG;
+        if (rows) memcpy(z->data, x->data, vt_tensor_nbytes(x));
         return VT_OK;
     }
+    /* X is not scanned for NaN and Inf up front: the kernels flag them while transposing X (a read
+     * they make anyway), and only then is X scanned, for the same message as the up-front check. */
     size_t es = vt_dtype_size(x->dtype);
     int64_t k = plan->k, chunk = vt_srp_plan_chunk(plan), chunks = (plan->p + chunk - 1) / chunk;
     int64_t blocks = (rows + SRP_B - 1) / SRP_B;
@@ -382,12 +413,15 @@ vt_status vt_srp_apply(const vt_srp_plan *plan, const vt_tensor *x, vt_tensor *z
     size_t total =
         by_block ? (size_t)nt * (2 * acc_len + xt_len) : (size_t)(chunks + 1) * acc_len + (size_t)nt * xt_len;
     char *work = vt_malloc(total, es);
-    if (!work)
+    if (!work) {
+        if (vt_tensor_check_finite(x, "srp: X") != VT_OK) return VT_ERR_ARG;
         return vt_fail(VT_ERR_NOMEM, "srp: out of memory for the projection's work buffers (%zu MB)", total * es >> 20);
+    }
     const char *xd = x->data;
     char *zd = z->data;
+    int nonfinite = 0;
     if (by_block) {
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nt) reduction(| : nonfinite)
         {
             char *tot = work + (size_t)omp_get_thread_num() * (2 * acc_len + xt_len) * es;
             char *part = tot + acc_len * es, *xt = part + acc_len * es;
@@ -398,7 +432,7 @@ vt_status vt_srp_apply(const vt_srp_plan *plan, const vt_tensor *x, vt_tensor *z
                                 x->dtype == VT_F32};
                 memset(tot, 0, acc_len * es);
                 for (int64_t c = 0; c < chunks; c++) {
-                    run_chunk(&bl, c, chunk, part, xt);
+                    nonfinite |= run_chunk(&bl, c, chunk, part, xt);
                     add_part(&bl, tot, part, 0, k);
                 }
                 write_out(&bl, tot, zd + (size_t)(r0 * k) * es, 0, k);
@@ -411,11 +445,12 @@ vt_status vt_srp_apply(const vt_srp_plan *plan, const vt_tensor *x, vt_tensor *z
             srp_block bl = {plan, xd + (size_t)(r0 * plan->p) * es, rows - r0 < SRP_B ? rows - r0 : SRP_B,
                             x->dtype == VT_F32};
             int64_t w = block_width(&bl);
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nt) reduction(| : nonfinite)
             {
                 char *xt = xts + (size_t)omp_get_thread_num() * xt_len * es;
 #pragma omp for schedule(dynamic, 1)
-                for (int64_t c = 0; c < chunks; c++) run_chunk(&bl, c, chunk, work + (size_t)c * acc_len * es, xt);
+                for (int64_t c = 0; c < chunks; c++)
+                    nonfinite |= run_chunk(&bl, c, chunk, work + (size_t)c * acc_len * es, xt);
                     /* Chunk sums added in chunk order, the output columns split among the threads. */
 #pragma omp for schedule(static)
                 for (int64_t c0 = 0; c0 < k; c0 += 256) {
@@ -428,5 +463,7 @@ vt_status vt_srp_apply(const vt_srp_plan *plan, const vt_tensor *x, vt_tensor *z
         }
     }
     free(work);
+    /* A NaN or Inf was met: Z holds garbage, and the error is the up-front check's, word for word. */
+    if (nonfinite && vt_tensor_check_finite(x, "srp: X") != VT_OK) return VT_ERR_ARG;
     return VT_OK;
 }
