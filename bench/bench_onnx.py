@@ -5,6 +5,7 @@
                                          [--batch 16] [--batches 3] [--threads 2] [--precision f32]
                                          [--ort DIR]   # DIR/node_modules/onnxruntime-node, from
                                                        # ONNXRUNTIME_NODE_INSTALL_CUDA=skip npm install onnxruntime-node
+                                         [--output-only]
 
 Models are torchvision's, randomly initialised (seed 0), exported once to ONNX (opset 13, symbolic batch)
 into --cache. ventral runs `run --capture all --no-write` (every layer materialised in plain layout and
@@ -13,7 +14,9 @@ PyTorch runs eval() under no_grad plain, and with a forward hook on every module
 the batch ends (what capturing every layer costs there), also after one warm-up batch; with --ort, onnxruntime
 (bench_onnx_ort.js under node, final output only, same threads). Printed: images/s
 (wall, and CPU-time based: total images / (CPU seconds / threads), robust on a shared machine but counting
-ventral's warm-up batch), peak RSS, and ratios ventral / PyTorch with hooks.
+ventral's warm-up batch), peak RSS, and ratios ventral / PyTorch with hooks. --output-only adds a ventral run
+with `--capture none` (the like-for-like comparison with onnxruntime: intermediates stay in NHWC and Relus are
+fused into the op before them) and its ratio to onnxruntime.
 """
 import argparse
 import os
@@ -53,9 +56,9 @@ def export(name, path):
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 
-def run_ventral(exe, model, x, batch, threads, precision):
+def run_ventral(exe, model, x, batch, threads, precision, capture="all"):
     env = dict(os.environ, VENTRAL_THREADS=str(threads))
-    cmd = [exe, "run", model, "--input", x, "--capture", "all", "--no-write", "--batch", str(batch), "--profile",
+    cmd = [exe, "run", model, "--input", x, "--capture", capture, "--no-write", "--batch", str(batch), "--profile",
            "--precision", precision]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     r = subprocess.run(["/usr/bin/time", "-f", "MAXRSS %M"] + cmd, capture_output=True, text=True, env=env)
@@ -78,6 +81,7 @@ def main():
     ap.add_argument("--precision", default="f32")
     ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "ventral-bench"))
     ap.add_argument("--ort", help="folder holding node_modules/onnxruntime-node")
+    ap.add_argument("--output-only", action="store_true", help="also time ventral with --capture none")
     a = ap.parse_args()
     os.makedirs(a.cache, exist_ok=True)
     n = a.batch * a.batches
@@ -96,6 +100,10 @@ def main():
         vt_wall = n / steady
         vt_cpu = (n + a.batch) / (cpu / a.threads) if cpu > 0 else float("nan")
         print(f"{name:10} {'ventral (all layers)':28} {vt_wall:10.2f} {vt_cpu:10.2f} {rss / 1024:8.0f} MB")
+        if a.output_only:
+            steady_o, cpu_v, rss_v = run_ventral(a.ventral, model, x_all, a.batch, a.threads, a.precision, "none")
+            vo_wall, vo_cpu = n / steady_o, (n + a.batch) / (cpu_v / a.threads) if cpu_v > 0 else float("nan")
+            print(f"{name:10} {'ventral (output only)':28} {vo_wall:10.2f} {vo_cpu:10.2f} {rss_v / 1024:8.0f} MB")
         res = {}
         for hooks in (0, 1):
             r = subprocess.run([sys.executable, "-c", TORCH_SCRIPT, name, str(a.batch), str(a.batches),
@@ -119,6 +127,9 @@ def main():
                       f"{rss_o / 1024:8.0f} MB")
                 print(f"{name:10} {'ratio ventral / onnxruntime':28} {vt_wall / res['ort'][0]:10.2f} "
                       f"{vt_cpu / res['ort'][1]:10.2f}")
+                if a.output_only:
+                    print(f"{name:10} {'ratio output only / ort':28} {vo_wall / res['ort'][0]:10.2f} "
+                          f"{vo_cpu / res['ort'][1]:10.2f}")
             else:
                 print(r.stderr[-500:])
         if 1 in res:

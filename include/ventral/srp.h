@@ -68,9 +68,9 @@ vt_status vt_srp_plan_row(const vt_srp_plan *plan, int64_t j, int32_t *cols, int
 /* Z = X R for one block of rows. x: 2-d b × p, float32 or float64, finite (NaN/Inf are rejected
  * with VT_ERR_ARG, naming the first one's flat index in the block). z: 2-d b × out_dim, contiguous,
  * of x's dtype (float32 output for float32 input), allocated by the caller (a view into a larger
- * output is fine); overwritten, and undefined after a failure. Each output element accumulates its terms in feature order and is then
- * scaled once, so results are bit-identical for any split of the rows into blocks and any
- * thread count. b = 0 is allowed. */
+ * output is fine); overwritten, and undefined after a failure. Each output element accumulates its terms in feature
+ * order and is then scaled once, so results are bit-identical for any split of the rows into blocks and any thread
+ * count. b = 0 is allowed. */
 vt_status vt_srp_apply(const vt_srp_plan *plan, const vt_tensor *x, vt_tensor *z);
 
 #ifdef __cplusplus
