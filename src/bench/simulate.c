@@ -186,9 +186,22 @@ static vt_status planted_features(const vt_sim_options *o, const char *brick, vt
     vt_features *f = NULL;
     vt_tensor *x = NULL;
     char *tmp = join(o->out_dir, ".planted-features.h5");
-    char capture[512];
-    snprintf(capture, sizeof capture, "name:%s", o->layer);
-    vt_status st = tmp ? vt_transform_preset("none", &tf) : VT_ERR_NOMEM;
+    /* The layer by its exact name: a glob term with fnmatch's metacharacters escaped (a comma would
+     * split the capture spec, so such a name cannot be selected this way). */
+    char capture[1100];
+    size_t len = (size_t)snprintf(capture, sizeof capture, "name:");
+    vt_status st = VT_OK;
+    for (const char *c = o->layer; *c; c++) {
+        if (*c == ',' || len + 3 >= sizeof capture) {
+            st = vt_fail(VT_ERR_UNSUPPORTED,
+                         "--layer '%s': a layer name with a comma, or this long, cannot be selected", o->layer);
+            break;
+        }
+        if (strchr("\\*?[", *c)) capture[len++] = '\\';
+        capture[len++] = *c;
+    }
+    capture[len] = '\0';
+    if (st == VT_OK) st = tmp ? vt_transform_preset("none", &tf) : VT_ERR_NOMEM;
     if (st == VT_OK) st = vt_stimuli_open(brick, &tf, &s);
     if (st == VT_OK) {
         vt_extract_options eo;

@@ -164,10 +164,9 @@ check(j is not None and j["a"] == ca and j["b"] == cb, "compare --json: both fil
 
 # --- simulate (truth.json) → bench (run configuration) → results export --format json ------------
 # One ONNX model whose file, node and bench names carry the special characters; a bench name longer
-# than any fixed buffer, so truncation would show. simulate matches --layer as a capture glob
-# (name:GLOB, fnmatch), where a backslash escapes, so the node name has no backslash; the model's
-# file name carries one instead.
-layer = 'act "one"\tcaf\u00e9'
+# than any fixed buffer, so truncation would show. simulate selects --layer by its exact name (glob
+# metacharacters escaped), so the node name carries a backslash, '*' and '[' too.
+layer = 'act "one"\tcaf\u00e9 \\ * [x]'
 graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name=layer)], "g",
                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 16, 16])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3, 16, 16])])
