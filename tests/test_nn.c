@@ -261,6 +261,75 @@ static void test_reference_vs_fast(void)
     vt_graph_free(g);
 }
 
+/* ConvTranspose: oneDNN's deconvolution (weights made initializers, white box, so the fast path takes
+ * it) against the reference loop within float32 rounding, and bit-identical for 1 and 2 threads, over
+ * every 2-D/1-D geometry of the conformance suite (pads, output_padding, output_shape, auto_pad,
+ * dilations, kernel shapes). */
+typedef struct {
+    void *prim; /* white box: conv.c's node state begins with its oneDNN primitive (NULL: reference loop) */
+} conv_probe;
+
+static void test_convtranspose_fast_vs_reference(void)
+{
+    int n_fast = 0, n_have = 0;
+    static const char *const names[] = {
+        "test_convtranspose",           "test_convtranspose_1d",           "test_convtranspose_autopad_same",
+        "test_convtranspose_dilations", "test_convtranspose_kernel_shape", "test_convtranspose_output_shape",
+        "test_convtranspose_pad",       "test_convtranspose_pads"};
+    for (size_t t = 0; t < sizeof names / sizeof names[0]; t++) {
+        if (!have(names[t])) continue;
+        n_have++;
+        vt_graph *g = NULL;
+        CHECK(load(names[t], &g) == VT_OK);
+        if (!g) continue;
+        int n = vt_graph_input_count(g);
+        vt_tensor *in[3] = {0};
+        for (int i = 0; i < n && i < 3; i++) {
+            vt_shape s;
+            vt_graph_input(g, i, NULL, NULL, &s);
+            in[i] = vt_tensor_new(VT_F32, s.rank, s.dims);
+            for (int64_t k = 0; k < vt_tensor_numel(in[i]); k++)
+                vt_tensor_f32(in[i])[k] = (float)((k * 37 + i * 11) % 23 - 11) / 7;
+        }
+        /* Weights (and bias) become initializers; the data input stays fed. */
+        for (int i = n - 1; i >= 1; i--) {
+            g->values[g->inputs[i]].init = in[i];
+            g->values[g->inputs[i]].is_input = false;
+            in[i] = NULL;
+        }
+        g->n_inputs = n = 1;
+        vt_tensor **a = NULL, **b = NULL, **one = NULL;
+        CHECK(vt_graph_run(g, 1, (const vt_tensor *const *)in, NULL, NULL, NULL, &a) == VT_OK);
+        int threads = vt_threads_get();
+        vt_threads_set(1);
+        CHECK(vt_graph_run(g, 1, (const vt_tensor *const *)in, NULL, NULL, NULL, &one) == VT_OK);
+        vt_threads_set(threads);
+        bool fast = g->nodes[0].state && ((conv_probe *)g->nodes[0].state)->prim;
+        n_fast += fast;
+        vt_graph_set_reference(g, true);
+        CHECK(vt_graph_run(g, 1, (const vt_tensor *const *)in, NULL, NULL, NULL, &b) == VT_OK);
+        if (a && b && one) {
+            int64_t m = vt_tensor_numel(a[0]);
+            double *da = malloc(sizeof(double) * (size_t)m), *db = malloc(sizeof(double) * (size_t)m);
+            for (int64_t k = 0; k < m; k++) da[k] = vt_tensor_f32(a[0])[k], db[k] = vt_tensor_f32(b[0])[k];
+            CHECK_ARRAYS(names[t], da, db, m, 1e-5, 1e-5);
+            CHECK(memcmp(a[0]->data, one[0]->data, vt_tensor_nbytes(a[0])) == 0);
+            fprintf(stderr, "  %s: %s\n", names[t], fast ? "oneDNN deconvolution" : "reference loop (not expressible)");
+            free(da);
+            free(db);
+        }
+        vt_tensor **res[3] = {a, b, one};
+        for (int r = 0; r < 3; r++) {
+            if (res[r]) vt_tensor_free(res[r][0]);
+            free(res[r]);
+        }
+        vt_tensor_free(in[0]);
+        vt_graph_free(g);
+    }
+    /* Every geometry here runs on oneDNN (output_padding and a larger output_shape via the cut-off tail). */
+    CHECK(n_fast == n_have);
+}
+
 /* MaxPool: the separable fast path gives the reference loop's bits, on inputs full of ties (+0 and -0
  * included: the first maximum wins) and NaNs (the last one wins), for every 2-D geometry of the
  * conformance suite (pads, strides, dilations, ceil mode, auto_pad). */
@@ -315,5 +384,6 @@ int main(void)
     RUN(test_run_relu);
     RUN(test_reference_vs_fast);
     RUN(test_maxpool_fast_vs_reference);
+    RUN(test_convtranspose_fast_vs_reference);
     return vt_test_summary();
 }

@@ -131,6 +131,7 @@ typedef struct conv_state {
     const void *wei_src;     /* the weight data the reordered copy was made from */
     bool src_nhwc, dst_nhwc; /* user-side layouts the primitive was built for */
     bool relu;               /* built with a ReLU post-op (vt_opctx.fuse_relu) */
+    int64_t cut[2];          /* ConvTranspose: trailing output rows/columns past the last window (bias only) */
 } conv_state;
 
 static void conv_release(vt_node *n)
@@ -144,6 +145,55 @@ static void conv_release(vt_node *n)
     if (s->bias) dnnl_memory_destroy(s->bias);
     free(s);
     n->state = NULL;
+}
+
+/* The primitive of pd, its source/destination arguments (user layout <-> primitive layout), the
+ * weights (input 1) reordered once into the primitive's layout, and the bias (input 2) as it is. */
+static dnnl_status_t state_init(vt_opctx *c, dnnl_primitive_desc_t pd, const dnnl_memory_desc_t *src_user,
+                                const dnnl_memory_desc_t *dst_user, const dnnl_memory_desc_t *wei_user,
+                                const dnnl_memory_desc_t *bias_md, conv_state *s)
+{
+    const vt_tensor *wt = c->in[1];
+    const dnnl_memory_desc_t *src_p = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+    const dnnl_memory_desc_t *dst_p = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    const dnnl_memory_desc_t *wei_p = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    dnnl_status_t e = dnnl_primitive_create(&s->prim, pd);
+    if (e == dnnl_success) e = vt_dnnl_arg_init(&s->src, src_user, src_p, true, false);
+    if (e == dnnl_success) e = vt_dnnl_arg_init(&s->dst, dst_user, dst_p, false, false);
+    vt_dnnl_arg wa = {0};
+    if (e == dnnl_success) e = vt_dnnl_arg_init(&wa, wei_user, wei_p, true, true);
+    dnnl_memory_t wm = NULL;
+    if (e == dnnl_success) e = vt_dnnl_arg_in(&wa, wt->data, NULL, &wm);
+    if (e == dnnl_success) {
+        if (wa.prim) {
+            s->wei = wa.prim;
+            wa.prim = NULL;
+        } else
+            e = dnnl_memory_create(&s->wei, wei_p, vt_dnnl_engine(), (void *)wt->data);
+    }
+    vt_dnnl_arg_free(&wa);
+    if (e == dnnl_success && bias_md)
+        e = dnnl_memory_create(&s->bias, bias_md, vt_dnnl_engine(), (void *)c->in[2]->data);
+    s->wei_src = wt->data;
+    return e;
+}
+
+/* Runs the primitive: input 0 (reordered into scratch when the layouts differ) to dst (user layout). */
+static vt_status state_exec(vt_opctx *c, conv_state *s, void *dst_data, const char *what)
+{
+    dnnl_memory_t src, dst;
+    void *ssrc = s->src.reorder ? vt_graph_scratch(c->g, 0, s->src.prim_bytes) : NULL;
+    void *sdst = s->dst.reorder ? vt_graph_scratch(c->g, 1, s->dst.prim_bytes) : NULL;
+    if ((s->src.reorder && !ssrc) || (s->dst.reorder && !sdst)) return VT_ERR_NOMEM;
+    dnnl_status_t e = vt_dnnl_arg_in(&s->src, c->in[0]->data, ssrc, &src);
+    if (e == dnnl_success) e = vt_dnnl_arg_out_prepare(&s->dst, dst_data, sdst, &dst);
+    if (e == dnnl_success) {
+        dnnl_exec_arg_t args[4] = {
+            {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, s->wei}, {DNNL_ARG_DST, dst}, {DNNL_ARG_BIAS, s->bias}};
+        e = vt_dnnl_exec(s->prim, s->bias ? 4 : 3, args);
+    }
+    if (e == dnnl_success) e = vt_dnnl_arg_out_finish(&s->dst);
+    return vt_dnnl_check(c, e, what);
 }
 
 /* Builds the oneDNN primitive for the prepared shapes; weights (and bias) are copied into the
@@ -199,29 +249,8 @@ static vt_status conv_create(vt_opctx *c, const vt_window *w, conv_state *s)
     if (e == dnnl_success) e = dnnl_primitive_desc_create(&pd, &cd, attr, vt_dnnl_engine(), NULL);
     if (attr) dnnl_primitive_attr_destroy(attr);
     if ((st = vt_dnnl_check(c, e, "convolution descriptor")) != VT_OK) return st;
-    const dnnl_memory_desc_t *src_p = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
-    const dnnl_memory_desc_t *dst_p = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
-    const dnnl_memory_desc_t *wei_p = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-    e = dnnl_primitive_create(&s->prim, pd);
-    if (e == dnnl_success) e = vt_dnnl_arg_init(&s->src, &src_user, src_p, true, false);
-    if (e == dnnl_success) e = vt_dnnl_arg_init(&s->dst, &dst_user, dst_p, false, false);
-    /* Weights: reorder once into the primitive's layout. */
-    vt_dnnl_arg wa = {0};
-    if (e == dnnl_success) e = vt_dnnl_arg_init(&wa, &wei_user, wei_p, true, true);
-    dnnl_memory_t wm = NULL;
-    if (e == dnnl_success) e = vt_dnnl_arg_in(&wa, wt->data, NULL, &wm);
-    if (e == dnnl_success) {
-        if (wa.prim) {
-            s->wei = wa.prim;
-            wa.prim = NULL;
-        } else
-            e = dnnl_memory_create(&s->wei, wei_p, vt_dnnl_engine(), (void *)wt->data);
-    }
-    vt_dnnl_arg_free(&wa);
-    if (e == dnnl_success && has_bias)
-        e = dnnl_memory_create(&s->bias, &bias_md, vt_dnnl_engine(), (void *)c->in[2]->data);
+    e = state_init(c, pd, &src_user, &dst_user, &wei_user, has_bias ? &bias_md : NULL, s);
     dnnl_primitive_desc_destroy(pd);
-    s->wei_src = wt->data;
     return vt_dnnl_check(c, e, "convolution primitive");
 }
 
@@ -260,21 +289,9 @@ static vt_status conv_run(vt_opctx *c)
             return st;
         }
     }
-    dnnl_memory_t src, dst;
-    void *ssrc = s->src.reorder ? vt_graph_scratch(c->g, 0, s->src.prim_bytes) : NULL;
-    void *sdst = s->dst.reorder ? vt_graph_scratch(c->g, 1, s->dst.prim_bytes) : NULL;
-    if ((s->src.reorder && !ssrc) || (s->dst.reorder && !sdst)) return VT_ERR_NOMEM;
-    dnnl_status_t e = vt_dnnl_arg_in(&s->src, c->in[0]->data, ssrc, &src);
-    if (e == dnnl_success) e = vt_dnnl_arg_out_prepare(&s->dst, c->out[0]->data, sdst, &dst);
-    if (e == dnnl_success) {
-        dnnl_exec_arg_t args[4] = {
-            {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, s->wei}, {DNNL_ARG_DST, dst}, {DNNL_ARG_BIAS, s->bias}};
-        e = vt_dnnl_exec(s->prim, s->bias ? 4 : 3, args);
-    }
-    if (e == dnnl_success) e = vt_dnnl_arg_out_finish(&s->dst);
     c->out_nhwc[0] = s->dst_nhwc;
     c->fused_relu = s->relu;
-    return vt_dnnl_check(c, e, "convolution");
+    return state_exec(c, s, c->out[0]->data, "convolution");
 }
 
 /* NHWC input is taken as is by the oneDNN path (constant weights, 2-D); the reference needs NCHW. */
@@ -343,12 +360,110 @@ static vt_status convt_infer(vt_opctx *c)
     return VT_OK;
 }
 
+/* oneDNN's deconvolution for the prepared shapes (NCHW in and out, weights reordered once). An output
+ * that extends past the last window (output_padding, a larger output_shape) would need negative right
+ * padding, which oneDNN refuses: the primitive then computes the covered part and the trailing rows and
+ * columns (s->cut) are the bias alone. Returns false, with nothing built, when oneDNN has no
+ * implementation or the left padding is negative. */
+static bool convt_create(vt_opctx *c, const vt_window *w, const int64_t *osh, conv_state *s)
+{
+    const vt_tensor *x = c->in[0], *wt = c->in[1];
+    int64_t G = vt_attr_int(c->node, "group", 1), C = x->shape[1], M = osh[1];
+    dnnl_dims_t pl = {w->pb[0], w->pb[1]}, pr, strides = {w->s[0], w->s[1]}, dil = {w->d[0] - 1, w->d[1] - 1};
+    for (int j = 0; j < 2; j++) {
+        /* oneDNN: out = (in − 1)·s + (k − 1)·d + 1 − pl − pr; ONNX's output_padding / output_shape sit in pr. */
+        pr[j] = (w->in[j] - 1) * w->s[j] + (w->k[j] - 1) * w->d[j] + 1 - w->pb[j] - w->out[j];
+        s->cut[j] = pr[j] < 0 ? -pr[j] : 0;
+        pr[j] += s->cut[j];
+        if (pl[j] < 0 || s->cut[j] >= w->out[j]) return false;
+    }
+    dnnl_data_type_t cdt = c->g->precision == VT_PRECISION_BF16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_dims_t sd = {x->shape[0], C, w->in[0], w->in[1]};
+    dnnl_dims_t dd = {x->shape[0], M, w->out[0] - s->cut[0], w->out[1] - s->cut[1]};
+    /* ONNX weights are (C_in, C_out/G, kH, kW): oneDNN's (OC, IC, KH, KW) in "iohw" order. */
+    dnnl_dims_t wd4 = {M, C, w->k[0], w->k[1]}, wd5 = {G, M / G, C / G, w->k[0], w->k[1]};
+    dnnl_memory_desc_t src_user, dst_user, wei_user, bias_md, src_any, dst_any, wei_any;
+    dnnl_status_t e = dnnl_memory_desc_init_by_tag(&src_user, 4, sd, dnnl_f32, dnnl_nchw);
+    if (e == dnnl_success) e = dnnl_memory_desc_init_by_tag(&dst_user, 4, dd, dnnl_f32, dnnl_nchw);
+    if (e == dnnl_success)
+        e = G == 1 ? dnnl_memory_desc_init_by_tag(&wei_user, 4, wd4, dnnl_f32, dnnl_iohw)
+                   : dnnl_memory_desc_init_by_tag(&wei_user, 5, wd5, dnnl_f32, dnnl_giohw);
+    if (e == dnnl_success) e = vt_dnnl_plain_md(&bias_md, 1, &M, dnnl_f32);
+    if (e == dnnl_success) e = dnnl_memory_desc_init_by_tag(&src_any, 4, sd, cdt, dnnl_format_tag_any);
+    if (e == dnnl_success) e = dnnl_memory_desc_init_by_tag(&dst_any, 4, dd, dnnl_f32, dnnl_format_tag_any);
+    if (e == dnnl_success)
+        e = G == 1 ? dnnl_memory_desc_init_by_tag(&wei_any, 4, wd4, cdt, dnnl_format_tag_any)
+                   : dnnl_memory_desc_init_by_tag(&wei_any, 5, wd5, cdt, dnnl_format_tag_any);
+    bool has_bias = c->n_in > 2 && c->in[2];
+    dnnl_deconvolution_desc_t desc;
+    if (e == dnnl_success)
+        e = dnnl_dilated_deconvolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_deconvolution_direct,
+                                                         &src_any, &wei_any, has_bias ? &bias_md : NULL, &dst_any,
+                                                         strides, dil, pl, pr);
+    dnnl_primitive_attr_t attr = NULL;
+    if (e == dnnl_success) e = vt_dnnl_attr(c->g, false, &attr);
+    dnnl_primitive_desc_t pd = NULL;
+    if (e == dnnl_success) e = dnnl_primitive_desc_create(&pd, &desc, attr, vt_dnnl_engine(), NULL);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (e == dnnl_success) e = state_init(c, pd, &src_user, &dst_user, &wei_user, has_bias ? &bias_md : NULL, s);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    (void)wt;
+    return e == dnnl_success;
+}
+
+/* The deconvolution into scratch (the covered H' × W' part), then each output plane: those rows and
+ * columns, and the bias in the cut-off tail. */
+static vt_status convt_run_cut(vt_opctx *c, conv_state *s, const vt_window *w)
+{
+    const vt_tensor *y = c->out[0];
+    int64_t NM = y->shape[0] * y->shape[1], M = y->shape[1], OH = w->out[0], OW = w->out[1];
+    int64_t H = OH - s->cut[0], W = OW - s->cut[1];
+    float *part = vt_graph_scratch(c->g, 2, sizeof(float) * (size_t)(NM * H * W));
+    if (!part) return VT_ERR_NOMEM;
+    vt_status st = state_exec(c, s, part, "deconvolution");
+    if (st != VT_OK) return st;
+    const float *bias = c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL;
+    float *yd = y->data;
+#pragma omp parallel for schedule(static) if (NM * OH * OW > 65536)
+    for (int64_t p = 0; p < NM; p++) {
+        float b = bias ? bias[p % M] : 0.0f;
+        for (int64_t h = 0; h < OH; h++) {
+            float *row = yd + (p * OH + h) * OW;
+            int64_t w0 = 0;
+            if (h < H) {
+                memcpy(row, part + (p * H + h) * W, sizeof(float) * (size_t)W);
+                w0 = W;
+            }
+            for (int64_t x = w0; x < OW; x++) row[x] = b;
+        }
+    }
+    return VT_OK;
+}
+
 static vt_status convt_run(vt_opctx *c)
 {
     vt_window w;
     int64_t sh[4];
     vt_status st = convt_geom(c, &w, sh);
     if (st != VT_OK) return st;
+    /* oneDNN for constant weights (reordered once); the reference loop otherwise, and for what
+     * convt_create cannot express (remembered in the state, so it is not retried every batch). */
+    const vt_value *wv = &c->g->values[c->node->in[1]];
+    const vt_value *bv = c->n_in > 2 && c->node->in[2] >= 0 ? &c->g->values[c->node->in[2]] : NULL;
+    if (vt_nn_fast(c->g) && (wv->init || wv->folded) && (!bv || bv->init || bv->folded)) {
+        conv_state *s = c->node->state;
+        if (!s) {
+            if (!(s = vt_calloc(1, sizeof *s))) return VT_ERR_NOMEM;
+            c->node->state = s;
+            if (!convt_create(c, &w, sh, s)) {
+                conv_release(c->node);
+                if (!(s = vt_calloc(1, sizeof *s))) return VT_ERR_NOMEM;
+                c->node->state = s; /* no primitive: the reference loop */
+            }
+        }
+        if (s->prim && !s->cut[0] && !s->cut[1]) return state_exec(c, s, c->out[0]->data, "deconvolution");
+        if (s->prim) return convt_run_cut(c, s, &w);
+    }
     const float *xd = c->in[0]->data, *wd = c->in[1]->data, *bd = c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL;
     float *yd = c->out[0]->data;
     int64_t N = sh[0], M = sh[1], C = c->in[0]->shape[1], G = vt_attr_int(c->node, "group", 1);
@@ -391,7 +506,12 @@ static const vt_op ops[] = {
      .run = conv_run,
      .release = conv_release,
      .accepts_nhwc = conv_accepts_nhwc},
-    {.domain = "", .type = "ConvTranspose", .since = 1, .infer = convt_infer, .run = convt_run},
+    {.domain = "",
+     .type = "ConvTranspose",
+     .since = 1,
+     .infer = convt_infer,
+     .run = convt_run,
+     .release = conv_release},
 };
 
 VT_OP_TABLE(vt_ops_conv, ops);
