@@ -40,6 +40,7 @@ typedef struct vt_features_provenance {
     const char *transform;    /* transform name or description */
     const char *stimuli;      /* stimulus source */
     const char *capture;      /* capture spec */
+    const char *precision;    /* engine precision (vt_precision_name); NULL: not recorded */
     uint64_t seed;            /* SRP seed */
     double eps;               /* JL epsilon (0 when k was given) */
     int64_t k;                /* SRP target dimension */

@@ -34,8 +34,14 @@ typedef struct vt_graph vt_graph;
 
 /* Compute precision of the heavy ops (convolution, matmul). VT_PRECISION_BF16 runs them in
  * bfloat16 where the CPU has native support (AVX512-BF16 / AMX); layers are still handed out
- * as float32. */
-typedef enum vt_precision { VT_PRECISION_F32, VT_PRECISION_BF16 } vt_precision;
+ * as float32. VT_PRECISION_F32_WINOGRAD is float32 with oneDNN's Winograd algorithm for 3×3,
+ * stride-1 convolutions where it has one (AVX-512): faster, but the last bits of a result then
+ * depend on the thread count (the default F32 is bit-identical for any thread count). */
+typedef enum vt_precision { VT_PRECISION_F32, VT_PRECISION_BF16, VT_PRECISION_F32_WINOGRAD } vt_precision;
+
+/* "f32", "bf16", "f32-winograd"; and back (VT_ERR_ARG naming the accepted values). */
+const char *vt_precision_name(vt_precision precision);
+vt_status vt_precision_parse(const char *name, vt_precision *out);
 
 /* A shape for vt_graph_prepare. */
 typedef struct vt_shape {

@@ -407,6 +407,7 @@ vt_status vt_extract(const char *model_path, vt_stimuli *stimuli, const char *ou
                                    .transform = stimuli->pretransformed ? "none" : stimuli->transform.name,
                                    .stimuli = stimuli->source,
                                    .capture = opt->capture ? opt->capture : "all",
+                                   .precision = vt_precision_name(opt->precision),
                                    .seed = opt->seed,
                                    .eps = opt->k > 0 ? 0 : opt->eps,
                                    .k = k};

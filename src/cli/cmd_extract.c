@@ -13,11 +13,13 @@
 static const char usage[] =
     "usage: ventral extract MODEL.onnx --stimuli SOURCE --out F.h5 [--layers SPEC] [--eps 0.1 | -k K]\n"
     "                       [--transform torchvision|inception|clip|none] [--batch 16] [--seed 0]\n"
-    "                       [--precision f32|bf16] [--unprojected-rsm [--rsm-memory 64M]]\n"
+    "                       [--precision f32|bf16|f32-winograd] [--unprojected-rsm [--rsm-memory 64M]]\n"
     "  Runs the model over the stimuli (image folder or list, uint8 or float32 .npy, NSD HDF5 brick),\n"
     "  captures the selected layers (default all; e.g. 'op:Conv,op:Relu', 'name:layer4*', 'index:10-20'),\n"
     "  projects each layer wider than k with sparse random projection (k from the JL bound with --eps, or\n"
     "  -k) and writes one dataset per layer (stimuli x k) into the HDF5 feature store F.h5.\n"
+    "  --precision  f32 (default; bit-identical for any thread count), bf16, or f32-winograd (faster 3x3\n"
+    "               convolutions whose last bits depend on the thread count); recorded in the store.\n"
     "  --unprojected-rsm  also store each layer's stimuli x stimuli Pearson RSM of its unprojected\n"
     "                     features (rsm/<layer>; what `ventral score --protocol conwell2024` uses for cRSA).\n"
     "                     Needs a temporary spill beside F.h5 of 4 x stimuli x (features of all layers)\n"
@@ -100,12 +102,7 @@ int cmd_extract(int argc, char **argv)
             opt.seed = (uint64_t)seed;
             break;
         case 'p':
-            if (strcmp(optarg, "f32") == 0)
-                opt.precision = VT_PRECISION_F32;
-            else if (strcmp(optarg, "bf16") == 0)
-                opt.precision = VT_PRECISION_BF16;
-            else
-                return cli_usage_error("--precision is f32 or bf16, not '%s'", optarg);
+            if (vt_precision_parse(optarg, &opt.precision) != VT_OK) return cli_usage_error("%s", vt_last_error());
             break;
         case 'R': opt.unprojected_rsm = true; break;
         case 'M':

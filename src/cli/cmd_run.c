@@ -9,7 +9,7 @@
 #include "ventral/onnx.h"
 
 static const char usage[] =
-    "usage: ventral run MODEL.onnx --input X.npy --out DIR [--capture SPEC] [--batch N] [--precision f32|bf16]\n"
+    "usage: ventral run MODEL.onnx --input X.npy --out DIR [--capture SPEC] [--batch N] [--precision P]\n"
     "  Runs an ONNX model over the stimuli in X (N x ..., float32; the model's first input) and writes\n"
     "  one .npy per captured layer (N x layer shape), the final outputs, and DIR/manifest.json: an array of\n"
     "  {kind, index, name, op, output, shape, batch_axis, stimuli_first, file} (kind \"layer\" or \"output\").\n"
@@ -19,7 +19,8 @@ static const char usage[] =
     "  could not be located is written as computed, batches concatenated along dim 0 (stimuli_first false).\n"
     "  --capture    all | none | op:TYPE | name:GLOB | index:A-B, comma-separated (default: all)\n"
     "  --batch      stimuli per forward pass (default 16); results do not depend on it\n"
-    "  --precision  f32 (default) or bf16 (convolutions and matmuls in bfloat16 where the CPU has it)\n"
+    "  --precision  f32 (default), bf16 (convolutions and matmuls in bfloat16 where the CPU has it) or\n"
+    "               f32-winograd (3x3 convolutions by Winograd on AVX-512: faster; last bits depend on threads)\n"
     "  --profile    print the time per op type and the throughput to stderr\n"
     "  --no-write   capture the selected layers but write nothing (throughput measurements)\n";
 
@@ -389,12 +390,7 @@ int cmd_run(int argc, char **argv)
             if (!cli_parse_i64("--batch", optarg, &batch)) return CLI_USAGE;
             if (batch < 1) return cli_usage_error("--batch must be >= 1");
         } else if (c == 'p') {
-            if (strcmp(optarg, "f32") == 0)
-                precision = VT_PRECISION_F32;
-            else if (strcmp(optarg, "bf16") == 0)
-                precision = VT_PRECISION_BF16;
-            else
-                return cli_usage_error("--precision must be f32 or bf16, not '%s'", optarg);
+            if (vt_precision_parse(optarg, &precision) != VT_OK) return cli_usage_error("%s", vt_last_error());
         } else if (c == 'P')
             profile = true;
         else if (c == 'N')

@@ -69,6 +69,7 @@ vt_status vt_features_create(const char *path, int64_t n_stimuli, char *const *s
         if (st == VT_OK) st = attr_str(f, "transform", prov->transform, path);
         if (st == VT_OK) st = attr_str(f, "stimuli", prov->stimuli, path);
         if (st == VT_OK) st = attr_str(f, "capture", prov->capture, path);
+        if (st == VT_OK && prov->precision) st = attr_str(f, "precision", prov->precision, path);
         if (st == VT_OK) st = vt_h5_attr_write_i64(f, "seed", (int64_t)prov->seed, path);
         if (st == VT_OK) st = vt_h5_attr_write_i64(f, "k", prov->k, path);
         if (st == VT_OK) st = attr_f64(f, "eps", prov->eps, path);

@@ -268,10 +268,28 @@ static int fusable_relu(vt_graph *g, const vt_node *n, const int *readers, const
 
 /* ---- run ---- */
 
+static const char *const precision_names[] = {
+    [VT_PRECISION_F32] = "f32", [VT_PRECISION_BF16] = "bf16", [VT_PRECISION_F32_WINOGRAD] = "f32-winograd"};
+
+const char *vt_precision_name(vt_precision precision)
+{
+    return (unsigned)precision < sizeof precision_names / sizeof precision_names[0] ? precision_names[precision] : "?";
+}
+
+vt_status vt_precision_parse(const char *name, vt_precision *out)
+{
+    for (unsigned i = 0; i < sizeof precision_names / sizeof precision_names[0]; i++)
+        if (name && strcmp(name, precision_names[i]) == 0) {
+            *out = (vt_precision)i;
+            return VT_OK;
+        }
+    return vt_fail(VT_ERR_ARG, "precision must be f32, bf16 or f32-winograd, not '%s'", name ? name : "(null)");
+}
+
 vt_status vt_graph_set_precision(vt_graph *g, vt_precision precision)
 {
     if (!g) return vt_fail(VT_ERR_ARG, "graph is NULL");
-    if (precision != VT_PRECISION_F32 && precision != VT_PRECISION_BF16)
+    if (precision != VT_PRECISION_F32 && precision != VT_PRECISION_BF16 && precision != VT_PRECISION_F32_WINOGRAD)
         return vt_fail(VT_ERR_ARG, "unknown precision %d", (int)precision);
     if (precision == VT_PRECISION_BF16 && !__builtin_cpu_supports("avx512bf16") && !__builtin_cpu_supports("amx-bf16"))
         return vt_fail(VT_ERR_UNSUPPORTED, "bf16 precision needs a CPU with AVX512-BF16 or AMX; this one has neither");

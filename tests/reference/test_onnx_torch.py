@@ -102,9 +102,38 @@ def main():
     # Determinism: batch size and thread count must not change a single bit.
     for m in [m for m in ("resnet18", "vit") if m in models] or models[:1]:
         check_determinism(v, fix, m)
+    if "resnet18" in models:
+        check_winograd(v, fix, "resnet18")
     # ReLU fusion: the same bits with and without it.
     for m in [m for m in ("resnet18", "alexnet", "vgg11", "squeezenet", "googlenet") if m in models]:
         check_fusion(v, fix, m)
+
+
+def check_winograd(v, fix, m):
+    """--precision f32-winograd: every tap still within 1e-4 of PyTorch; on an AVX-512 CPU (where oneDNN has
+    the Winograd kernel) the 3x3 convolutions' outputs must differ from the direct run's bits."""
+    model, x = os.path.join(fix, m + ".onnx"), os.path.join(fix, m + "_input.npy")
+    ref = np.load(os.path.join(fix, m + "_ref.npz"))
+    dirs = {}
+    for prec in ("f32", "f32-winograd"):
+        d = v.path(f"wino_{m}_{prec}")
+        r = v.run("run", model, "--input", x, "--out", d, "--capture", "op:Conv", "--batch", "2", "--precision", prec)
+        if r.returncode != 0:
+            return
+        dirs[prec] = d
+    outs = {e["name"]: e for e in load_manifest(dirs["f32-winograd"]) if e["kind"] == "output"}
+    worst = max(float(np.abs(np.load(os.path.join(dirs["f32-winograd"], outs[k]["file"])).astype(np.float64) - ref[k]).max())
+                / (float(np.abs(ref[k]).max()) or 1.0) for k in ref.files if k in outs)
+    man = {e["name"]: e for e in load_manifest(dirs["f32"]) if e["kind"] == "layer"}
+    changed = sum(np.load(os.path.join(dirs["f32"], man[e["name"]]["file"])).tobytes() !=
+                  np.load(os.path.join(dirs["f32-winograd"], e["file"])).tobytes()
+                  for e in load_manifest(dirs["f32-winograd"]) if e["kind"] == "layer")
+    avx512 = "avx512f" in open("/proc/cpuinfo").read()
+    print(f"  f32-winograd ({m}): max relative error vs PyTorch {worst:.3g}; {changed} of {len(man)} Conv layers "
+          f"differ from the direct run{'' if avx512 else ' (no AVX-512: Winograd not expected)'}")
+    vtref.check(worst <= TOL, f"{m}: f32-winograd error {worst:.3g} > {TOL}")
+    if avx512:
+        vtref.check(changed > 0, f"{m}: f32-winograd changed no convolution (Winograd not used?)")
 
 
 def check_fusion(v, fix, m):

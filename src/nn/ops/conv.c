@@ -239,15 +239,22 @@ static vt_status conv_create(vt_opctx *c, const vt_window *w, conv_state *s)
     dnnl_dims_t strides = {w->s[0], w->s[1]}, dil = {w->d[0] - 1, w->d[1] - 1}, pl = {w->pb[0], w->pb[1]},
                 pr = {w->pe[0], w->pe[1]};
     bool has_bias = c->n_in > 2 && c->in[2];
-    dnnl_convolution_desc_t cd;
-    e = dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &src_any,
-                                                   &wei_any, has_bias ? &bias_md : NULL, &dst_any, strides, dil, pl,
-                                                   pr);
-    dnnl_primitive_attr_t attr = NULL;
-    if (e == dnnl_success) e = vt_dnnl_attr(c->g, s->relu, &attr);
+    /* f32-winograd: oneDNN's Winograd kernel for 3x3 stride-1 undilated ungrouped convolutions where it
+     * has one (AVX-512, the blocked layout); every other convolution, or no such kernel, runs direct. */
+    bool wino = c->g->precision == VT_PRECISION_F32_WINOGRAD && G == 1 && w->k[0] == 3 && w->k[1] == 3 &&
+                w->s[0] == 1 && w->s[1] == 1 && w->d[0] == 1 && w->d[1] == 1 && blk;
     dnnl_primitive_desc_t pd = NULL;
-    if (e == dnnl_success) e = dnnl_primitive_desc_create(&pd, &cd, attr, vt_dnnl_engine(), NULL);
-    if (attr) dnnl_primitive_attr_destroy(attr);
+    for (int pass = wino ? 0 : 1; pass < 2 && !pd; pass++) {
+        dnnl_convolution_desc_t cd;
+        e = dnnl_dilated_convolution_forward_desc_init(
+            &cd, dnnl_forward_inference, pass == 0 ? dnnl_convolution_winograd : dnnl_convolution_direct, &src_any,
+            &wei_any, has_bias ? &bias_md : NULL, &dst_any, strides, dil, pl, pr);
+        dnnl_primitive_attr_t attr = NULL;
+        if (e == dnnl_success) e = vt_dnnl_attr(c->g, s->relu, &attr);
+        if (e == dnnl_success) e = dnnl_primitive_desc_create(&pd, &cd, attr, vt_dnnl_engine(), NULL);
+        if (attr) dnnl_primitive_attr_destroy(attr);
+        if (e != dnnl_success) pd = NULL;
+    }
     if ((st = vt_dnnl_check(c, e, "convolution descriptor")) != VT_OK) return st;
     e = state_init(c, pd, &src_user, &dst_user, &wei_user, has_bias ? &bias_md : NULL, s);
     dnnl_primitive_desc_destroy(pd);
