@@ -40,6 +40,7 @@ typedef struct vt_bench_config {
     char *transform; /* default transform for models that name none */
     char *layers;    /* capture spec */
     char *protocol;
+    vt_precision precision; /* engine precision of the extraction (default f32) */
     double eps;
     int64_t k, batch, bootstrap;
     uint64_t seed;

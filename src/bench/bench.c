@@ -52,6 +52,8 @@ static char *config_json(const vt_bench_config *c)
     bool ok = put_quoted(f, "{\"command\": \"bench\", \"name\": ", c->name) &&
               put_quoted(f, ", \"stimuli\": ", c->stimuli) && put_quoted(f, ", \"transform\": ", c->transform) &&
               put_quoted(f, ", \"layers\": ", c->layers) && put_quoted(f, ", \"protocol\": ", c->protocol);
+    /* Recorded only when not the default, so configurations written before it existed still match. */
+    if (ok && c->precision != VT_PRECISION_F32) fprintf(f, ", \"precision\": \"%s\"", vt_precision_name(c->precision));
     if (ok)
         fprintf(f,
                 ", \"eps\": %.17g, \"k\": %lld, \"seed\": %llu, \"metrics\": %u, \"split\": %d, \"bootstrap\": %lld, "
@@ -130,6 +132,10 @@ static vt_status cache_path(const vt_bench_config *c, const vt_bench_model *m, c
              (unsigned long long)c->seed, c->layers);
     vt_sha256_update(h, line, strlen(line));
     if (wants_unprojected_rsm(c)) vt_sha256_update(h, "unprojected-rsm|", 16);
+    if (c->precision != VT_PRECISION_F32) { /* f32 stores keep the keys they had before precision was a key */
+        snprintf(line, sizeof line, "precision=%s|", vt_precision_name(c->precision));
+        vt_sha256_update(h, line, strlen(line));
+    }
     vt_status st = stimuli_identity(c->stimuli, h);
     if (st != VT_OK) {
         vt_sha256_free(h);
@@ -166,6 +172,7 @@ static vt_status ensure_features(const vt_bench_config *c, const vt_bench_model 
     eo.seed = c->seed;
     eo.batch = c->batch;
     eo.unprojected_rsm = wants_unprojected_rsm(c);
+    eo.precision = c->precision;
     vt_extract_info info;
     if (st == VT_OK) st = vt_extract(m->path, s, path, &eo, &info);
     vt_stimuli_free(s);

@@ -225,6 +225,11 @@ vt_status vt_bench_config_load(const char *path, vt_bench_config **out)
     if (st == VT_OK) st = get_str(&l, root, "transform", "torchvision", false, &c->transform);
     if (st == VT_OK) st = get_str(&l, root, "layers", "all", false, &c->layers);
     if (st == VT_OK) st = get_str(&l, root, "protocol", "default", false, &c->protocol);
+    char *precision = NULL;
+    if (st == VT_OK) st = get_str(&l, root, "precision", NULL, false, &precision);
+    if (st == VT_OK && precision && vt_precision_parse(precision, &c->precision) != VT_OK)
+        st = bad(&l, "precision", "must be f32, bf16 or f32-winograd");
+    free(precision);
     if (st == VT_OK) st = get_num(&l, root, "eps", 0.1, &c->eps);
     if (st == VT_OK) st = get_int(&l, root, "k", 0, &c->k);
     if (st == VT_OK) st = get_int(&l, root, "batch", 16, &c->batch);

@@ -260,6 +260,8 @@ open(bad, "w").write("name: x\nstimuli: nowhere\nbrain: []\nmodels: []\n")
 v.expect_error("empty brain list", "bench", bad, contains="brain")
 open(bad, "w").write("name: [unclosed\n")
 v.expect_error("invalid YAML", "bench", bad, contains="bad.yaml")
+open(bad, "w").write(open(config("prec", v.path("prec.sqlite"), v.path("prec-cache"))).read() + "precision: f64\n")
+v.expect_error("unknown precision", "bench", bad, contains="precision")
 
 # The report renders.
 rep = v.path("report")
