@@ -229,7 +229,8 @@ typedef enum {
     B_AND,
     B_OR,
     B_XOR,
-    B_PRELU
+    B_PRELU,
+    B_ADD_RELU /* Add with the ReLU of the one Relu reading it fused in (vt_opctx.fuse_relu; float32 only) */
 } binary_kind;
 
 static binary_kind binary_of(const char *t)
@@ -340,6 +341,7 @@ static inline double apply_f(binary_kind k, double a, double b, bool fmod_mode)
     case B_OR: return (a != 0) || (b != 0);
     case B_XOR: return (a != 0) != (b != 0);
     case B_PRELU: return a < 0 ? a * b : a;
+    case B_ADD_RELU: return a + b > 0 ? a + b : 0;
     }
     return 0;
 }
@@ -365,6 +367,7 @@ static inline int64_t apply_i(binary_kind k, int64_t a, int64_t b, bool fmod_mod
     case B_MAX: return a > b ? a : b;
     case B_MIN: return a < b ? a : b;
     case B_PRELU: return a < 0 ? a * b : a;
+    case B_ADD_RELU: return a + b > 0 ? a + b : 0;
     default: return (int64_t)apply_f(k, (double)a, (double)b, fmod_mode);
     }
 }
@@ -402,6 +405,7 @@ VT_VEC_CLONES static void binary_f32(binary_kind k, const float *pa, int64_t ia,
     break
     switch (k) {
     case B_ADD: BLOOP(a + b);
+    case B_ADD_RELU: BLOOP(vt_sel(vt_mask(a + b > 0), a + b, 0.0f)); /* the Relu op's expression on a + b */
     case B_SUB: BLOOP(a - b);
     case B_MUL: BLOOP(a * b);
     case B_DIV: BLOOP(a / b);
@@ -512,6 +516,13 @@ static vt_status binary_run(vt_opctx *c)
         vt_status st = vt_tensor_convert(b, c->in[0]->dtype, &conv);
         if (st != VT_OK) return st;
         b = conv;
+    }
+    /* A two-input float32 Add may apply the ReLU of its only reader (the residual Add + ReLU of a
+     * ResNet block) in the same pass; the values are the same bits as Add then Relu. */
+    if (k == B_ADD && c->fuse_relu && c->n_in == 2 && !strcmp(c->node->op_type, "Add") && c->in[0]->dtype == VT_F32 &&
+        b->dtype == VT_F32 && out->dtype == VT_F32) {
+        k = B_ADD_RELU;
+        c->fused_relu = true;
     }
     binary_apply(k, c->in[0], b, out, fmod_mode);
     vt_tensor_free(conv);
