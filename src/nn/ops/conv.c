@@ -374,7 +374,7 @@ static vt_status convt_infer(vt_opctx *c)
  * implementation or the left padding is negative. */
 static bool convt_create(vt_opctx *c, const vt_window *w, const int64_t *osh, conv_state *s)
 {
-    const vt_tensor *x = c->in[0], *wt = c->in[1];
+    const vt_tensor *x = c->in[0];
     int64_t G = vt_attr_int(c->node, "group", 1), C = x->shape[1], M = osh[1];
     dnnl_dims_t pl = {w->pb[0], w->pb[1]}, pr, strides = {w->s[0], w->s[1]}, dil = {w->d[0] - 1, w->d[1] - 1};
     for (int j = 0; j < 2; j++) {
@@ -414,7 +414,6 @@ static bool convt_create(vt_opctx *c, const vt_window *w, const int64_t *osh, co
     if (attr) dnnl_primitive_attr_destroy(attr);
     if (e == dnnl_success) e = state_init(c, pd, &src_user, &dst_user, &wei_user, has_bias ? &bias_md : NULL, s);
     if (pd) dnnl_primitive_desc_destroy(pd);
-    (void)wt;
     return e == dnnl_success;
 }
 
