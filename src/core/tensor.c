@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "core/nonfinite.h"
 #include "ventral/tensor.h"
 
 static const struct {
@@ -166,29 +167,25 @@ vt_status vt_tensor_convert(const vt_tensor *src, vt_dtype dtype, vt_tensor **ou
     return VT_OK;
 }
 
-/* Whether any value has an all-ones exponent (Inf or NaN): branch-free, so it vectorises. */
+/* Whether any value is Inf or NaN: fixed chunks scanned by vt_span_nonfinite_* over the threads. */
+enum { SCAN_CHUNK = 65536 };
+
 static bool any_nonfinite_f32(const float *d, int64_t n)
 {
-    uint32_t bad = 0;
-#pragma omp parallel for simd reduction(| : bad) if (n > 100000)
-    for (int64_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, d + i, sizeof u);
-        bad |= (u & 0x7f800000u) == 0x7f800000u;
-    }
-    return bad != 0;
+    bool bad = false;
+#pragma omp parallel for reduction(|| : bad) if (n > 100000)
+    for (int64_t c = 0; c < n; c += SCAN_CHUNK)
+        bad = bad || vt_span_nonfinite_f32(d + c, n - c < SCAN_CHUNK ? n - c : SCAN_CHUNK);
+    return bad;
 }
 
 static bool any_nonfinite_f64(const double *d, int64_t n)
 {
-    uint64_t bad = 0;
-#pragma omp parallel for simd reduction(| : bad) if (n > 100000)
-    for (int64_t i = 0; i < n; i++) {
-        uint64_t u;
-        memcpy(&u, d + i, sizeof u);
-        bad |= (u & 0x7ff0000000000000u) == 0x7ff0000000000000u;
-    }
-    return bad != 0;
+    bool bad = false;
+#pragma omp parallel for reduction(|| : bad) if (n > 100000)
+    for (int64_t c = 0; c < n; c += SCAN_CHUNK)
+        bad = bad || vt_span_nonfinite_f64(d + c, n - c < SCAN_CHUNK ? n - c : SCAN_CHUNK);
+    return bad;
 }
 
 vt_status vt_tensor_check_finite(const vt_tensor *t, const char *what)

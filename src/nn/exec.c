@@ -253,17 +253,15 @@ static bool observed(vt_graph *g, const vt_node *n, int k, const vt_capture *sel
 }
 
 /* The Relu node that may be fused into node n (see vt_opctx.fuse_relu), or -1: n's only output
- * is unobserved and read by exactly one node, a Relu. readers/reader: per value, how many runtime
- * node inputs read it and the last such node. */
-static int fusable_relu(vt_graph *g, const vt_node *n, const int *readers, const int *reader, const vt_capture *sel,
-                        vt_capture_fn fn)
+ * is unobserved and read by exactly one node (then its last_use), a Relu. */
+static int fusable_relu(vt_graph *g, const vt_node *n, const vt_capture *sel, vt_capture_fn fn)
 {
     if (g->reference || g->no_fusion || n->n_out != 1 || n->out[0] < 0 || observed(g, n, 0, sel, fn)) return -1;
-    int v = n->out[0];
-    if (readers[v] != 1) return -1;
-    const vt_node *r = &g->nodes[reader[v]];
+    const vt_value *v = &g->values[n->out[0]];
+    if (v->readers != 1) return -1;
+    const vt_node *r = &g->nodes[v->last_use];
     if (strcmp(r->op_type, "Relu") != 0 || r->domain[0] || r->n_in != 1 || r->n_out != 1 || r->out[0] < 0) return -1;
-    return reader[v];
+    return v->last_use;
 }
 
 /* ---- run ---- */
@@ -353,24 +351,14 @@ vt_status vt_graph_run_prepared(vt_graph *g, const vt_tensor *const *inputs, con
     vt_tensor **plain = vt_calloc((size_t)g->n_values, sizeof *plain);
     bool *borrowed = vt_calloc((size_t)g->n_values, sizeof *borrowed);
     bool *nhwc = vt_calloc((size_t)g->n_values, sizeof *nhwc);
-    int *readers = vt_calloc((size_t)g->n_values, sizeof *readers),
-        *reader = vt_calloc((size_t)g->n_values, sizeof *reader);
     bool *fused = vt_calloc((size_t)g->n_nodes + 1, sizeof *fused); /* Relu nodes applied by their producer */
-    if (!live || !borrowed || !plain || !nhwc || !readers || !reader || !fused) {
+    if (!live || !borrowed || !plain || !nhwc || !fused) {
         free(live);
         free(plain);
         free(borrowed);
         free(nhwc);
-        free(readers);
-        free(reader);
         free(fused);
         return VT_ERR_NOMEM;
-    }
-    for (int i = 0; i < g->n_nodes; i++) {
-        const vt_node *n = &g->nodes[i];
-        if (n->folded) continue;
-        for (int k = 0; k < n->n_in; k++)
-            if (n->in[k] >= 0) readers[n->in[k]]++, reader[n->in[k]] = i;
     }
     for (int i = 0; i < n_inputs; i++) {
         live[g->inputs[i]] = (vt_tensor *)inputs[i]; /* never written: inputs are read-only to every op */
@@ -400,7 +388,7 @@ vt_status vt_graph_run_prepared(vt_graph *g, const vt_tensor *const *inputs, con
             }
             c.want_plain_out = g->plain_only;
             for (int k = 0; k < n->n_out && !c.want_plain_out; k++) c.want_plain_out = observed(g, n, k, sel, fn);
-            int relu = fusable_relu(g, n, readers, reader, sel, fn);
+            int relu = fusable_relu(g, n, sel, fn);
             if (relu >= 0) {
                 /* The buffer then becomes the Relu's output: lay it out for the Relu's readers. */
                 c.fuse_relu = true;
@@ -502,8 +490,6 @@ vt_status vt_graph_run_prepared(vt_graph *g, const vt_tensor *const *inputs, con
     free(plain);
     free(borrowed);
     free(nhwc);
-    free(readers);
-    free(reader);
     free(fused);
     return st;
 }

@@ -303,6 +303,7 @@ static vt_status prepare_once(vt_graph *g, int n_inputs, const vt_shape *shapes)
         vt_tensor_free(v->folded);
         v->folded = NULL;
         v->last_use = -1;
+        v->readers = 0;
         if (v->init) {
             v->dtype = v->init->dtype;
             v->rank = v->init->rank;
@@ -419,7 +420,10 @@ static vt_status prepare_once(vt_graph *g, int n_inputs, const vt_shape *shapes)
             g->n_layers++;
         }
         for (int k = 0; k < n->n_in; k++)
-            if (n->in[k] >= 0 && !is_const(&g->values[n->in[k]])) g->values[n->in[k]].last_use = i;
+            if (n->in[k] >= 0 && !is_const(&g->values[n->in[k]])) {
+                g->values[n->in[k]].last_use = i;
+                g->values[n->in[k]].readers++;
+            }
     }
     for (int i = 0; i < g->n_outputs; i++)
         if (g->values[g->outputs[i]].rank < 0)

@@ -52,6 +52,7 @@ typedef struct vt_value {
     vt_tensor *folded; /* folded constant of the last prepare (owned) */
     int producer;      /* node index, -1 for inputs and initializers */
     int last_use;      /* last runtime node reading it (prepare), -1 if none */
+    int readers;       /* runtime node inputs reading it (prepare; a node reading it twice counts twice) */
     bool is_input;     /* a graph input to be fed */
     bool is_output;    /* a graph output */
     /* Declared type of a graph input: */

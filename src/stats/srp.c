@@ -25,6 +25,7 @@
 
 #include <omp.h>
 
+#include "core/nonfinite.h"
 #include "ventral/rng.h"
 #include "ventral/srp.h"
 
@@ -237,40 +238,15 @@ vt_status vt_srp_plan_row(const vt_srp_plan *plan, int64_t j, int32_t *cols, int
     return VT_OK;
 }
 
-/* Whether x[0..n) holds an Inf or NaN (an all-ones exponent). The kernels run it on each row
- * segment of a tile just after copying it into xt, while it is in L1: that copy, a strided store,
- * does not vectorise, this branch-free scan does (in every clone it is inlined into), so X is
- * checked without a pass of its own over memory. */
-static inline __attribute__((always_inline)) int nonfinite_f32(const float *x, int64_t n)
-{
-    uint32_t bad = 0;
-#pragma omp simd reduction(| : bad)
-    for (int64_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, x + i, sizeof u);
-        bad |= (u & 0x7f800000u) == 0x7f800000u;
-    }
-    return bad != 0;
-}
-
-static inline __attribute__((always_inline)) int nonfinite_f64(const double *x, int64_t n)
-{
-    uint64_t bad = 0;
-#pragma omp simd reduction(| : bad)
-    for (int64_t i = 0; i < n; i++) {
-        uint64_t u;
-        memcpy(&u, x + i, sizeof u);
-        bad |= (u & 0x7ff0000000000000u) == 0x7ff0000000000000u;
-    }
-    return bad != 0;
-}
-
 /* A chunk's partial sums: ±xt added into acc (zeroed by the caller) for features [j_begin, j_end)
  * of a block of `rows` rows of X (row stride p). One kernel per dtype and width. ACC is the
  * accumulator type (float for float32 input: an output element sums ~√p terms, whose rounding
  * error stays far below the projection's own distortion ε). The clones let AVX-512 and AVX2
  * machines add 16 or 8 lanes at a time; IEEE addition gives the same bits in every clone (no FMA:
- * the kernel only adds). */
+ * the kernel only adds). SCAN (vt_span_nonfinite_*) checks each row segment of a tile for Inf/NaN
+ * just after it is copied into xt, while it is in L1: that strided copy does not vectorise, the
+ * inlined scan does, so X is checked without a pass of its own over memory; the kernel returns
+ * whether it saw one. */
 #define SRP_KERNEL(NAME, T, ACC, W, SCAN)                                                                              \
     __attribute__((target_clones("avx512f", "avx2", "default"))) static int NAME(                                      \
         const vt_srp_plan *pl, const T *x, int64_t rows, int64_t j_begin, int64_t j_end, ACC *restrict acc,            \
@@ -311,12 +287,12 @@ static inline __attribute__((always_inline)) int nonfinite_f64(const double *x, 
         return bad;                                                                                                    \
     }
 
-SRP_KERNEL(kernel_f32, float, float, SRP_B, nonfinite_f32)
-SRP_KERNEL(kernel_f64, double, double, SRP_B, nonfinite_f64)
+SRP_KERNEL(kernel_f32, float, float, SRP_B, vt_span_nonfinite_f32)
+SRP_KERNEL(kernel_f64, double, double, SRP_B, vt_span_nonfinite_f64)
 /* Narrow versions for blocks of at most SRP_NARROW rows (a stream of single stimuli would
  * otherwise pay for 16 padded rows); per element they do exactly the same additions. */
-SRP_KERNEL(kernel_f32_narrow, float, float, SRP_NARROW, nonfinite_f32)
-SRP_KERNEL(kernel_f64_narrow, double, double, SRP_NARROW, nonfinite_f64)
+SRP_KERNEL(kernel_f32_narrow, float, float, SRP_NARROW, vt_span_nonfinite_f32)
+SRP_KERNEL(kernel_f64_narrow, double, double, SRP_NARROW, vt_span_nonfinite_f64)
 
 int64_t vt_srp_plan_chunk(const vt_srp_plan *plan)
 {

@@ -178,6 +178,15 @@ static dnnl_status_t state_init(vt_opctx *c, dnnl_primitive_desc_t pd, const dnn
     return e;
 }
 
+/* Whether the oneDNN path applies: the fast kernels are on and the weights (input 1) and bias
+ * (input 2) are graph constants, so they can be reordered once. */
+static bool onednn_usable(const vt_opctx *c)
+{
+    const vt_value *wv = &c->g->values[c->node->in[1]];
+    const vt_value *bv = c->n_in > 2 && c->node->in[2] >= 0 ? &c->g->values[c->node->in[2]] : NULL;
+    return vt_nn_fast(c->g) && (wv->init || wv->folded) && (!bv || bv->init || bv->folded);
+}
+
 /* Runs the primitive: input 0 (reordered into scratch when the layouts differ) to dst (user layout). */
 static vt_status state_exec(vt_opctx *c, conv_state *s, void *dst_data, const char *what)
 {
@@ -269,10 +278,7 @@ static vt_status conv_run(vt_opctx *c)
     vt_status st = vt_window_of(c, c->in[0], kernel, false, &w);
     if (st != VT_OK) return st;
     /* oneDNN needs constant weights (reordered once); graphs feeding W at run time use the reference. */
-    const vt_value *wv = &c->g->values[c->node->in[1]];
-    const vt_value *bv = c->n_in > 2 && c->node->in[2] >= 0 ? &c->g->values[c->node->in[2]] : NULL;
-    bool consts = (wv->init || wv->folded) && (!bv || bv->init || bv->folded);
-    if (!vt_nn_fast(c->g) || !consts) {
+    if (!onednn_usable(c)) {
         conv_naive(c, &w);
         return VT_OK;
     }
@@ -304,10 +310,7 @@ static vt_status conv_run(vt_opctx *c)
 /* NHWC input is taken as is by the oneDNN path (constant weights, 2-D); the reference needs NCHW. */
 static bool conv_accepts_nhwc(const vt_opctx *c)
 {
-    if (!vt_nn_fast(c->g) || c->in[0]->rank != 4) return false;
-    const vt_value *wv = &c->g->values[c->node->in[1]];
-    const vt_value *bv = c->n_in > 2 && c->node->in[2] >= 0 ? &c->g->values[c->node->in[2]] : NULL;
-    return (wv->init || wv->folded) && (!bv || bv->init || bv->folded);
+    return c->in[0]->rank == 4 && onednn_usable(c);
 }
 
 /* ---- ConvTranspose (reference kernel) ---- */
@@ -454,9 +457,7 @@ static vt_status convt_run(vt_opctx *c)
     if (st != VT_OK) return st;
     /* oneDNN for constant weights (reordered once); the reference loop otherwise, and for what
      * convt_create cannot express (remembered in the state, so it is not retried every batch). */
-    const vt_value *wv = &c->g->values[c->node->in[1]];
-    const vt_value *bv = c->n_in > 2 && c->node->in[2] >= 0 ? &c->g->values[c->node->in[2]] : NULL;
-    if (vt_nn_fast(c->g) && (wv->init || wv->folded) && (!bv || bv->init || bv->folded)) {
+    if (onednn_usable(c)) {
         conv_state *s = c->node->state;
         if (!s) {
             if (!(s = vt_calloc(1, sizeof *s))) return VT_ERR_NOMEM;
