@@ -83,6 +83,7 @@ typedef struct vt_ridge_info {
     int64_t block;         /* targets per block used */
     int64_t refined;       /* targets re-evaluated in float64 (MIXED) */
     int64_t refined_pairs; /* (target, alpha) pairs evaluated in float64 */
+    int triangular_sweep;  /* 1: the float32 MSE sweep applied triangular factors (many targets, kernel form) */
     double seconds_decompose, seconds_sweep, seconds_refine, seconds_solve;
     double flops_f32, flops_f64; /* GEMM flops issued */
 } vt_ridge_info;

@@ -223,12 +223,13 @@ int cmd_ridge(int argc, char **argv)
     for (int i = 0; i < 6; i++)
         if (commit_out(&o[i], dir) != CLI_OK) goto done;
     if (stats)
-        printf("{\"kernel_form\": %d, \"rank\": %lld, \"block\": %lld, \"refined\": %lld, \"refined_pairs\": %lld, "
-               "\"seconds_decompose\": %.6f, \"seconds_sweep\": %.6f, \"seconds_refine\": %.6f, "
-               "\"seconds_solve\": %.6f, \"flops_f32\": %.6g, \"flops_f64\": %.6g}\n",
-               info.kernel_form, (long long)info.rank, (long long)info.block, (long long)info.refined,
-               (long long)info.refined_pairs, info.seconds_decompose, info.seconds_sweep, info.seconds_refine,
-               info.seconds_solve, info.flops_f32, info.flops_f64);
+        printf(
+            "{\"kernel_form\": %d, \"rank\": %lld, \"block\": %lld, \"refined\": %lld, \"refined_pairs\": %lld, "
+            "\"triangular_sweep\": %d, \"seconds_decompose\": %.6f, \"seconds_sweep\": %.6f, \"seconds_refine\": %.6f, "
+            "\"seconds_solve\": %.6f, \"flops_f32\": %.6g, \"flops_f64\": %.6g}\n",
+            info.kernel_form, (long long)info.rank, (long long)info.block, (long long)info.refined,
+            (long long)info.refined_pairs, info.triangular_sweep, info.seconds_decompose, info.seconds_sweep,
+            info.seconds_refine, info.seconds_solve, info.flops_f32, info.flops_f64);
     else if (!quiet)
         printf("ridge: %lld stimuli, %lld features, %lld targets; %s form (rank %lld); %lld targets re-checked "
                "in float64; wrote %s\n",

@@ -5,6 +5,7 @@ Tolerances: |got - ref| <= atol + rtol*|ref| with rtol = 1e-6 and atol = 1e-6 * 
 1e-4 for float32 inputs (outputs are float32 then); chosen alphas must be equal (scikit-learn and
 ventral break ties the same way: the earlier alpha of the list wins).
 """
+import json
 import os
 
 import numpy as np
@@ -116,6 +117,9 @@ if got is not None:
           "1-d targets give 1-d coef/loo/pred")
 x, y, xt, yt = make_data(30, 70, 5, nt=5)
 compare_sklearn("custom alphas", x, y, xt, alphas=np.array([5.0, 0.3, 100.0, 1e4, 2.0]))
+# Many more targets than stimuli: the float32 sweep takes the triangular-factor form (checked below).
+x, y, xt, yt = make_data(40, 120, 400, nt=10)
+compare_sklearn("n<p, 400 targets", x, y, xt)
 
 # Adversarial: constant target column (exactly representable), constant feature column,
 # duplicate rows, the minimum number of stimuli.
@@ -205,7 +209,20 @@ for tag, (n, p) in (("loo-pearson n<p", (40, 100)), ("loo-pearson n>p", (80, 15)
         close_scaled(tag + " loo", got["loo"], ref_loo, 1e-8)
 
 # --- the mixed-precision sweep chooses exactly as the float64 sweep; block size is invisible -----------
+def sweep_stats(tag, x, y):
+    r = vt.run("ridge", "--x-train", vt.save(f"{tag}-xtr.npy", x), "--y-train", vt.save(f"{tag}-ytr.npy", y),
+               "--out", vt.path(f"out-{tag}"), "--stats")
+    return json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {}
+
+
 x, y, xt, _ = make_data(80, 300, 400, nt=10, spectrum=2.0, seed=7)
+# v >= 4 (n - 1): the triangular sweep; with fewer targets the GEMM sweep (both must match float64).
+check(sweep_stats("tri-on", x, y).get("triangular_sweep") == 1, "400 targets on 80 stimuli: triangular sweep used")
+check(sweep_stats("tri-off", x, y[:, :300]).get("triangular_sweep") == 0, "300 targets: GEMM sweep used")
+b300 = run_ridge("double300", x, y[:, :300], extra=("--sweep", "double"))
+a300 = run_ridge("mixed300", x, y[:, :300])
+if a300 is not None and b300 is not None:
+    check(bool((a300["alpha"] == b300["alpha"]).all()), "GEMM mixed sweep chose differently from the float64 sweep")
 a = run_ridge("mixed", x, y, xt)
 b = run_ridge("double", x, y, xt, extra=("--sweep", "double"))
 c = run_ridge("block7", x, y, xt, extra=("--block", "7"))
@@ -219,7 +236,7 @@ if a is not None and b is not None and c is not None:
 # --- bit-identical outputs for any thread count (kernel and SVD forms, float64 and float32) -----------------
 # Sizes above the GEMM tile (256) in every dimension, so the threads really split the work.
 for tag, (n, p, v, dtype) in {"kernel": (300, 700, 600, np.float64), "svd": (700, 300, 600, np.float64),
-                              "f32": (300, 700, 600, np.float32)}.items():
+                              "f32": (300, 700, 600, np.float32), "triangular": (100, 300, 600, np.float64)}.items():
     x, y, xt, yt = make_data(n, p, v, nt=40, spectrum=1.5, dtype=dtype, seed=11)
     files = {}
     for threads in (1, 2, 3):
