@@ -60,8 +60,9 @@ typedef struct vt_layer_info {
     int rank;
     const int64_t *shape; /* shape[0] is the batch size for batched inputs */
     double seconds;       /* time spent in the layer's node over all runs since the last prepare */
-    bool fused;           /* a Relu that the last run applied inside its producer (the Conv, MatMul, Gemm or
-                           * BatchNormalization before it, whose own output was not captured) */
+    bool fused;           /* a Relu or Clip that the last run applied inside its producer (the Conv, MatMul,
+                           * Gemm, or for a Relu also BatchNormalization or Add, before it, whose own output
+                           * was not captured) */
     int batch_axis;       /* the dim holding the stimuli (its size is the batch and follows it); -1 when the
                            * batch is merged with another dim (e.g. a flattened sequence-first [T*N, D]
                            * attention tensor) or the layer does not depend on the batch */

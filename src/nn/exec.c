@@ -2,6 +2,7 @@
  * the capture callback, and frees every intermediate as soon as its last consumer has run, so
  * peak memory stays near the largest live set rather than the sum of all layers. */
 #include <fnmatch.h>
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,16 +253,41 @@ static bool observed(vt_graph *g, const vt_node *n, int k, const vt_capture *sel
     return fn && vt_graph_layer(g, li, &info) == VT_OK && vt_capture_matches(sel, &info);
 }
 
-/* The Relu node that may be fused into node n (see vt_opctx.fuse_relu), or -1: n's only output
- * is unobserved and read by exactly one node (then its last_use), a Relu. */
-static int fusable_relu(vt_graph *g, const vt_node *n, const vt_capture *sel, vt_capture_fn fn)
+/* The bound of a Clip node (input k, or attribute `name` before opset 11) into *out when it is absent
+ * (unchanged) or a graph constant; false when it is computed at run time. */
+static bool clip_bound(const vt_graph *g, const vt_node *r, int k, const char *name, float *out)
+{
+    if (r->opset < 11) {
+        *out = vt_attr_float(r, name, *out);
+        return true;
+    }
+    if (r->n_in <= k || r->in[k] < 0) return true;
+    const vt_value *b = &g->values[r->in[k]];
+    const vt_tensor *t = b->init ? b->init : b->folded;
+    if (!t || t->dtype != VT_F32 || vt_tensor_numel(t) != 1) return false;
+    *out = *(const float *)t->data;
+    return true;
+}
+
+/* The Relu or Clip node that may be fused into node n (see vt_opctx.fuse), with its activation in
+ * *act, or -1: n's only output is float32, unobserved and read by exactly one node (then its
+ * last_use), a Relu, or a Clip whose bounds are constants with lo <= hi. */
+static int fusable_act(vt_graph *g, const vt_node *n, const vt_capture *sel, vt_capture_fn fn, vt_act *act)
 {
     if (g->reference || g->no_fusion || n->n_out != 1 || n->out[0] < 0 || observed(g, n, 0, sel, fn)) return -1;
     const vt_value *v = &g->values[n->out[0]];
-    if (v->readers != 1) return -1;
+    if (v->readers != 1 || v->dtype != VT_F32) return -1;
     const vt_node *r = &g->nodes[v->last_use];
-    if (strcmp(r->op_type, "Relu") != 0 || r->domain[0] || r->n_in != 1 || r->n_out != 1 || r->out[0] < 0) return -1;
-    return v->last_use;
+    if (r->domain[0] || r->n_in < 1 || r->in[0] != n->out[0] || r->n_out != 1 || r->out[0] < 0) return -1;
+    if (strcmp(r->op_type, "Relu") == 0 && r->n_in == 1) {
+        *act = (vt_act){.kind = VT_ACT_RELU};
+        return v->last_use;
+    }
+    act->kind = VT_ACT_CLIP, act->lo = -INFINITY, act->hi = INFINITY;
+    if (strcmp(r->op_type, "Clip") == 0 && clip_bound(g, r, 1, "min", &act->lo) &&
+        clip_bound(g, r, 2, "max", &act->hi) && act->lo <= act->hi)
+        return v->last_use;
+    return -1;
 }
 
 /* ---- run ---- */
@@ -351,7 +377,7 @@ vt_status vt_graph_run_prepared(vt_graph *g, const vt_tensor *const *inputs, con
     vt_tensor **plain = vt_calloc((size_t)g->n_values, sizeof *plain);
     bool *borrowed = vt_calloc((size_t)g->n_values, sizeof *borrowed);
     bool *nhwc = vt_calloc((size_t)g->n_values, sizeof *nhwc);
-    bool *fused = vt_calloc((size_t)g->n_nodes + 1, sizeof *fused); /* Relu nodes applied by their producer */
+    bool *fused = vt_calloc((size_t)g->n_nodes + 1, sizeof *fused); /* Relu/Clip nodes applied by their producer */
     if (!live || !borrowed || !plain || !nhwc || !fused) {
         free(live);
         free(plain);
@@ -388,11 +414,12 @@ vt_status vt_graph_run_prepared(vt_graph *g, const vt_tensor *const *inputs, con
             }
             c.want_plain_out = g->plain_only;
             for (int k = 0; k < n->n_out && !c.want_plain_out; k++) c.want_plain_out = observed(g, n, k, sel, fn);
-            int relu = fusable_relu(g, n, sel, fn);
-            if (relu >= 0) {
-                /* The buffer then becomes the Relu's output: lay it out for the Relu's readers. */
-                c.fuse_relu = true;
-                c.want_plain_out = g->plain_only || observed(g, &g->nodes[relu], 0, sel, fn);
+            vt_act act;
+            int actnode = fusable_act(g, n, sel, fn, &act);
+            if (actnode >= 0) {
+                /* The buffer then becomes the activation's output: lay it out for its readers. */
+                c.fuse = act;
+                c.want_plain_out = g->plain_only || observed(g, &g->nodes[actnode], 0, sel, fn);
             }
             if (st == VT_OK && any_nhwc && (c.want_plain_out || !(n->op->accepts_nhwc && n->op->accepts_nhwc(&c))))
                 for (int k = 0; k < n->n_in && st == VT_OK; k++)
@@ -421,7 +448,7 @@ vt_status vt_graph_run_prepared(vt_graph *g, const vt_tensor *const *inputs, con
                 } else
                     vt_pool_release(g, scratch[k]);
             }
-            if (st == VT_OK && relu >= 0 && c.fused_relu) fused[relu] = true;
+            if (st == VT_OK && actnode >= 0 && c.fused) fused[actnode] = true;
         }
         if (st != VT_OK) break;
         /* Capture, then drop what nobody reads any more. */

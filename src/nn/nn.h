@@ -75,7 +75,7 @@ typedef struct vt_node {
     void *state;     /* backend state (owned, freed by op->release) */
     int first_layer; /* layer index of its first output at the last prepare, -1 if folded */
     double seconds;  /* run time accumulated since the last prepare (profiling) */
-    bool fused;      /* the last run applied it inside its producer (see vt_opctx.fuse_relu) */
+    bool fused;      /* the last run applied it inside its producer (see vt_opctx.fuse) */
 } vt_node;
 
 typedef struct vt_layer {
@@ -108,7 +108,7 @@ struct vt_graph {
     vt_precision precision;
     bool reference;  /* run the naive reference kernels only (test oracle) */
     bool plain_only; /* VENTRAL_NN_PLAIN=1: keep every activation NCHW (no NHWC between oneDNN ops) */
-    bool no_fusion;  /* VENTRAL_NN_NO_FUSION=1: run every Relu itself (see vt_opctx.fuse_relu) */
+    bool no_fusion;  /* VENTRAL_NN_NO_FUSION=1: run every Relu and Clip itself (see vt_opctx.fuse) */
     bool no_probe;   /* vt_graph_set_locate_stimuli(g, false) */
     int n_pool, cap_pool;
     vt_pool_entry *pool;
@@ -127,6 +127,18 @@ void vt_pool_release(vt_graph *g, vt_tensor *t);
 /* Frees every pooled buffer. */
 void vt_pool_clear(vt_graph *g);
 
+/* An activation that the producer of its input may apply as it writes (see vt_opctx.fuse). */
+typedef enum vt_act_kind { VT_ACT_NONE = 0, VT_ACT_RELU, VT_ACT_CLIP } vt_act_kind;
+typedef struct vt_act {
+    vt_act_kind kind;
+    float lo, hi; /* VT_ACT_CLIP: x < lo ? lo : x > hi ? hi : x, as the Clip op (lo <= hi) */
+} vt_act;
+
+static inline bool vt_act_equal(vt_act a, vt_act b)
+{
+    return a.kind == b.kind && (a.kind != VT_ACT_CLIP || (a.lo == b.lo && a.hi == b.hi));
+}
+
 /* The context one op call sees. Inputs are headers: at infer time `in[k]->data` is NULL unless
  * the input is constant; at run time every present input has data. Absent optional inputs are
  * NULL. Outputs: infer sets dtype/rank/shape of out[k]; run fills out[k]->data. */
@@ -143,11 +155,13 @@ typedef struct vt_opctx {
     /* An output is captured or a graph output: produce NCHW directly (converting afterwards would
      * cost a layout change per layer, more than the oneDNN reorders it saves). */
     bool want_plain_out;
-    /* ReLU fusion: fuse_relu (set by the executor) says output 0 is read only by a Relu node and is
-     * itself never observed (not captured, not a graph output), so the op may apply the ReLU as it
-     * writes; an op that does so sets fused_relu, and the executor then hands the Relu node this
-     * buffer instead of running it. ReLU is exact, so the values are the same bits either way. */
-    bool fuse_relu, fused_relu;
+    /* Activation fusion: fuse (set by the executor; kind VT_ACT_NONE otherwise) says output 0 is read
+     * only by a Relu or Clip node and is itself never observed (not captured, not a graph output), so
+     * the op may apply that activation as it writes; an op that does so sets fused, and the executor
+     * then hands the activation's node this buffer instead of running it. Both activations are exact
+     * (comparisons and selections), so the values are the same bits either way. */
+    vt_act fuse;
+    bool fused;
 } vt_opctx;
 
 typedef struct vt_op {

@@ -4,7 +4,8 @@ stay fast) to ONNX, together with PyTorch's output of every leaf module on the s
   /usr/bin/python3 export_models.py --out DIR [--models resnet18,vit] [--list]
 
 For each model M it writes DIR/M.onnx, DIR/M_plain.onnx (logits only), DIR/M_input.npy (float32,
-N x 3 x H x W) and DIR/M_ref.npz.
+N x 3 x H x W) and DIR/M_ref.npz; for the models in FOLDED also DIR/M_folded.onnx (logits only,
+BatchNorm folded into the convolutions as a plain eval-mode export does).
 Every leaf module's output (taken with forward hooks) is made an extra graph output named
 "tap:<module path>" by exporting a wrapper that returns it, so the ONNX graph computes exactly the
 tensor PyTorch's hook saw; the npz holds those tensors under the same names, plus "logits".
@@ -153,6 +154,10 @@ class Tap(nn.Module):
         return (y, *outs)
 
 
+# Models also exported untapped with BatchNorm folded (DIR/M_folded.onnx).
+FOLDED = {"mobilenet_v2"}
+
+
 def export(name, out_dir, seed=0):
     builder, shape, opset = MODELS[name]
     torch.manual_seed(seed)
@@ -177,6 +182,13 @@ def export(name, out_dir, seed=0):
     plain = onnx.load(path)
     del plain.graph.output[1:]
     onnx.save(plain, os.path.join(out_dir, name + "_plain.onnx"))
+    if name in FOLDED:
+        # As production exports are: untapped, eval mode, BatchNorm folded into the convolution before it
+        # (so a Conv -> Clip/Relu pair is what the fusion sees).
+        torch.onnx.export(model, x, os.path.join(out_dir, name + "_folded.onnx"), opset_version=opset,
+                          input_names=["input"], output_names=["logits"],
+                          dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+                          training=torch.onnx.TrainingMode.EVAL, do_constant_folding=True)
     np.save(os.path.join(out_dir, name + "_input.npy"), x.numpy().astype(np.float32))
     np.savez(os.path.join(out_dir, name + "_ref.npz"), **{n: r.numpy() for n, r in zip(names, ref)})
     return path

@@ -104,9 +104,12 @@ def main():
         check_determinism(v, fix, m)
     if "resnet18" in models:
         check_winograd(v, fix, "resnet18")
-    # ReLU fusion: the same bits with and without it.
+    # ReLU and Clip (ReLU6) fusion: the same bits with and without it.
     for m in [m for m in ("resnet18", "alexnet", "vgg11", "squeezenet", "googlenet") if m in models]:
         check_fusion(v, fix, m)
+    if "mobilenet_v2" in models:
+        check_fusion(v, fix, "mobilenet_v2", "Clip")  # BatchNormalization + Clip
+        check_fusion(v, fix, "mobilenet_v2", "Clip", "_folded")  # Conv + Clip (oneDNN post-op)
 
 
 def check_winograd(v, fix, m):
@@ -136,34 +139,40 @@ def check_winograd(v, fix, m):
         vtref.check(changed > 0, f"{m}: f32-winograd changed no convolution (Winograd not used?)")
 
 
-def check_fusion(v, fix, m):
-    """Capturing only the Relu outputs leaves the Conv/Gemm outputs before them unobserved, so ventral fuses
-    each such ReLU into its producer (a oneDNN post-op). Every file (the captured Relu layers and the logits)
-    must be bit-identical to a run with VENTRAL_NN_NO_FUSION=1, and the profile must report fused Relus in
-    the first run only."""
-    model, x = os.path.join(fix, m + "_plain.onnx"), os.path.join(fix, m + "_input.npy")
+def check_fusion(v, fix, m, op="Relu", variant="_plain"):
+    """Capturing only the Relu (or Clip) outputs leaves the Conv/Gemm outputs before them unobserved, so
+    ventral fuses each such activation into its producer (a oneDNN post-op). Every file (the captured
+    activation layers and the logits) must be bit-identical to a run with VENTRAL_NN_NO_FUSION=1, and the
+    profile must report fused activations in the first run only. variant "_folded": the model exported
+    with BatchNorm folded, whose logits must also match PyTorch's."""
+    model, x = os.path.join(fix, m + variant + ".onnx"), os.path.join(fix, m + "_input.npy")
     dirs, relu_fused = {}, {}
     for tag, env in (("fused", {}), ("unfused", {"VENTRAL_NN_NO_FUSION": "1"})):
-        d = v.path(f"fusion_{m}_{tag}")
-        r = v.run("run", model, "--input", x, "--out", d, "--capture", "op:Relu", "--batch", "2", "--profile",
+        d = v.path(f"fusion_{m}{variant}_{tag}")
+        r = v.run("run", model, "--input", x, "--out", d, "--capture", "op:" + op, "--batch", "2", "--profile",
                   env=env)
-        vtref.check(r.returncode == 0, f"{m}: --capture op:Relu ({tag}) failed: {r.stderr[-300:]}")
+        vtref.check(r.returncode == 0, f"{m}: --capture op:{op} ({tag}) failed: {r.stderr[-300:]}")
         if r.returncode != 0:
             return
         dirs[tag] = d
-        row = [line for line in r.stderr.splitlines() if line.startswith("Relu ")]
+        row = [line for line in r.stderr.splitlines() if line.startswith(op + " ")]
         relu_fused[tag] = int(row[0].split("(")[1].split()[0]) if row and "fused" in row[0] else 0
     man = load_manifest(dirs["fused"])
     diff = [e["name"] for e in man
             if np.load(os.path.join(dirs["fused"], e["file"])).tobytes() !=
             np.load(os.path.join(dirs["unfused"], e["file"])).tobytes()]
     n_relu = sum(e["kind"] == "layer" for e in man)
-    print(f"  fusion ({m}): {n_relu} Relu layers + logits, {len(diff)} differ from the unfused run; "
+    if variant == "_folded":
+        ref = np.load(os.path.join(fix, m + "_ref.npz"))["logits"]
+        got = np.load(os.path.join(dirs["fused"], [e for e in man if e["kind"] == "output"][0]["file"]))
+        err = float(np.abs(got.astype(np.float64) - ref).max()) / (float(np.abs(ref).max()) or 1.0)
+        vtref.check(err <= TOL, f"{m}{variant}: logits error {err:.3g} > {TOL}")
+    print(f"  fusion ({m}{variant}): {n_relu} {op} layers + logits, {len(diff)} differ from the unfused run; "
           f"{relu_fused['fused']} fused")
-    vtref.check(n_relu > 0, f"{m}: no Relu layer captured")
+    vtref.check(n_relu > 0, f"{m}: no {op} layer captured")
     vtref.check(relu_fused["fused"] > 0 and relu_fused["unfused"] == 0,
-                f"{m}: expected fused Relus only without VENTRAL_NN_NO_FUSION, got {relu_fused}")
-    vtref.check(not diff, f"{m}: ReLU fusion changed {diff[:5]}")
+                f"{m}: expected fused {op}s only without VENTRAL_NN_NO_FUSION, got {relu_fused}")
+    vtref.check(not diff, f"{m}: {op} fusion changed {diff[:5]}")
 
 
 def check_determinism(v, fix, m):

@@ -130,7 +130,7 @@ typedef struct conv_state {
     dnnl_memory_t wei, bias;
     const void *wei_src;     /* the weight data the reordered copy was made from */
     bool src_nhwc, dst_nhwc; /* user-side layouts the primitive was built for */
-    bool relu;               /* built with a ReLU post-op (vt_opctx.fuse_relu) */
+    vt_act act;              /* built with this activation as a post-op (vt_opctx.fuse) */
     int64_t cut[2];          /* ConvTranspose: trailing output rows/columns past the last window (bias only) */
 } conv_state;
 
@@ -259,7 +259,7 @@ static vt_status conv_create(vt_opctx *c, const vt_window *w, conv_state *s)
             &cd, dnnl_forward_inference, pass == 0 ? dnnl_convolution_winograd : dnnl_convolution_direct, &src_any,
             &wei_any, has_bias ? &bias_md : NULL, &dst_any, strides, dil, pl, pr);
         dnnl_primitive_attr_t attr = NULL;
-        if (e == dnnl_success) e = vt_dnnl_attr(c->g, s->relu, &attr);
+        if (e == dnnl_success) e = vt_dnnl_attr(c->g, s->act, &attr);
         if (e == dnnl_success) e = dnnl_primitive_desc_create(&pd, &cd, attr, vt_dnnl_engine(), NULL);
         if (attr) dnnl_primitive_attr_destroy(attr);
         if (e != dnnl_success) pd = NULL;
@@ -286,7 +286,7 @@ static vt_status conv_run(vt_opctx *c)
      * consecutive convolutions then need no layout change in between. */
     bool src_nhwc = c->in_nhwc[0], dst_nhwc = c->in[0]->rank == 4 && !c->want_plain_out;
     conv_state *s = c->node->state;
-    if (s && (s->src_nhwc != src_nhwc || s->dst_nhwc != dst_nhwc || s->relu != c->fuse_relu)) {
+    if (s && (s->src_nhwc != src_nhwc || s->dst_nhwc != dst_nhwc || !vt_act_equal(s->act, c->fuse))) {
         conv_release(c->node);
         s = NULL;
     }
@@ -296,14 +296,14 @@ static vt_status conv_run(vt_opctx *c)
         c->node->state = s;
         s->src_nhwc = src_nhwc;
         s->dst_nhwc = dst_nhwc;
-        s->relu = c->fuse_relu;
+        s->act = c->fuse;
         if ((st = conv_create(c, &w, s)) != VT_OK) {
             conv_release(c->node);
             return st;
         }
     }
     c->out_nhwc[0] = s->dst_nhwc;
-    c->fused_relu = s->relu;
+    c->fused = s->act.kind != VT_ACT_NONE;
     return state_exec(c, s, c->out[0]->data, "convolution");
 }
 
@@ -411,7 +411,7 @@ static bool convt_create(vt_opctx *c, const vt_window *w, const int64_t *osh, co
                                                          &src_any, &wei_any, has_bias ? &bias_md : NULL, &dst_any,
                                                          strides, dil, pl, pr);
     dnnl_primitive_attr_t attr = NULL;
-    if (e == dnnl_success) e = vt_dnnl_attr(c->g, false, &attr);
+    if (e == dnnl_success) e = vt_dnnl_attr(c->g, (vt_act){.kind = VT_ACT_NONE}, &attr);
     dnnl_primitive_desc_t pd = NULL;
     if (e == dnnl_success) e = dnnl_primitive_desc_create(&pd, &desc, attr, vt_dnnl_engine(), NULL);
     if (attr) dnnl_primitive_attr_destroy(attr);

@@ -115,15 +115,19 @@ dnnl_status_t vt_dnnl_arg_out_finish(vt_dnnl_arg *a)
     return vt_dnnl_exec(a->reorder, 2, args);
 }
 
-dnnl_status_t vt_dnnl_attr(const vt_graph *g, bool relu, dnnl_primitive_attr_t *attr)
+dnnl_status_t vt_dnnl_attr(const vt_graph *g, vt_act act, dnnl_primitive_attr_t *attr)
 {
     dnnl_status_t s = dnnl_primitive_attr_create(attr);
     if (s == dnnl_success && g->precision == VT_PRECISION_BF16)
         s = dnnl_primitive_attr_set_fpmath_mode(*attr, dnnl_fpmath_mode_bf16);
-    if (s == dnnl_success && relu) {
+    if (s == dnnl_success && act.kind != VT_ACT_NONE) {
         dnnl_post_ops_t po = NULL;
         s = dnnl_post_ops_create(&po);
-        if (s == dnnl_success) s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
+        /* clip_v2 keeps x when x == lo (clip would write lo: -0 instead of +0), as the Clip op does. */
+        if (s == dnnl_success && act.kind == VT_ACT_RELU)
+            s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
+        else if (s == dnnl_success)
+            s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_clip_v2, act.lo, act.hi);
         if (s == dnnl_success) s = dnnl_primitive_attr_set_post_ops(*attr, po);
         if (po) dnnl_post_ops_destroy(po);
     }

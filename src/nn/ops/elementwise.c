@@ -230,7 +230,7 @@ typedef enum {
     B_OR,
     B_XOR,
     B_PRELU,
-    B_ADD_RELU /* Add with the ReLU of the one Relu reading it fused in (vt_opctx.fuse_relu; float32 only) */
+    B_ADD_RELU /* Add with the ReLU of the one Relu reading it fused in (vt_opctx.fuse; float32 only) */
 } binary_kind;
 
 static binary_kind binary_of(const char *t)
@@ -519,10 +519,10 @@ static vt_status binary_run(vt_opctx *c)
     }
     /* A two-input float32 Add may apply the ReLU of its only reader (the residual Add + ReLU of a
      * ResNet block) in the same pass; the values are the same bits as Add then Relu. */
-    if (k == B_ADD && c->fuse_relu && c->n_in == 2 && !strcmp(c->node->op_type, "Add") && c->in[0]->dtype == VT_F32 &&
-        b->dtype == VT_F32 && out->dtype == VT_F32) {
+    if (k == B_ADD && c->fuse.kind == VT_ACT_RELU && c->n_in == 2 && !strcmp(c->node->op_type, "Add") &&
+        c->in[0]->dtype == VT_F32 && b->dtype == VT_F32 && out->dtype == VT_F32) {
         k = B_ADD_RELU;
-        c->fused_relu = true;
+        c->fused = true;
     }
     binary_apply(k, c->in[0], b, out, fmod_mode);
     vt_tensor_free(conv);

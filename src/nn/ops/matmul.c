@@ -97,7 +97,7 @@ typedef struct mm_state {
     dnnl_primitive_t prim;
     dnnl_memory_t a, b, c, bias;
     bool bf16;     /* A and B are converted to bfloat16 before the call */
-    bool relu;     /* built with a ReLU post-op (vt_opctx.fuse_relu) */
+    vt_act act;    /* built with this activation as a post-op (vt_opctx.fuse) */
     uint16_t *b16; /* constant B converted once (bf16 mode) */
 } mm_state;
 
@@ -175,7 +175,7 @@ static vt_status mm_create(vt_opctx *c, const mm_shape *p, const vt_tensor *bias
     dnnl_matmul_desc_t md;
     e = dnnl_matmul_desc_init(&md, &amd, &bmd, bias ? &biasmd : NULL, &cmd);
     dnnl_primitive_attr_t attr = NULL;
-    if (e == dnnl_success) e = vt_dnnl_attr(c->g, s->relu, &attr);
+    if (e == dnnl_success) e = vt_dnnl_attr(c->g, s->act, &attr);
     dnnl_primitive_desc_t pd = NULL;
     if (e == dnnl_success) e = dnnl_primitive_desc_create(&pd, &md, attr, vt_dnnl_engine(), NULL);
     if (attr) dnnl_primitive_attr_destroy(attr);
@@ -204,7 +204,7 @@ static vt_status mm_exec(vt_opctx *c, const mm_shape *p, const vt_tensor *bias, 
     }
     mm_state *s = c->node->state;
     vt_status st;
-    if (s && s->relu != c->fuse_relu) {
+    if (s && !vt_act_equal(s->act, c->fuse)) {
         mm_release(c->node);
         s = NULL;
     }
@@ -212,7 +212,7 @@ static vt_status mm_exec(vt_opctx *c, const mm_shape *p, const vt_tensor *bias, 
         s = vt_calloc(1, sizeof *s);
         if (!s) return VT_ERR_NOMEM;
         c->node->state = s;
-        s->relu = c->fuse_relu;
+        s->act = c->fuse;
         if ((st = mm_create(c, p, bias, s)) != VT_OK) {
             mm_release(c->node);
             return st;
@@ -249,7 +249,7 @@ static vt_status mm_exec(vt_opctx *c, const mm_shape *p, const vt_tensor *bias, 
             {DNNL_ARG_SRC, s->a}, {DNNL_ARG_WEIGHTS, s->b}, {DNNL_ARG_DST, s->c}, {DNNL_ARG_BIAS, s->bias}};
         e = vt_dnnl_exec(s->prim, bias ? 4 : 3, args);
     }
-    c->fused_relu = s->relu;
+    c->fused = s->act.kind != VT_ACT_NONE;
     return vt_dnnl_check(c, e, "matmul");
 }
 

@@ -35,23 +35,24 @@ static bool bn_accepts_nhwc(const vt_opctx *c)
     return c->in[0]->rank == 4;
 }
 
-/* One row of y = (x - m) * a + b: per element (m, a, b arrays, NHWC) or one channel (scalars, NCHW);
- * with `relu`, then max(y, 0) exactly as the Relu op computes it (y > 0 ? y : 0). */
+/* The fused activation exactly as the Relu (y > 0 ? y : 0) and Clip ops compute it. */
+static inline float bn_act(float v, vt_act_kind k, float lo, float hi)
+{
+    if (k == VT_ACT_RELU) return v > 0 ? v : 0.0f;
+    if (k == VT_ACT_CLIP) return v < lo ? lo : v > hi ? hi : v;
+    return v;
+}
+
+/* One row of y = act((x - m) * a + b): per element (m, a, b arrays, NHWC) or one channel (scalars, NCHW). */
 VT_VEC_CLONES static void bn_row(const float *x, float *y, int64_t n, const float *m, const float *a, const float *b,
-                                 float m1, float a1, float b1, bool relu)
+                                 float m1, float a1, float b1, vt_act_kind k, float lo, float hi)
 {
     if (m) {
 #pragma omp simd
-        for (int64_t i = 0; i < n; i++) {
-            float v = (x[i] - m[i]) * a[i] + b[i];
-            y[i] = relu && !(v > 0) ? 0.0f : v;
-        }
+        for (int64_t i = 0; i < n; i++) y[i] = bn_act((x[i] - m[i]) * a[i] + b[i], k, lo, hi);
     } else {
 #pragma omp simd
-        for (int64_t i = 0; i < n; i++) {
-            float v = (x[i] - m1) * a1 + b1;
-            y[i] = relu && !(v > 0) ? 0.0f : v;
-        }
+        for (int64_t i = 0; i < n; i++) y[i] = bn_act((x[i] - m1) * a1 + b1, k, lo, hi);
     }
 }
 
@@ -64,21 +65,23 @@ static vt_status bn_run(vt_opctx *c)
     const float *xd = x->data;
     float *yd = c->out[0]->data;
     c->out_nhwc[0] = c->in_nhwc[0];
+    vt_act act = c->fuse;
     /* PyTorch's eval form: y = (x - mean) * (scale / sqrt(var + eps)) + bias, in float. */
     float *a = vt_malloc((size_t)(C ? C : 1), sizeof *a);
     if (!a) return VT_ERR_NOMEM;
     for (int64_t ch = 0; ch < C; ch++) a[ch] = sc[ch] / sqrtf(var[ch] + eps);
     if (c->in_nhwc[0]) { /* N x HW x C: the channel is the innermost index */
 #pragma omp parallel for schedule(static) if (N * C * sp > 32768)
-        for (int64_t p = 0; p < N * sp; p++) bn_row(xd + p * C, yd + p * C, C, mean, a, b, 0, 0, 0, c->fuse_relu);
+        for (int64_t p = 0; p < N * sp; p++)
+            bn_row(xd + p * C, yd + p * C, C, mean, a, b, 0, 0, 0, act.kind, act.lo, act.hi);
     } else {
 #pragma omp parallel for schedule(static) if (N * C * sp > 32768)
         for (int64_t p = 0; p < N * C; p++) {
             int64_t ch = p % C;
-            bn_row(xd + p * sp, yd + p * sp, sp, NULL, NULL, NULL, mean[ch], a[ch], b[ch], c->fuse_relu);
+            bn_row(xd + p * sp, yd + p * sp, sp, NULL, NULL, NULL, mean[ch], a[ch], b[ch], act.kind, act.lo, act.hi);
         }
     }
-    c->fused_relu = c->fuse_relu;
+    c->fused = act.kind != VT_ACT_NONE;
     free(a);
     return VT_OK;
 }

@@ -96,7 +96,7 @@ void *vt_graph_scratch(vt_graph *g, int slot, size_t bytes);
 /* Executes a primitive and waits. */
 dnnl_status_t vt_dnnl_exec(dnnl_primitive_t p, int nargs, const dnnl_exec_arg_t *args);
 /* Primitive attributes for the graph's precision (bf16 => fpmath mode bf16, scratchpad user-less),
- * with a ReLU post-op when `relu` (vt_opctx.fuse_relu). */
-dnnl_status_t vt_dnnl_attr(const vt_graph *g, bool relu, dnnl_primitive_attr_t *attr);
+ * with the activation `act` (vt_opctx.fuse) as an eltwise post-op. */
+dnnl_status_t vt_dnnl_attr(const vt_graph *g, vt_act act, dnnl_primitive_attr_t *attr);
 
 #endif
