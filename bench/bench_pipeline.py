@@ -25,8 +25,8 @@ The data (written once per size into --workdir, reused by later runs with the sa
 
 The two pipelines (same thread count for both: --threads, default 2):
   ventral: `ventral extract MODEL.onnx --stimuli images.npy --out F.h5 --eps 0.1 --batch B` (every node
-    output captured, SRP on the fly) then, per subject, `ventral score --features F.h5 --brain Bs.h5
-    --metrics crsa,versa --split odd-even --bootstrap 0`.
+    output captured, SRP on the fly) then one `ventral score --features F.h5 --brain B1.h5 --brain B2.h5 ...
+    --metrics crsa,versa --split odd-even --bootstrap 0` for every subject (one pass over the layers).
   Python: PyTorch forward hooks on every leaf module (every call is a layer, as in Conwell et al.'s
     pipeline); each hooked output is flattened and projected inside the hook, batch by batch, with
     scikit-learn's SparseRandomProjection (eps 0.1 -> k = johnson_lindenstrauss_min_dim(N, 0.1), fitted once per
@@ -208,18 +208,18 @@ def run_ventral(args, onnx_path, images, brains, out):
     t_ex, m_ex, o, e = run_timed(cmd, env)
     cpu = LAST_CPU[0]
     print(f"  extract: {t_ex:.1f} s (CPU {cpu:.1f} s), peak {m_ex / 2**30:.2f} GiB", flush=True)
-    t_sc, m_sc = 0.0, 0
+    # Every subject in one call: one pass over the layers, sharing each layer's read, effective
+    # dimensionality, model RSMs and ridge decomposition (the subjects saw the same stimuli).
+    cmd = [v, "--threads", str(args.threads), "score", "--features", feats]
     for b in brains:
-        cmd = [v, "--threads", str(args.threads), "score", "--features", feats, "--brain", b, "--db", db,
-               "--metrics", "crsa,versa", "--split", "odd-even", "--bootstrap", "0",
-               "--alphas", ",".join(repr(a) for a in ALPHAS), "--model-name", os.path.basename(onnx_path)[:-5],
-               "--random" if not args.trained else "--trained"]
-        t, m, o, e = run_timed(cmd, env)
-        cpu += LAST_CPU[0]
-        t_sc += t
-        m_sc = max(m_sc, m)
-        print(f"  score {os.path.basename(b)}: {t:.1f} s (CPU {LAST_CPU[0]:.1f} s), peak {m / 2**30:.2f} GiB",
-              flush=True)
+        cmd += ["--brain", b]
+    cmd += ["--db", db, "--metrics", "crsa,versa", "--split", "odd-even", "--bootstrap", "0",
+            "--alphas", ",".join(repr(a) for a in ALPHAS), "--model-name", os.path.basename(onnx_path)[:-5],
+            "--random" if not args.trained else "--trained"]
+    t_sc, m_sc, o, e = run_timed(cmd, env)
+    cpu += LAST_CPU[0]
+    print(f"  score {len(brains)} subject(s) in one call: {t_sc:.1f} s (CPU {LAST_CPU[0]:.1f} s), "
+          f"peak {m_sc / 2**30:.2f} GiB", flush=True)
     r = subprocess.run([v, "results", "export", "--db", db, "--format", "csv"], capture_output=True, text=True,
                        check=True)
     rows = list(csv.DictReader(io.StringIO(r.stdout)))

@@ -218,6 +218,68 @@ static void test_argument_errors(void)
     vt_tensor_free(coef);
 }
 
+/* A prepared model fitted several times (two target sets, as two subjects on one layer; once more
+ * with a float32 coef, which needs the lazily built float32 basis) gives exactly vt_ridge_fit's
+ * bits, in the kernel form (with the triangular sweep: 400 targets on 60 stimuli) and the SVD form. */
+static void test_prepared_model(void)
+{
+    for (int form = 0; form < 2; form++) {
+        int64_t n = form == 0 ? 60 : 90, p = form == 0 ? 150 : 20, v = 400, nt = 12;
+        vt_tensor *x = random_matrix(n, p, 31), *xt = random_matrix(nt, p, 32);
+        vt_tensor *y[2] = {random_matrix(n, v, 33), random_matrix(n, v, 34)};
+        for (int k = 0; k < 2; k++) /* a signal on top of the noise, so the alphas spread */
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t j = 0; j < v; j++)
+                    vt_tensor_f64(y[k])[i * v + j] += (1.0 + (double)(j % 7)) * vt_tensor_f64(x)[i * p + j % p];
+        vt_ridge_model *rm = NULL;
+        CHECK(vt_ridge_prepare(x, xt, NULL, &rm) == VT_OK);
+        for (int k = 0; k < 3 && rm; k++) {
+            fit ref, got;
+            CHECK(run_fit(x, y[k % 2], xt, 0, &ref) == VT_OK);
+            int64_t sc[2] = {p, v}, sl[2] = {n, v}, sp[2] = {nt, v};
+            got.alpha = vt_tensor_new(VT_F64, 1, &v);
+            got.intercept = vt_tensor_new(VT_F64, 1, &v);
+            got.coef = vt_tensor_new(k == 2 ? VT_F32 : VT_F64, 2, sc);
+            got.loo = vt_tensor_new(VT_F64, 2, sl);
+            got.pred = vt_tensor_new(VT_F64, 2, sp);
+            vt_ridge_outputs out = {got.alpha, got.coef, got.intercept, got.loo, got.pred, NULL};
+            vt_ridge_info info;
+            CHECK(vt_ridge_fit_prepared(rm, y[k % 2], NULL, &out, &info) == VT_OK);
+            if (form == 0) CHECK(info.triangular_sweep == 1);
+            CHECK(!memcmp(got.alpha->data, ref.alpha->data, vt_tensor_nbytes(ref.alpha)));
+            CHECK(!memcmp(got.intercept->data, ref.intercept->data, vt_tensor_nbytes(ref.intercept)));
+            CHECK(!memcmp(got.loo->data, ref.loo->data, vt_tensor_nbytes(ref.loo)));
+            CHECK(!memcmp(got.pred->data, ref.pred->data, vt_tensor_nbytes(ref.pred)));
+            if (k < 2) {
+                CHECK(!memcmp(got.coef->data, ref.coef->data, vt_tensor_nbytes(ref.coef)));
+            } else {
+                double err = 0, scale = 0;
+                for (int64_t i = 0; i < p * v; i++) {
+                    err = fmax(err, fabs(vt_tensor_f32(got.coef)[i] - vt_tensor_f64(ref.coef)[i]));
+                    scale = fmax(scale, fabs(vt_tensor_f64(ref.coef)[i]));
+                }
+                CHECK(err <= 1e-5 * scale);
+            }
+            free_fit(&ref);
+            free_fit(&got);
+        }
+        /* A fit the preparation cannot serve is refused, and the model stays usable. */
+        vt_ridge_model *no_test = NULL;
+        CHECK(vt_ridge_prepare(x, NULL, NULL, &no_test) == VT_OK);
+        vt_tensor *yt = random_matrix(nt, v, 35), *alpha = vt_tensor_new(VT_F64, 1, &v),
+                  *y3 = random_matrix(n + 1, v, 36);
+        vt_ridge_outputs ao = {alpha, NULL, NULL, NULL, NULL, NULL};
+        CHECK(vt_ridge_fit_prepared(no_test, y[0], yt, &ao, NULL) == VT_ERR_ARG);
+        CHECK(vt_ridge_fit_prepared(rm, y3, NULL, &ao, NULL) == VT_ERR_ARG);
+        CHECK(vt_ridge_fit_prepared(rm, y[0], NULL, &ao, NULL) == VT_OK);
+        CHECK(vt_ridge_fit_prepared(NULL, y[0], NULL, &ao, NULL) == VT_ERR_ARG);
+        vt_ridge_model_free(no_test);
+        vt_ridge_model_free(rm);
+        vt_tensor_free(yt), vt_tensor_free(alpha), vt_tensor_free(y3);
+        vt_tensor_free(x), vt_tensor_free(xt), vt_tensor_free(y[0]), vt_tensor_free(y[1]);
+    }
+}
+
 int main(void)
 {
     vt_threads_init();
@@ -225,5 +287,6 @@ int main(void)
     RUN(test_many_targets_streamed);
     RUN(test_constant_features);
     RUN(test_argument_errors);
+    RUN(test_prepared_model);
     return vt_test_summary();
 }

@@ -96,6 +96,20 @@ vt_status vt_ridge_fit(const vt_tensor *x_train, const vt_tensor *y_train, const
                        const vt_tensor *y_test, const vt_ridge_options *opt, const vt_ridge_outputs *out,
                        vt_ridge_info *info);
 
+/* The same fit in two steps, for many target sets on the same features (e.g. several subjects who
+ * saw the same stimuli): vt_ridge_prepare does everything that depends on X only (centring, the
+ * eigen or SVD decomposition, the per-alpha tables, x_test's kernel), once; each
+ * vt_ridge_fit_prepared then costs what depends on its targets. The results are the same bits as
+ * vt_ridge_fit's. `x_test` may be NULL (then no fit can ask for pred/score). The model keeps a copy
+ * of what it needs (not x_train/x_test themselves) and may be fitted any number of times, one at a
+ * time; info->seconds_decompose includes the preparation. */
+typedef struct vt_ridge_model vt_ridge_model;
+vt_status vt_ridge_prepare(const vt_tensor *x_train, const vt_tensor *x_test, const vt_ridge_options *opt,
+                           vt_ridge_model **model);
+vt_status vt_ridge_fit_prepared(vt_ridge_model *model, const vt_tensor *y_train, const vt_tensor *y_test,
+                                const vt_ridge_outputs *out, vt_ridge_info *info);
+void vt_ridge_model_free(vt_ridge_model *model);
+
 #ifdef __cplusplus
 }
 #endif

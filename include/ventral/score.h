@@ -93,6 +93,15 @@ void vt_score_summary_free(vt_score_summary *s);
 vt_status vt_score(const vt_features *f, const vt_brain *b, const vt_score_options *opt, vt_results *db, int64_t run_id,
                    const vt_results_model *model, vt_score_summary *summary);
 
+/* vt_score for several subjects (brains[k] into run_ids[k], summaries[k]; summaries may be NULL)
+ * in one pass over the layers: each layer is read, and its effective dimensionality computed, once;
+ * subjects whose train and test stimuli are the same (same stimuli, same split) also share the
+ * split features, the cRSA model RSMs and the ridge decomposition. The database ends up with the
+ * same rows as n_brains separate vt_score calls. */
+vt_status vt_score_many(const vt_features *f, int n_brains, const vt_brain *const *brains, const vt_score_options *opt,
+                        vt_results *db, const int64_t *run_ids, const vt_results_model *model,
+                        vt_score_summary *summaries);
+
 #ifdef __cplusplus
 }
 #endif

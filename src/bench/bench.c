@@ -205,6 +205,10 @@ static vt_status score_options(const vt_bench_config *c, vt_score_options *o)
     return VT_OK;
 }
 
+/* Responses (bytes of float32) of the brain stores held together while a model is scored against
+ * them in one pass (vt_score_many). */
+static const size_t BRAIN_GROUP_BYTES = (size_t)1 << 30;
+
 typedef struct counts {
     int extracted, cached, scored, skipped;
 } counts;
@@ -248,37 +252,74 @@ static vt_status run_model(const vt_bench_config *c, int mi, int64_t run, vt_ben
     }
     vt_score_options opt;
     if (st == VT_OK) st = score_options(c, &opt);
-    for (int b = 0; st == VT_OK && todo > 0 && b < c->n_brain; b++) {
-        if (pair_done(done, m->name, sha, subjects[b])) {
-            n->skipped++;
-            say(log, user, "%s vs %s: already scored, skipped", m->name, subjects[b]);
+    vt_results_model rm = vt_results_model_init();
+    rm.name = m->name;
+    rm.sha256 = sha;
+    rm.family = m->family;
+    rm.task = m->task;
+    rm.training_data = m->training_data;
+    rm.trained = m->trained;
+    rm.top1 = m->top1;
+    rm.n_params = m->params;
+    rm.transform = m->transform ? m->transform : c->transform;
+    /* The subjects still to score, in groups scored in one pass over the layers (vt_score_many
+     * shares each layer's work among them); a group holds brain stores of at most
+     * BRAIN_GROUP_BYTES of responses together, so memory stays bounded for large stores. */
+    vt_brain **group = vt_calloc((size_t)c->n_brain, sizeof *group);
+    int *group_idx = vt_calloc((size_t)c->n_brain, sizeof *group_idx);
+    if (st == VT_OK && (!group || !group_idx)) st = VT_ERR_NOMEM;
+    for (int b = 0; st == VT_OK && todo > 0 && b < c->n_brain;) {
+        int ng = 0;
+        size_t bytes = 0;
+        double t0 = omp_get_wtime();
+        for (; st == VT_OK && b < c->n_brain; b++) {
+            if (pair_done(done, m->name, sha, subjects[b])) {
+                n->skipped++;
+                say(log, user, "%s vs %s: already scored, skipped", m->name, subjects[b]);
+                continue;
+            }
+            vt_brain *br = NULL;
+            st = vt_brain_read(c->brain[b], &br);
+            if (st != VT_OK) {
+                st = vt_fail_context(st, "%s vs %s: ", m->name, c->brain[b]);
+                break;
+            }
+            size_t sz = vt_tensor_nbytes(br->responses);
+            if (ng > 0 && bytes + sz > BRAIN_GROUP_BYTES) { /* the next group starts with this store */
+                vt_brain_free(br);
+                break;
+            }
+            group[ng] = br, group_idx[ng] = b, ng++;
+            bytes += sz;
+        }
+        if (st != VT_OK || ng == 0) {
+            for (int k = 0; k < ng; k++) vt_brain_free(group[k]);
             continue;
         }
-        vt_brain *br = NULL;
-        double t0 = omp_get_wtime();
-        st = vt_brain_read(c->brain[b], &br);
-        vt_results_model rm = vt_results_model_init();
-        rm.name = m->name;
-        rm.sha256 = sha;
-        rm.family = m->family;
-        rm.task = m->task;
-        rm.training_data = m->training_data;
-        rm.trained = m->trained;
-        rm.top1 = m->top1;
-        rm.n_params = m->params;
-        rm.transform = m->transform ? m->transform : c->transform;
-        vt_score_summary sum;
-        if (st == VT_OK) st = vt_score(f, br, &opt, db, run, &rm, &sum);
+        int64_t *runs = vt_malloc((size_t)ng, sizeof *runs);
+        vt_score_summary *sums = vt_calloc((size_t)ng, sizeof *sums);
+        if (!runs || !sums) st = VT_ERR_NOMEM;
+        for (int k = 0; st == VT_OK && k < ng; k++) runs[k] = run;
+        if (st == VT_OK) st = vt_score_many(f, ng, (const vt_brain *const *)group, &opt, db, runs, &rm, sums);
         if (st == VT_OK) {
-            n->scored++;
-            say(log, user, "%s vs %s: %lld layers scored in %.1f s", m->name, subjects[b], (long long)sum.layers_scored,
-                omp_get_wtime() - t0);
-            vt_score_summary_free(&sum);
+            for (int k = 0; k < ng; k++) {
+                n->scored++;
+                say(log, user, "%s vs %s: %lld layers scored in %.1f s%s", m->name, subjects[group_idx[k]],
+                    (long long)sums[k].layers_scored, omp_get_wtime() - t0,
+                    ng > 1 ? " (subjects scored together)" : "");
+                vt_score_summary_free(&sums[k]);
+            }
+        } else if (ng == 1) {
+            st = vt_fail_context(st, "%s vs %s: ", m->name, c->brain[group_idx[0]]);
         } else {
-            st = vt_fail_context(st, "%s vs %s: ", m->name, c->brain[b]);
+            st = vt_fail_context(st, "%s vs %d subjects from %s: ", m->name, ng, c->brain[group_idx[0]]);
         }
-        vt_brain_free(br);
+        free(runs);
+        free(sums);
+        for (int k = 0; k < ng; k++) vt_brain_free(group[k]);
     }
+    free(group);
+    free(group_idx);
     for (int b = 0; subjects && b < c->n_brain; b++) free(subjects[b]);
     free(subjects);
     vt_features_free(f);

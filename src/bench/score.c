@@ -570,47 +570,123 @@ static vt_tensor *keep_predictions(const scorer *s, const roi_data *R, int m, do
     return t;
 }
 
-static vt_status score_layer(scorer *s, int li, int64_t *scored)
+/* Per-layer work that does not depend on the brain data, shared by the subjects scored in one pass
+ * (vt_score_many): the layer's features and effective dimensionality, and, for subjects with the
+ * same train and test rows (the same stimuli in the same split), the split's features, the cRSA
+ * model RSMs and the prepared ridge model (the decomposition of the train features). */
+typedef struct layer_cache {
+    int li; /* the layer held, -1: none */
+    vt_tensor *x;
+    double ed;
+    int64_t *rows_tr, *rows_te, n_tr, n_te; /* the rows the split part was made for (NULL: none) */
+    vt_tensor *xtr, *xte, *rsm_tr, *rsm_te;
+    vt_ridge_model *ridge;
+} layer_cache;
+
+static void cache_clear_split(layer_cache *c)
+{
+    free(c->rows_tr);
+    free(c->rows_te);
+    vt_tensor_free(c->xtr);
+    vt_tensor_free(c->xte);
+    vt_tensor_free(c->rsm_tr);
+    vt_tensor_free(c->rsm_te);
+    vt_ridge_model_free(c->ridge);
+    c->rows_tr = c->rows_te = NULL;
+    c->xtr = c->xte = c->rsm_tr = c->rsm_te = NULL;
+    c->ridge = NULL;
+}
+
+static void cache_clear(layer_cache *c)
+{
+    cache_clear_split(c);
+    vt_tensor_free(c->x);
+    c->x = NULL;
+    c->li = -1;
+}
+
+/* Layer li's features and effective dimensionality, read once per layer. */
+static vt_status cache_layer(scorer *s, layer_cache *c, int li)
+{
+    if (c->li == li) return VT_OK;
+    cache_clear(c);
+    vt_status st = vt_features_read_layer(s->f, li, &c->x);
+    if (st != VT_OK) return st;
+    c->li = li;
+    if (vt_dim_participation_ratio(c->x, &c->ed) != VT_OK) c->ed = NAN;
+    return VT_OK;
+}
+
+static bool same_rows(const int64_t *a, int64_t na, const int64_t *b, int64_t nb)
+{
+    return a && na == nb && memcmp(a, b, sizeof *a * (size_t)na) == 0;
+}
+
+/* The split part of the cache for these rows: train/test features (standardised on the train
+ * stimuli when the protocol asks, after the cRSA RSMs are taken from the raw ones), the cRSA
+ * RSMs, and with `ridge` the prepared ridge model. Kept when the rows are the ones it holds. */
+static vt_status cache_split(scorer *s, layer_cache *c, const int64_t *rows_tr, const int64_t *rows_te,
+                             const vt_ridge_options *ropt, bool ridge)
+{
+    if (same_rows(c->rows_tr, c->n_tr, rows_tr, s->n_train) && same_rows(c->rows_te, c->n_te, rows_te, s->n_test))
+        return VT_OK;
+    cache_clear_split(c);
+    const vt_feature_layer *L = &s->f->layers[c->li];
+    vt_status st = VT_OK;
+    c->rows_tr = vt_malloc((size_t)s->n_train, sizeof *c->rows_tr);
+    c->rows_te = vt_malloc((size_t)s->n_test, sizeof *c->rows_te);
+    c->xtr = gather_rows(c->x, rows_tr, s->n_train);
+    c->xte = gather_rows(c->x, rows_te, s->n_test);
+    if (!c->rows_tr || !c->rows_te || !c->xtr || !c->xte) st = VT_ERR_NOMEM;
+    if (st == VT_OK) {
+        memcpy(c->rows_tr, rows_tr, sizeof *rows_tr * (size_t)s->n_train);
+        memcpy(c->rows_te, rows_te, sizeof *rows_te * (size_t)s->n_test);
+        c->n_tr = s->n_train, c->n_te = s->n_test;
+    }
+    /* cRSA: the layer's own RSMs, shared by every ROI; under crsa_unprojected the store's RSM of
+     * the unprojected features restricted to each half (vt_score checked that it is there, or
+     * that the stored features are the unprojected ones). */
+    if (st == VT_OK && (s->opt->metrics & VT_SCORE_CRSA) && s->opt->crsa_unprojected && L->has_rsm) {
+        vt_tensor *full = NULL;
+        st = vt_features_read_rsm(s->f, c->li, &full);
+        if (st == VT_OK) {
+            c->rsm_tr = sub_square(full, rows_tr, s->n_train);
+            c->rsm_te = sub_square(full, rows_te, s->n_test);
+        }
+        vt_tensor_free(full);
+    } else if (st == VT_OK && (s->opt->metrics & VT_SCORE_CRSA)) {
+        if (vt_rsm_new(c->xtr, VT_RSM_PEARSON, &c->rsm_tr) != VT_OK) c->rsm_tr = NULL;
+        if (vt_rsm_new(c->xte, VT_RSM_PEARSON, &c->rsm_te) != VT_OK) c->rsm_te = NULL;
+    }
+    if (st == VT_OK && s->opt->standardize && (s->opt->metrics & (VT_SCORE_ALL | VT_SCORE_PREDICTIVITY)))
+        standardise(c->xtr, c->xte);
+    if (st == VT_OK && ridge) st = vt_ridge_prepare(c->xtr, c->xte, ropt, &c->ridge);
+    if (st != VT_OK) cache_clear_split(c);
+    return st;
+}
+
+static vt_status score_layer(scorer *s, int li, int64_t *scored, layer_cache *lc)
 {
     const vt_feature_layer *L = &s->f->layers[li];
-    vt_tensor *x = NULL, *xtr = NULL, *xte = NULL, *rsm_tr = NULL, *rsm_te = NULL;
     vt_tensor *alpha = NULL, *loo = NULL, *pred = NULL, *score = NULL, *cv_tr = NULL, *cv_te = NULL;
-    vt_status st = vt_features_read_layer(s->f, li, &x);
+    vt_status st = cache_layer(s, lc, li);
     if (st != VT_OK) return st;
     int64_t *rows_tr = vt_malloc((size_t)s->n_train, sizeof(int64_t)),
             *rows_te = vt_malloc((size_t)s->n_test, sizeof(int64_t));
     if (!rows_tr || !rows_te) st = VT_ERR_NOMEM;
     for (int64_t i = 0; st == VT_OK && i < s->n_train; i++) rows_tr[i] = s->feat_row[s->train[i]];
     for (int64_t i = 0; st == VT_OK && i < s->n_test; i++) rows_te[i] = s->feat_row[s->test[i]];
-    if (st == VT_OK && (!(xtr = gather_rows(x, rows_tr, s->n_train)) || !(xte = gather_rows(x, rows_te, s->n_test))))
-        st = VT_ERR_NOMEM;
-    double ed = NAN;
-    if (st == VT_OK && vt_dim_participation_ratio(x, &ed) != VT_OK) ed = NAN;
-    vt_tensor_free(x);
-    x = NULL;
+    double ed = lc->ed;
     if (st == VT_OK && L->width == 0) goto done; /* an empty layer carries nothing to score */
-    /* cRSA: the layer's own RSMs, shared by every ROI; under crsa_unprojected the store's RSM of
-     * the unprojected features restricted to each half (vt_score checked that it is there, or
-     * that the stored features are the unprojected ones). */
-    if (st == VT_OK && (s->opt->metrics & VT_SCORE_CRSA) && s->opt->crsa_unprojected && L->has_rsm) {
-        vt_tensor *full = NULL;
-        st = vt_features_read_rsm(s->f, li, &full);
-        if (st == VT_OK) {
-            rsm_tr = sub_square(full, rows_tr, s->n_train);
-            rsm_te = sub_square(full, rows_te, s->n_test);
-        }
-        vt_tensor_free(full);
-    } else if (st == VT_OK && (s->opt->metrics & VT_SCORE_CRSA)) {
-        if (vt_rsm_new(xtr, VT_RSM_PEARSON, &rsm_tr) != VT_OK) rsm_tr = NULL;
-        if (vt_rsm_new(xte, VT_RSM_PEARSON, &rsm_te) != VT_OK) rsm_te = NULL;
-    }
     vt_ridge_options ropt;
     vt_ridge_options_init(&ropt);
     ropt.alphas = s->opt->alphas;
     ropt.n_alphas = s->opt->n_alphas;
     ropt.criterion = s->opt->criterion;
-    if (st == VT_OK && s->opt->standardize && (s->opt->metrics & (VT_SCORE_ALL | VT_SCORE_PREDICTIVITY)))
-        standardise(xtr, xte);
+    bool ridge = (s->opt->metrics & (VT_SCORE_VERSA | VT_SCORE_ENCODING)) != 0;
+    if (st == VT_OK && (st = cache_split(s, lc, rows_tr, rows_te, &ropt, ridge)) != VT_OK)
+        st = vt_fail_context(st, "layer '%s': ", L->name);
+    const vt_tensor *xtr = lc->xtr, *xte = lc->xte, *rsm_tr = lc->rsm_tr, *rsm_te = lc->rsm_te;
     /* Neural predictivity (METHODS §10): k-fold cross-validated ridge predictions within each split. */
     if (st == VT_OK && (s->opt->metrics & VT_SCORE_PREDICTIVITY)) {
         int64_t v = s->b->n_units, str[2] = {s->n_train, v}, ste[2] = {s->n_test, v};
@@ -630,7 +706,7 @@ static vt_status score_layer(scorer *s, int li, int64_t *scored)
         score = vt_tensor_new(VT_F64, 1, &v);
         if (!alpha || !loo || !pred || !score) st = VT_ERR_NOMEM;
         vt_ridge_outputs out = {alpha, NULL, NULL, loo, pred, score};
-        if (st == VT_OK) st = vt_ridge_fit(xtr, s->ytr_all, xte, s->yte_all, &ropt, &out, NULL);
+        if (st == VT_OK) st = vt_ridge_fit_prepared(lc->ridge, s->ytr_all, s->yte_all, &out, NULL);
         if (st != VT_OK) st = vt_fail_context(st, "layer '%s': ", L->name);
     }
     int64_t layer_id = 0;
@@ -714,11 +790,6 @@ static vt_status score_layer(scorer *s, int li, int64_t *scored)
 done:
     free(rows_tr);
     free(rows_te);
-    vt_tensor_free(x);
-    vt_tensor_free(xtr);
-    vt_tensor_free(xte);
-    vt_tensor_free(rsm_tr);
-    vt_tensor_free(rsm_te);
     vt_tensor_free(alpha);
     vt_tensor_free(loo);
     vt_tensor_free(pred);
@@ -806,21 +877,23 @@ static vt_status finish_picks(scorer *s, vt_score_summary *summary)
     return st;
 }
 
-vt_status vt_score(const vt_features *f, const vt_brain *b, const vt_score_options *opt, vt_results *db, int64_t run_id,
-                   const vt_results_model *model, vt_score_summary *summary)
+/* Everything of one subject's scoring before the layers: checks, the split, trial means, the
+ * database rows of model, subject and metrics, the ROIs. */
+static vt_status scorer_setup(scorer *s, const vt_features *f, const vt_brain *b, const vt_score_options *opt,
+                              vt_results *db, int64_t run_id, const vt_results_model *model, vt_score_summary *summary)
 {
     if (summary) memset(summary, 0, sizeof *summary);
+    *s = (scorer){.f = f, .b = b, .opt = opt, .db = db, .run_id = run_id};
     if (b->n_stimuli < 6)
         return vt_fail(VT_ERR_ARG, "scoring needs at least 6 stimuli, the brain data has %lld",
                        (long long)b->n_stimuli);
     if (!opt->metrics) return vt_fail(VT_ERR_ARG, "no metric selected");
-    scorer s = {.f = f, .b = b, .opt = opt, .db = db, .run_id = run_id};
     vt_status st = VT_OK;
-    s.feat_row = vt_malloc((size_t)b->n_stimuli, sizeof *s.feat_row);
-    s.train = vt_malloc((size_t)b->n_stimuli, sizeof *s.train);
-    s.test = vt_malloc((size_t)b->n_stimuli, sizeof *s.test);
+    s->feat_row = vt_malloc((size_t)b->n_stimuli, sizeof *s->feat_row);
+    s->train = vt_malloc((size_t)b->n_stimuli, sizeof *s->train);
+    s->test = vt_malloc((size_t)b->n_stimuli, sizeof *s->test);
     int64_t all_units = b->n_units, *units = vt_malloc((size_t)all_units, sizeof *units);
-    if (!s.feat_row || !s.train || !s.test || !units) st = VT_ERR_NOMEM;
+    if (!s->feat_row || !s->train || !s->test || !units) st = VT_ERR_NOMEM;
     for (int64_t u = 0; units && u < all_units; u++) units[u] = u;
     /* cRSA on unprojected features needs, for every projected layer, its stored RSM: checked
      * before anything is written. */
@@ -833,60 +906,98 @@ vt_status vt_score(const vt_features *f, const vt_brain *b, const vt_score_optio
                          "--unprojected-rsm`, score cRSA on the projected features (--crsa-features projected), or "
                          "leave crsa out of --metrics",
                          f->path, opt->protocol ? opt->protocol : "chosen", f->layers[li].name);
-    if (st == VT_OK) st = match_stimuli(f, b, s.feat_row);
-    if (st == VT_OK) st = make_split(b->n_stimuli, opt, s.train, &s.n_train, s.test, &s.n_test);
+    if (st == VT_OK) st = match_stimuli(f, b, s->feat_row);
+    if (st == VT_OK) st = make_split(b->n_stimuli, opt, s->train, &s->n_train, s->test, &s->n_test);
     if (st == VT_OK && (opt->metrics & VT_SCORE_PREDICTIVITY)) {
-        int64_t smaller = s.n_train < s.n_test ? s.n_train : s.n_test;
-        s.n_folds = (int)(opt->folds < smaller / 2 ? opt->folds : smaller / 2);
-        s.fold_tr = vt_malloc((size_t)s.n_train, sizeof *s.fold_tr);
-        s.fold_te = vt_malloc((size_t)s.n_test, sizeof *s.fold_te);
-        if (s.n_folds < 2)
+        int64_t smaller = s->n_train < s->n_test ? s->n_train : s->n_test;
+        s->n_folds = (int)(opt->folds < smaller / 2 ? opt->folds : smaller / 2);
+        s->fold_tr = vt_malloc((size_t)s->n_train, sizeof *s->fold_tr);
+        s->fold_te = vt_malloc((size_t)s->n_test, sizeof *s->fold_te);
+        if (s->n_folds < 2)
             st = vt_fail(VT_ERR_ARG, "predictivity needs at least 4 stimuli in each split");
-        else if (!s.fold_tr || !s.fold_te)
+        else if (!s->fold_tr || !s->fold_te)
             st = VT_ERR_NOMEM;
-        if (st == VT_OK) st = make_folds(b, s.train, s.n_train, s.n_folds, opt->seed, s.fold_tr);
-        if (st == VT_OK) st = make_folds(b, s.test, s.n_test, s.n_folds, opt->seed + 1, s.fold_te);
-        for (int64_t i = 0; st == VT_OK && opt->folds_out && i < s.n_train; i++)
-            opt->folds_out[s.train[i]] = s.fold_tr[i];
-        for (int64_t i = 0; st == VT_OK && opt->folds_out && i < s.n_test; i++)
-            opt->folds_out[s.test[i]] = s.fold_te[i];
+        if (st == VT_OK) st = make_folds(b, s->train, s->n_train, s->n_folds, opt->seed, s->fold_tr);
+        if (st == VT_OK) st = make_folds(b, s->test, s->n_test, s->n_folds, opt->seed + 1, s->fold_te);
+        for (int64_t i = 0; st == VT_OK && opt->folds_out && i < s->n_train; i++)
+            opt->folds_out[s->train[i]] = s->fold_tr[i];
+        for (int64_t i = 0; st == VT_OK && opt->folds_out && i < s->n_test; i++)
+            opt->folds_out[s->test[i]] = s->fold_te[i];
     }
     if (st == VT_OK) {
-        s.ytr_all = brain_means(b, s.train, s.n_train, units, all_units, -1);
-        s.yte_all = brain_means(b, s.test, s.n_test, units, all_units, -1);
-        if (!s.ytr_all || !s.yte_all)
+        s->ytr_all = brain_means(b, s->train, s->n_train, units, all_units, -1);
+        s->yte_all = brain_means(b, s->test, s->n_test, units, all_units, -1);
+        if (!s->ytr_all || !s->yte_all)
             st = VT_ERR_NOMEM;
-        else if (vt_tensor_check_finite(s.ytr_all, "brain responses (a stimulus with no trial for a unit)") != VT_OK ||
-                 vt_tensor_check_finite(s.yte_all, "brain responses (a stimulus with no trial for a unit)") != VT_OK)
+        else if (vt_tensor_check_finite(s->ytr_all, "brain responses (a stimulus with no trial for a unit)") != VT_OK ||
+                 vt_tensor_check_finite(s->yte_all, "brain responses (a stimulus with no trial for a unit)") != VT_OK)
             st = VT_ERR_ARG;
     }
-    if (st == VT_OK) st = vt_results_put_model(db, model, &s.model_id);
-    if (st == VT_OK) st = vt_results_put_subject(db, b->subject ? b->subject : "subject", b->source, &s.subject_id);
+    free(units);
+    if (st == VT_OK) st = vt_results_put_model(db, model, &s->model_id);
+    if (st == VT_OK) st = vt_results_put_subject(db, b->subject ? b->subject : "subject", b->source, &s->subject_id);
     for (int m = 0; st == VT_OK && m < N_METRICS; m++)
-        st = vt_results_put_metric(db, metric_names[m], NULL, &s.metric_id[m]);
-    if (st == VT_OK) st = make_rois(&s);
+        st = vt_results_put_metric(db, metric_names[m], NULL, &s->metric_id[m]);
+    if (st == VT_OK) st = make_rois(s);
     if (st == VT_OK && summary) {
-        summary->picks = vt_calloc((size_t)(s.n_rois * N_METRICS), sizeof *summary->picks);
+        summary->picks = vt_calloc((size_t)(s->n_rois * N_METRICS), sizeof *summary->picks);
         if (!summary->picks) st = VT_ERR_NOMEM;
-        summary->n_train = s.n_train;
-        summary->n_test = s.n_test;
+        summary->n_train = s->n_train;
+        summary->n_test = s->n_test;
         summary->n_units = b->n_units;
     }
-    int64_t scored = 0;
-    int first = opt->second_half ? f->n_layers / 2 : 0;
-    for (int li = first; st == VT_OK && li < f->n_layers; li++) st = score_layer(&s, li, &scored);
-    if (st == VT_OK && scored == 0) st = vt_fail(VT_ERR_ARG, "%s: no layer could be scored", f->path);
-    if (st == VT_OK) st = finish_picks(&s, summary);
-    if (summary) summary->layers_scored = scored;
-    free_rois(&s);
-    vt_tensor_free(s.ytr_all);
-    vt_tensor_free(s.yte_all);
-    free(s.fold_tr);
-    free(s.fold_te);
-    free(s.feat_row);
-    free(s.train);
-    free(s.test);
-    free(units);
-    if (st != VT_OK && summary) vt_score_summary_free(summary);
     return st;
+}
+
+static void scorer_free(scorer *s)
+{
+    free_rois(s);
+    vt_tensor_free(s->ytr_all);
+    vt_tensor_free(s->yte_all);
+    free(s->fold_tr);
+    free(s->fold_te);
+    free(s->feat_row);
+    free(s->train);
+    free(s->test);
+    memset(s, 0, sizeof *s);
+}
+
+vt_status vt_score_many(const vt_features *f, int n_brains, const vt_brain *const *brains, const vt_score_options *opt,
+                        vt_results *db, const int64_t *run_ids, const vt_results_model *model,
+                        vt_score_summary *summaries)
+{
+    if (n_brains < 1) return vt_fail(VT_ERR_ARG, "no brain data to score against");
+    scorer *s = vt_calloc((size_t)n_brains, sizeof *s);
+    int64_t *scored = vt_calloc((size_t)n_brains, sizeof *scored);
+    vt_status st = s && scored ? VT_OK : VT_ERR_NOMEM;
+    for (int k = 0; k < n_brains && summaries; k++) memset(&summaries[k], 0, sizeof summaries[k]);
+    for (int k = 0; st == VT_OK && k < n_brains; k++) {
+        st = scorer_setup(&s[k], f, brains[k], opt, db, run_ids[k], model, summaries ? &summaries[k] : NULL);
+        if (st != VT_OK && n_brains > 1)
+            st = vt_fail_context(st, "%s: ", brains[k]->subject ? brains[k]->subject : "subject");
+    }
+    /* Layers outside, subjects inside: each layer's shared work is done once. */
+    layer_cache lc = {.li = -1};
+    int first = opt->second_half ? f->n_layers / 2 : 0;
+    for (int li = first; st == VT_OK && li < f->n_layers; li++)
+        for (int k = 0; st == VT_OK && k < n_brains; k++) st = score_layer(&s[k], li, &scored[k], &lc);
+    cache_clear(&lc);
+    for (int k = 0; st == VT_OK && k < n_brains; k++) {
+        if (scored[k] == 0) st = vt_fail(VT_ERR_ARG, "%s: no layer could be scored", f->path);
+        if (st == VT_OK) st = finish_picks(&s[k], summaries ? &summaries[k] : NULL);
+        if (summaries) summaries[k].layers_scored = scored[k];
+    }
+    for (int k = 0; s && k < n_brains; k++) {
+        scorer_free(&s[k]);
+        if (st != VT_OK && summaries) vt_score_summary_free(&summaries[k]);
+    }
+    free(s);
+    free(scored);
+    return st;
+}
+
+vt_status vt_score(const vt_features *f, const vt_brain *b, const vt_score_options *opt, vt_results *db, int64_t run_id,
+                   const vt_results_model *model, vt_score_summary *summary)
+{
+    return vt_score_many(f, 1, &b, opt, db, &run_id, model, summary);
 }

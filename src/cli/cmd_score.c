@@ -10,7 +10,8 @@
 #include "ventral/score.h"
 
 static const char usage[] =
-    "usage: ventral score --features F.h5 --brain B.h5 --db results.sqlite [--protocol default|conwell2024]\n"
+    "usage: ventral score --features F.h5 --brain B.h5 [--brain B2.h5 ...] --db results.sqlite\n"
+    "                     [--protocol default|conwell2024]\n"
     "                     [--metrics crsa,versa,encoding,predictivity] [--folds 10 [--folds-out F.npy]] [--split "
     "random|odd-even] "
     "[--train-fraction 0.5]\n"
@@ -24,7 +25,10 @@ static const char usage[] =
     "  in the SQLite results database. Prints the selected layers.\n"
     "  Under --protocol conwell2024, cRSA uses the RSMs of the unprojected features that\n"
     "  `ventral extract --unprojected-rsm` stores; a store without them is an error for projected layers.\n"
-    "  --crsa-features overrides the protocol's choice (default protocol: projected).\n";
+    "  --crsa-features overrides the protocol's choice (default protocol: projected).\n"
+    "  Several --brain stores (subjects) are scored in one pass over the layers, one run each: every\n"
+    "  layer is read once, and subjects with the same stimuli share its split features, model RSMs and\n"
+    "  ridge decomposition. The results are those of separate calls.\n";
 
 static bool parse_metrics(const char *text, unsigned *out)
 {
@@ -131,7 +135,10 @@ int cmd_score(int argc, char **argv)
                                          {"crsa-features", required_argument, 0, O_CRSA_FEATURES},
                                          {"help", no_argument, 0, 'h'},
                                          {0}};
-    const char *features = NULL, *brain = NULL, *dbpath = NULL, *protocol = "default", *folds_out = NULL;
+    enum { MAX_BRAINS = 64 };
+    const char *brain_paths[MAX_BRAINS];
+    int n_brain = 0;
+    const char *features = NULL, *dbpath = NULL, *protocol = "default", *folds_out = NULL;
     /* The protocol sets defaults; explicit options override them, so they are applied after. */
     for (int i = 1; i + 1 < argc; i++)
         if (strcmp(argv[i], "--protocol") == 0)
@@ -148,7 +155,10 @@ int cmd_score(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case O_FEAT: features = optarg; break;
-        case O_BRAIN: brain = optarg; break;
+        case O_BRAIN:
+            if (n_brain == MAX_BRAINS) return cli_usage_error("at most %d --brain stores", MAX_BRAINS);
+            brain_paths[n_brain++] = optarg;
+            break;
         case O_DB: dbpath = optarg; break;
         case O_PROTO: break;
         case O_METRICS:
@@ -219,43 +229,49 @@ int cmd_score(int argc, char **argv)
         default: return cli_usage_error("unknown option");
         }
     }
-    if (!features || !brain || !dbpath) return cli_usage_error("--features, --brain and --db are required");
+    if (!features || !n_brain || !dbpath) return cli_usage_error("--features, --brain and --db are required");
     if (optind != argc) return cli_usage_error("unexpected argument '%s'", argv[optind]);
+    if (folds_out && n_brain > 1) return cli_usage_error("--folds-out takes one --brain");
     vt_features *f = NULL;
-    vt_brain *b = NULL;
+    vt_brain *b[MAX_BRAINS] = {0};
     vt_results *db = NULL;
     int rc = CLI_OK;
-    if (vt_features_open(features, &f) != VT_OK || vt_brain_read(brain, &b) != VT_OK ||
-        vt_results_open(dbpath, VT_RESULTS_CREATE, &db) != VT_OK)
-        rc = cli_fail_status();
-    char name[256], *config = NULL;
-    int64_t run = 0;
-    vt_score_summary sum = {0};
+    if (vt_features_open(features, &f) != VT_OK) rc = cli_fail_status();
+    for (int k = 0; rc == CLI_OK && k < n_brain; k++)
+        if (vt_brain_read(brain_paths[k], &b[k]) != VT_OK) rc = cli_fail_status();
+    if (rc == CLI_OK && vt_results_open(dbpath, VT_RESULTS_CREATE, &db) != VT_OK) rc = cli_fail_status();
+    char name[256];
+    int64_t run[MAX_BRAINS] = {0};
+    vt_score_summary sum[MAX_BRAINS];
+    memset(sum, 0, sizeof sum);
     if (rc == CLI_OK) {
         if (!model.name) model.name = basename_no_ext(f->model && f->model[0] ? f->model : features, name, sizeof name);
         model.sha256 = f->model_sha256;
         model.transform = f->transform;
-        if (!(config = config_json(features, brain, &opt)) ||
-            vt_results_run_start(db, config, true, &run, NULL) != VT_OK)
-            rc = cli_fail_status();
+    }
+    for (int k = 0; rc == CLI_OK && k < n_brain; k++) {
+        char *config = config_json(features, brain_paths[k], &opt);
+        if (!config || vt_results_run_start(db, config, true, &run[k], NULL) != VT_OK) rc = cli_fail_status();
         free(config);
     }
     int32_t *folds = NULL;
-    if (rc == CLI_OK && folds_out && !(opt.folds_out = folds = vt_calloc((size_t)b->n_stimuli, sizeof *folds)))
+    if (rc == CLI_OK && folds_out && !(opt.folds_out = folds = vt_calloc((size_t)b[0]->n_stimuli, sizeof *folds)))
         rc = cli_fail_status();
-    if (rc == CLI_OK && vt_score(f, b, &opt, db, run, &model, &sum) != VT_OK) {
+    if (rc == CLI_OK && vt_score_many(f, n_brain, (const vt_brain *const *)b, &opt, db, run, &model, sum) != VT_OK) {
         rc = cli_fail_status();
-        vt_results_run_finish(db, run, "failed");
+        for (int k = 0; k < n_brain; k++) vt_results_run_finish(db, run[k], "failed");
     }
-    if (rc == CLI_OK && vt_results_run_finish(db, run, "finished") != VT_OK) rc = cli_fail_status();
-    if (rc == CLI_OK) {
-        printf("%s vs %s: %lld layers, %lld train / %lld test stimuli, %lld units (run %lld in %s)\n", model.name,
-               b->subject ? b->subject : brain, (long long)sum.layers_scored, (long long)sum.n_train,
-               (long long)sum.n_test, (long long)sum.n_units, (long long)run, dbpath);
+    for (int k = 0; rc == CLI_OK && k < n_brain; k++)
+        if (vt_results_run_finish(db, run[k], "finished") != VT_OK) rc = cli_fail_status();
+    for (int k = 0; rc == CLI_OK && k < n_brain; k++) {
+        printf("%s%s vs %s: %lld layers, %lld train / %lld test stimuli, %lld units (run %lld in %s)\n", k ? "\n" : "",
+               model.name, b[k]->subject ? b[k]->subject : brain_paths[k], (long long)sum[k].layers_scored,
+               (long long)sum[k].n_train, (long long)sum[k].n_test, (long long)sum[k].n_units, (long long)run[k],
+               dbpath);
         printf("%-16s %-9s %-28s %8s %8s %19s %8s\n", "roi", "metric", "selected layer", "train", "test", "95% CI",
                "/ceiling");
-        for (int i = 0; i < sum.n_picks; i++) {
-            const vt_score_pick *p = &sum.picks[i];
+        for (int i = 0; i < sum[k].n_picks; i++) {
+            const vt_score_pick *p = &sum[k].picks[i];
             char ci[40] = "";
             if (isfinite(p->ci_low)) snprintf(ci, sizeof ci, "[%.3f, %.3f]", p->ci_low, p->ci_high);
             printf("%-16s %-9s %-28.28s %8.3f %8.3f %19s %8.3f\n", p->roi, p->metric, p->layer_name, p->train, p->test,
@@ -264,14 +280,16 @@ int cmd_score(int argc, char **argv)
     }
     if (rc == CLI_OK && folds) {
         /* The predictivity folds of each brain stimulus, for independent re-computation. */
-        vt_tensor *ft = vt_tensor_wrap(VT_I32, 1, &b->n_stimuli, folds);
+        vt_tensor *ft = vt_tensor_wrap(VT_I32, 1, &b[0]->n_stimuli, folds);
         if (!ft || vt_npy_write(folds_out, ft) != VT_OK) rc = cli_fail_status();
         vt_tensor_free(ft);
     }
     free(folds);
-    vt_score_summary_free(&sum);
+    for (int k = 0; k < n_brain; k++) {
+        vt_score_summary_free(&sum[k]);
+        vt_brain_free(b[k]);
+    }
     vt_results_close(db);
-    vt_brain_free(b);
     vt_features_free(f);
     return rc;
 }

@@ -902,35 +902,20 @@ static vt_status check_out(const vt_tensor *t, const char *name, int rank, int64
     return vt_tensor_check_shape(t, name, rank, expect);
 }
 
-static vt_status check_inputs(const vt_tensor *x, const vt_tensor *y, const vt_tensor *xt, const vt_tensor *yt,
-                              const vt_ridge_options *opt, const vt_ridge_outputs *out)
+/* What the preparation needs: the features and the options. */
+static vt_status check_features(const vt_tensor *x, const vt_tensor *xt, const vt_ridge_options *opt)
 {
     if (vt_tensor_check_shape(x, "ridge: x_train", 2, NULL) != VT_OK) return VT_ERR_ARG;
-    if (vt_tensor_check_shape(y, "ridge: y_train", 2, NULL) != VT_OK) return VT_ERR_ARG;
-    int64_t n = x->shape[0], p = x->shape[1], v = y->shape[1];
-    if (y->shape[0] != n)
-        return vt_fail(VT_ERR_ARG, "ridge: x_train has %lld rows (stimuli) but y_train has %lld", (long long)n,
-                       (long long)y->shape[0]);
+    int64_t n = x->shape[0], p = x->shape[1];
     if (n < 2) return vt_fail(VT_ERR_ARG, "ridge: need at least 2 training stimuli (rows), got %lld", (long long)n);
     if (p < 1) return vt_fail(VT_ERR_ARG, "ridge: x_train has no features (columns)");
-    if (v < 1) return vt_fail(VT_ERR_ARG, "ridge: y_train has no targets (columns)");
-    if (n >= INT_MAX || p >= INT_MAX || v >= INT_MAX)
+    if (n >= INT_MAX || p >= INT_MAX)
         return vt_fail(VT_ERR_UNSUPPORTED, "ridge: dimensions beyond 2^31 are not supported");
-    if (yt && !xt) return vt_fail(VT_ERR_ARG, "ridge: y_test needs x_test");
     if (xt) {
         if (vt_tensor_check_shape(xt, "ridge: x_test", 2, NULL) != VT_OK) return VT_ERR_ARG;
         if (xt->shape[1] != p)
             return vt_fail(VT_ERR_ARG, "ridge: x_test has %lld features (columns) but x_train has %lld",
                            (long long)xt->shape[1], (long long)p);
-    }
-    if (yt) {
-        if (vt_tensor_check_shape(yt, "ridge: y_test", 2, NULL) != VT_OK) return VT_ERR_ARG;
-        if (yt->shape[0] != xt->shape[0])
-            return vt_fail(VT_ERR_ARG, "ridge: x_test has %lld rows (stimuli) but y_test has %lld",
-                           (long long)xt->shape[0], (long long)yt->shape[0]);
-        if (yt->shape[1] != v)
-            return vt_fail(VT_ERR_ARG, "ridge: y_test has %lld targets (columns) but y_train has %lld",
-                           (long long)yt->shape[1], (long long)v);
     }
     if (opt->alphas && opt->n_alphas < 1) return vt_fail(VT_ERR_ARG, "ridge: the list of alphas is empty");
     for (int a = 0; opt->alphas && a < opt->n_alphas; a++)
@@ -944,6 +929,32 @@ static vt_status check_inputs(const vt_tensor *x, const vt_tensor *y, const vt_t
     if (opt->block < 0) return vt_fail(VT_ERR_ARG, "ridge: block size must be >= 0, got %lld", (long long)opt->block);
     if (!(opt->margin >= 0) || !isfinite(opt->margin))
         return vt_fail(VT_ERR_ARG, "ridge: margin must be finite and >= 0, got %g", opt->margin);
+    if (vt_tensor_check_finite(x, "ridge: x_train") != VT_OK) return VT_ERR_ARG;
+    if (xt && vt_tensor_check_finite(xt, "ridge: x_test") != VT_OK) return VT_ERR_ARG;
+    return VT_OK;
+}
+
+/* What one fit needs: targets that match the prepared features, and the outputs. */
+static vt_status check_targets(const model *md, const vt_tensor *y, const vt_tensor *yt, const vt_ridge_outputs *out)
+{
+    if (vt_tensor_check_shape(y, "ridge: y_train", 2, NULL) != VT_OK) return VT_ERR_ARG;
+    int64_t n = md->n, p = md->p, v = y->shape[1];
+    bool xt = md->atest != NULL; /* allocated exactly when x_test was given */
+    if (y->shape[0] != n)
+        return vt_fail(VT_ERR_ARG, "ridge: x_train has %lld rows (stimuli) but y_train has %lld", (long long)n,
+                       (long long)y->shape[0]);
+    if (v < 1) return vt_fail(VT_ERR_ARG, "ridge: y_train has no targets (columns)");
+    if (v >= INT_MAX) return vt_fail(VT_ERR_UNSUPPORTED, "ridge: dimensions beyond 2^31 are not supported");
+    if (yt && !xt) return vt_fail(VT_ERR_ARG, "ridge: y_test needs x_test");
+    if (yt) {
+        if (vt_tensor_check_shape(yt, "ridge: y_test", 2, NULL) != VT_OK) return VT_ERR_ARG;
+        if (yt->shape[0] != md->nt)
+            return vt_fail(VT_ERR_ARG, "ridge: x_test has %lld rows (stimuli) but y_test has %lld", (long long)md->nt,
+                           (long long)yt->shape[0]);
+        if (yt->shape[1] != v)
+            return vt_fail(VT_ERR_ARG, "ridge: y_test has %lld targets (columns) but y_train has %lld",
+                           (long long)yt->shape[1], (long long)v);
+    }
     if (!out || !out->alpha) return vt_fail(VT_ERR_ARG, "ridge: the alpha output is required");
     vt_status st = check_out(out->alpha, "ridge: output alpha", 1, v, -1);
     if (st == VT_OK) st = check_out(out->coef, "ridge: output coef", 2, p, v);
@@ -952,18 +963,17 @@ static vt_status check_inputs(const vt_tensor *x, const vt_tensor *y, const vt_t
     if (st == VT_OK && (out->pred || out->score) && !xt)
         return vt_fail(VT_ERR_ARG, "ridge: test predictions and scores need x_test");
     if (st == VT_OK && out->score && !yt) return vt_fail(VT_ERR_ARG, "ridge: test scores need y_test");
-    if (st == VT_OK && xt) st = check_out(out->pred, "ridge: output pred", 2, xt->shape[0], v);
+    if (st == VT_OK && xt) st = check_out(out->pred, "ridge: output pred", 2, md->nt, v);
     if (st == VT_OK) st = check_out(out->score, "ridge: output score", 1, v, -1);
     if (st != VT_OK) return st;
-    if (vt_tensor_check_finite(x, "ridge: x_train") != VT_OK) return VT_ERR_ARG;
     if (vt_tensor_check_finite(y, "ridge: y_train") != VT_OK) return VT_ERR_ARG;
-    if (xt && vt_tensor_check_finite(xt, "ridge: x_test") != VT_OK) return VT_ERR_ARG;
     if (yt && vt_tensor_check_finite(yt, "ridge: y_test") != VT_OK) return VT_ERR_ARG;
     return VT_OK;
 }
 
+/* Everything that depends on X and the alphas only. */
 static vt_status build_model(model *md, const vt_tensor *x, const vt_tensor *xt, const vt_ridge_options *opt,
-                             int coef32, int64_t v, vt_ridge_info *info)
+                             vt_ridge_info *info)
 {
     int64_t n = md->n, p = md->p;
     md->xmean = vt_malloc((size_t)p, sizeof *md->xmean);
@@ -1012,123 +1022,183 @@ static vt_status build_model(model *md, const vt_tensor *x, const vt_tensor *xt,
         else
             for (int64_t i = 0; i < n * m; i++) md->q32[i] = (float)md->q[i];
     }
-    if (st == VT_OK && coef32) {
-        /* float32 coefficients need only float32 accuracy: their GEMM (the largest, 2·n·p·v flops)
-         * runs in sgemm at twice the speed. */
-        const double *src = md->kernel ? md->xc : md->v;
-        int64_t len = md->kernel ? n * p : p * m;
-        md->coef_basis32 = vt_malloc((size_t)(len > 0 ? len : 1), sizeof *md->coef_basis32);
-        if (!md->coef_basis32)
-            st = VT_ERR_NOMEM;
-        else
-#pragma omp parallel for if (len > 100000)
-            for (int64_t i = 0; i < len; i++) md->coef_basis32[i] = (float)src[i];
-    }
     if (st == VT_OK) st = alpha_tables(md, opt->criterion == VT_RIDGE_LOO_PEARSON, &info->flops_f64);
-    if (st == VT_OK && md->kernel && m > 0 && opt->criterion == VT_RIDGE_MSE && opt->sweep == VT_RIDGE_SWEEP_MIXED &&
-        v >= TRI_MIN_TARGETS_PER_DIM * m && (size_t)(md->na * m * m) * sizeof(float) <= TRI_MAX_BYTES)
-        st = build_tri(md, &info->flops_f32);
     return st;
 }
 
-static vt_status fit(const vt_tensor *x_train, const vt_tensor *y_train, const vt_tensor *x_test,
-                     const vt_tensor *y_test, const vt_ridge_options *opt_in, const vt_ridge_outputs *out,
-                     vt_ridge_info *info_out)
+/* What a fit with v targets adds to the model, once: the float32 coefficient basis for a float32 coef
+ * output (that GEMM, the largest at 2·n·p·v flops, then runs in sgemm: float32 accuracy is all the
+ * output holds), and the triangular factors of the MSE sweep when there are enough targets. */
+static vt_status extend_model(model *md, const vt_ridge_options *opt, int coef32, int64_t v, vt_ridge_info *info)
 {
+    int64_t n = md->n, p = md->p, m = md->m;
+    if (coef32 && !md->coef_basis32) {
+        const double *src = md->kernel ? md->xc : md->v;
+        int64_t len = md->kernel ? n * p : p * m;
+        md->coef_basis32 = vt_malloc((size_t)(len > 0 ? len : 1), sizeof *md->coef_basis32);
+        if (!md->coef_basis32) return VT_ERR_NOMEM;
+#pragma omp parallel for if (len > 100000)
+        for (int64_t i = 0; i < len; i++) md->coef_basis32[i] = (float)src[i];
+    }
+    if (!md->tri32 && md->kernel && m > 0 && opt->criterion == VT_RIDGE_MSE && opt->sweep == VT_RIDGE_SWEEP_MIXED &&
+        v >= TRI_MIN_TARGETS_PER_DIM * m && (size_t)(md->na * m * m) * sizeof(float) <= TRI_MAX_BYTES)
+        return build_tri(md, &info->flops_f32);
+    return VT_OK;
+}
+
+struct vt_ridge_model {
+    model md;
+    vt_ridge_options opt; /* as given, alphas aside (md.alphas holds them) */
+    vt_ridge_info prep;   /* what the preparation did */
+};
+
+void vt_ridge_model_free(vt_ridge_model *rm)
+{
+    if (!rm) return;
+    model_free(&rm->md);
+    free(rm);
+}
+
+static vt_status prepare(const vt_tensor *x_train, const vt_tensor *x_test, const vt_ridge_options *opt_in,
+                         vt_ridge_model **out)
+{
+    *out = NULL;
     vt_ridge_options opt;
     if (opt_in)
         opt = *opt_in;
     else
         vt_ridge_options_init(&opt);
-    vt_ridge_info info;
-    memset(&info, 0, sizeof info);
-    vt_status st = check_inputs(x_train, y_train, x_test, y_test, &opt, out);
+    vt_status st = check_features(x_train, x_test, &opt);
     if (st != VT_OK) return st;
+    vt_ridge_model *rm = vt_calloc(1, sizeof *rm);
+    if (!rm) return VT_ERR_NOMEM;
+    model *md = &rm->md;
+    md->n = x_train->shape[0], md->p = x_train->shape[1], md->nt = x_test ? x_test->shape[0] : 0;
+    md->na = opt.alphas ? opt.n_alphas : VT_RIDGE_DEFAULT_N_ALPHAS;
+    md->kernel = md->p >= md->n; /* as scikit-learn: "eigen" unless n > p */
+    double t0 = omp_get_wtime();
+    st = build_model(md, x_train, x_test, &opt, &rm->prep);
+    rm->prep.seconds_decompose = omp_get_wtime() - t0;
+    rm->prep.kernel_form = md->kernel;
+    rm->prep.rank = md->m;
+    opt.alphas = NULL;
+    rm->opt = opt;
+    if (st != VT_OK) {
+        vt_ridge_model_free(rm);
+        return st;
+    }
+    *out = rm;
+    return VT_OK;
+}
 
-    model md;
-    memset(&md, 0, sizeof md);
-    md.n = x_train->shape[0], md.p = x_train->shape[1], md.nt = x_test ? x_test->shape[0] : 0;
-    md.na = opt.alphas ? opt.n_alphas : VT_RIDGE_DEFAULT_N_ALPHAS;
-    md.kernel = md.p >= md.n; /* as scikit-learn: "eigen" unless n > p */
-    int64_t n = md.n, v = y_train->shape[1];
+static vt_status fit_prepared(vt_ridge_model *rm, const vt_tensor *y_train, const vt_tensor *y_test,
+                              const vt_ridge_outputs *out, vt_ridge_info *info_out)
+{
+    model *md = &rm->md;
+    const vt_ridge_options *opt = &rm->opt;
+    vt_ridge_info info = rm->prep;
+    vt_status st = check_targets(md, y_train, y_test, out);
+    if (st != VT_OK) return st;
+    int64_t n = md->n, v = y_train->shape[1];
 
     /* Targets of another dtype are converted once; float32/float64 are read in place. */
-    vt_tensor *yconv = NULL;
-    const vt_tensor *y = y_train;
-    if (y_train->dtype != VT_F32 && y_train->dtype != VT_F64) {
-        st = vt_tensor_convert(y_train, VT_F64, &yconv);
-        if (st != VT_OK) return st;
+    vt_tensor *yconv = NULL, *ytconv = NULL;
+    const vt_tensor *y = y_train, *yt = y_test;
+    if (y_train->dtype != VT_F32 && y_train->dtype != VT_F64 &&
+        (st = vt_tensor_convert(y_train, VT_F64, &yconv)) == VT_OK)
         y = yconv;
-    }
-    vt_tensor *ytconv = NULL;
-    const vt_tensor *yt = y_test;
-    if (y_test && y_test->dtype != VT_F32 && y_test->dtype != VT_F64) {
-        st = vt_tensor_convert(y_test, VT_F64, &ytconv);
-        if (st != VT_OK) {
-            vt_tensor_free(yconv);
-            return st;
-        }
+    if (st == VT_OK && y_test && y_test->dtype != VT_F32 && y_test->dtype != VT_F64 &&
+        (st = vt_tensor_convert(y_test, VT_F64, &ytconv)) == VT_OK)
         yt = ytconv;
-    }
 
     double t0 = omp_get_wtime();
-    int coef32 = out->coef && out->coef->dtype == VT_F32;
-    st = build_model(&md, x_train, x_test, &opt, coef32, v, &info);
-    info.seconds_decompose = omp_get_wtime() - t0;
-    info.kernel_form = md.kernel;
-    info.rank = md.m;
-    info.triangular_sweep = md.tri32 != NULL;
+    if (st == VT_OK) st = extend_model(md, opt, out->coef && out->coef->dtype == VT_F32, v, &info);
+    info.seconds_decompose += omp_get_wtime() - t0;
+    info.triangular_sweep = md->tri32 != NULL;
 
     /* Block size: keep the per-block buffers near 256 MiB, GEMM-friendly (>= 256 targets). */
-    int64_t b = opt.block;
+    int64_t b = opt->block;
     if (b == 0) {
-        int64_t per = 8 * (7 * n + 3 * md.m + md.nt) + 8 * md.na;
+        int64_t per = 8 * (7 * n + 3 * md->m + md->nt) + 8 * md->na;
         b = ((int64_t)256 << 20) / per;
         if (b < 256) b = 256;
         if (b > 4096) b = 4096;
     }
     if (b > v) b = v;
     info.block = b;
-    int mixed = opt.sweep == VT_RIDGE_SWEEP_MIXED;
+    int mixed = opt->sweep == VT_RIDGE_SWEEP_MIXED;
     block bk;
     memset(&bk, 0, sizeof bk);
     float *bbuf = NULL;
     double *pbuf = NULL;
-    if (st == VT_OK) st = block_alloc(&bk, &md, b, mixed);
+    if (st == VT_OK) st = block_alloc(&bk, md, b, mixed);
     if (st == VT_OK && out->coef && out->coef->dtype != VT_F64) {
-        bbuf = vt_malloc((size_t)((md.kernel ? n : md.m) * b + 1), sizeof *bbuf);
+        bbuf = vt_malloc((size_t)((md->kernel ? n : md->m) * b + 1), sizeof *bbuf);
         if (!bbuf) st = VT_ERR_NOMEM;
     }
-    if (st == VT_OK && md.nt > 0) {
-        pbuf = vt_malloc((size_t)(md.nt * b), sizeof *pbuf);
+    if (st == VT_OK && md->nt > 0) {
+        pbuf = vt_malloc((size_t)(md->nt * b), sizeof *pbuf);
         if (!pbuf) st = VT_ERR_NOMEM;
     }
     for (int64_t j0 = 0; st == VT_OK && j0 < v; j0 += b) {
         int64_t bj = v - j0 < b ? v - j0 : b;
         double t1 = omp_get_wtime();
-        block_load(&bk, &md, y, j0, bj, mixed, &info.flops_f64);
+        block_load(&bk, md, y, j0, bj, mixed, &info.flops_f64);
         info.seconds_sweep += omp_get_wtime() - t1;
-        block_sweep(&md, &bk, &opt, &info);
-        st = block_solve(&md, &bk, out, yt, j0, bbuf, pbuf, &info);
+        block_sweep(md, &bk, opt, &info);
+        st = block_solve(md, &bk, out, yt, j0, bbuf, pbuf, &info);
     }
     free(bbuf);
     free(pbuf);
     block_free(&bk);
-    model_free(&md);
     vt_tensor_free(yconv);
     vt_tensor_free(ytconv);
     if (info_out) *info_out = info;
     return st;
 }
 
-vt_status vt_ridge_fit(const vt_tensor *x_train, const vt_tensor *y_train, const vt_tensor *x_test,
-                       const vt_tensor *y_test, const vt_ridge_options *opt_in, const vt_ridge_outputs *out,
-                       vt_ridge_info *info_out)
+/* Single-threaded OpenBLAS for every step (see the BLAS wrappers); restored afterwards. */
+static int blas_serial_begin(void)
 {
-    /* Single-threaded OpenBLAS for the whole fit (see the BLAS wrappers); restored afterwards. */
     int saved = openblas_get_num_threads();
     openblas_set_num_threads(1);
-    vt_status st = fit(x_train, y_train, x_test, y_test, opt_in, out, info_out);
+    return saved;
+}
+
+vt_status vt_ridge_prepare(const vt_tensor *x_train, const vt_tensor *x_test, const vt_ridge_options *opt,
+                           vt_ridge_model **out)
+{
+    if (!out) return vt_fail(VT_ERR_ARG, "ridge: no place for the prepared model");
+    int saved = blas_serial_begin();
+    vt_status st = prepare(x_train, x_test, opt, out);
     openblas_set_num_threads(saved);
+    return st;
+}
+
+vt_status vt_ridge_fit_prepared(vt_ridge_model *model, const vt_tensor *y_train, const vt_tensor *y_test,
+                                const vt_ridge_outputs *out, vt_ridge_info *info)
+{
+    if (!model) return vt_fail(VT_ERR_ARG, "ridge: the prepared model is NULL");
+    int saved = blas_serial_begin();
+    vt_status st = fit_prepared(model, y_train, y_test, out, info);
+    openblas_set_num_threads(saved);
+    return st;
+}
+
+vt_status vt_ridge_fit(const vt_tensor *x_train, const vt_tensor *y_train, const vt_tensor *x_test,
+                       const vt_tensor *y_test, const vt_ridge_options *opt, const vt_ridge_outputs *out,
+                       vt_ridge_info *info)
+{
+    /* The targets are checked before the (costly) preparation, as one call would. */
+    if (vt_tensor_check_shape(y_train, "ridge: y_train", 2, NULL) != VT_OK) return VT_ERR_ARG;
+    if (vt_tensor_check_shape(x_train, "ridge: x_train", 2, NULL) != VT_OK) return VT_ERR_ARG;
+    if (y_train->shape[0] != x_train->shape[0])
+        return vt_fail(VT_ERR_ARG, "ridge: x_train has %lld rows (stimuli) but y_train has %lld",
+                       (long long)x_train->shape[0], (long long)y_train->shape[0]);
+    if (y_test && !x_test) return vt_fail(VT_ERR_ARG, "ridge: y_test needs x_test");
+    vt_ridge_model *rm = NULL;
+    vt_status st = vt_ridge_prepare(x_train, x_test, opt, &rm);
+    if (st == VT_OK) st = vt_ridge_fit_prepared(rm, y_train, y_test, out, info);
+    vt_ridge_model_free(rm);
     return st;
 }

@@ -156,3 +156,50 @@ for li, (name, op, x) in enumerate(layers):
             got.append([float(r["value"]) for r in rows if int(r["layer_index"]) == li and r["split"] == half and
                         r["roi"] == roi and r["metric"] == "predictivity"][0])
 vtref.check_close("predictivity vs scikit-learn k-fold RidgeCV", got, ref, atol=1e-6, rtol=1e-6)
+
+# Several subjects in one call (one pass over the layers, shared per-layer work) must store exactly
+# what separate calls store: subj02 has the same stimuli (shares the split, the model RSMs and the
+# ridge decomposition with subj01), subj03 lists them in another order (as many rows, other ones) and
+# subj04 lacks four.
+resp2 = (signal[:, None, :] * 0.5 + 1.1 * rng.standard_normal((n, reps, units))).astype(np.float32)
+brain2 = v.path("B2.h5")
+scoreref.write_brain(brain2, ids, resp2, rois, subject="subj02")
+perm = rng.permutation(n)
+brain3 = v.path("B3.h5")
+scoreref.write_brain(brain3, [ids[i] for i in perm], resp[perm], rois, subject="subj03")
+keep = rng.permutation(n)[: n - 4]
+brain4 = v.path("B4.h5")
+scoreref.write_brain(brain4, [ids[i] for i in keep], resp2[keep], rois, subject="subj04")
+common = ["--features", feat_path, "--bootstrap", "25", "--split", "odd-even", "--metrics",
+          "crsa,versa,encoding,predictivity", "--folds", "3", "--alphas", "0.1,1,10,100,1000"]
+
+
+def keyed(db):
+    out = v.run("results", "export", "--db", db, "--format", "csv").stdout
+    got = {}
+    for r in csv.DictReader(io.StringIO(out)):
+        key = tuple(r[k] for k in ("subject", "layer_index", "roi", "metric", "split", "selected"))
+        vtref.check(key not in got, f"duplicate score row {key}")
+        got[key] = tuple(r[k] for k in ("value", "ci_low", "ci_high", "noise_ceiling", "normalised", "layer_ed"))
+    return got
+
+
+together = v.path("many.sqlite")
+r = v.run("score", *common, "--brain", brain_path, "--brain", brain2, "--brain", brain3, "--brain", brain4, "--db",
+          together)
+vtref.check(r.stdout.count(" vs subj0") == 4, "one summary per subject")
+apart = v.path("apart.sqlite")
+for b in (brain_path, brain2, brain3, brain4):
+    v.run("score", *common, "--brain", b, "--db", apart)
+a, b = keyed(together), keyed(apart)
+vtref.check(len(a) > 0 and a == b,
+            f"several --brain in one call vs separate calls: {len(a)} vs {len(b)} rows, "
+            f"{sum(a.get(k) != b[k] for k in b)} differ")
+print(f"  4 subjects in one call: {len(a)} score rows, identical to 4 separate calls: {a == b}")
+runs = {}
+for r in csv.DictReader(io.StringIO(v.run("results", "export", "--db", together, "--format", "csv").stdout)):
+    runs.setdefault(r["subject"], set()).add(r["run_id"])
+vtref.check(len(runs) == 4 and all(len(x) == 1 for x in runs.values()) and
+            len(set.union(*runs.values())) == 4, f"one run per subject: {runs}")
+v.expect_error("--folds-out with two brains", "score", "--features", feat_path, "--brain", brain_path, "--brain",
+               brain2, "--db", v.path("x.sqlite"), "--folds-out", v.path("f.npy"))
