@@ -28,7 +28,7 @@ static const char usage[] =
     "  --crsa-features overrides the protocol's choice (default protocol: projected).\n"
     "  Several --brain stores (subjects) are scored in one pass over the layers, one run each: every\n"
     "  layer is read once, and subjects with the same stimuli share its split features, model RSMs and\n"
-    "  ridge decomposition. The results are those of separate calls.\n";
+    "  ridge decomposition. The results are those of separate calls; the stores are held in memory together.\n";
 
 static bool parse_metrics(const char *text, unsigned *out)
 {

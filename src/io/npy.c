@@ -328,6 +328,13 @@ vt_status vt_npy_create(const char *path, vt_dtype dtype, int rank, const int64_
     if (st == VT_OK) st = vt_atomic_write(&o->file, head, hl);
     if (st == VT_OK && ftruncate(fileno(o->file.f), (off_t)len) != 0)
         st = vt_fail(VT_ERR_IO, "%s: cannot size output to %zu bytes: %s", path, len, strerror(errno));
+    /* Reserve the blocks now: a full disk is then a clear error here rather than a SIGBUS when the
+     * mapping is written, and the writes fault in no block allocations (measured: ventral ridge's
+     * 480 MB coef.npy in bench_ridge.py, 3.87 -> 3.53 s). File systems without fallocate keep the
+     * sparse file. */
+    if (st == VT_OK && nbytes > 0 && fallocate(fileno(o->file.f), 0, 0, (off_t)len) != 0 && errno != EOPNOTSUPP &&
+        errno != ENOSYS)
+        st = vt_fail(VT_ERR_IO, "%s: cannot reserve %zu bytes on disk: %s", path, len, strerror(errno));
     if (st == VT_OK && nbytes > 0) {
         fflush(o->file.f);
         void *base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fileno(o->file.f), 0);
