@@ -624,36 +624,36 @@ static vt_status build_tri(model *md, double *flops)
     return VT_OK;
 }
 
-/* eval_f32 for the MSE criterion through R_α: scores alpha `a` for targets idx[0..nj) (NULL: all). */
+/* eval_f32 for the MSE criterion through R_α: scores alpha `a` for targets idx[0..nj) (NULL: all).
+ * Fixed column tiles (a function of nj only: the same bits at any thread count), each gathered,
+ * multiplied in place by one single-threaded strmm and reduced while it is still in cache. */
 static void eval_tri(const model *md, block *bk, int64_t a, const int *idx, int64_t nj, double *s, double *flops)
 {
     int64_t m = md->m, b = bk->b;
     float *tw = bk->t32;
     const float *r = md->tri32 + a * m * m;
-#pragma omp parallel for if (m * nj > 100000)
-    for (int64_t k = 0; k < m; k++)
-        for (int64_t j = 0; j < nj; j++) tw[k * nj + j] = bk->z32[k * b + (idx ? idx[j] : j)];
+    double *acc = bk->acc;
     int64_t tw_n = ((nj + 7) / 8 + 63) / 64 * 64; /* about 8 tiles even for a few hundred targets */
     if (tw_n > GEMM_TILE_N) tw_n = GEMM_TILE_N;
     int64_t tiles = (nj + tw_n - 1) / tw_n;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(vt_threads_get()) if (tiles > 1)
     for (int64_t t = 0; t < tiles; t++) {
         int64_t c0 = t * tw_n, w = nj - c0 < tw_n ? nj - c0 : tw_n;
+        float *tile = tw + c0 * m; /* the tile's m × w values, contiguous */
+        for (int64_t k = 0; k < m; k++) {
+            const float *zk = bk->z32 + k * b;
+            for (int64_t j = 0; j < w; j++) tile[k * w + j] = zk[idx ? idx[c0 + j] : c0 + j];
+        }
         cblas_strmm(CblasRowMajor, CblasLeft, CblasUpper, CblasNoTrans, CblasNonUnit, (int)m, (int)w, 1.0f, r, (int)m,
-                    tw + c0, (int)nj);
-    }
-    *flops += (double)m * (double)m * (double)nj;
-    double *acc = bk->acc;
-#pragma omp parallel for if (m * nj > 65536)
-    for (int64_t j0 = 0; j0 < nj; j0 += 64) {
-        int64_t j1 = j0 + 64 < nj ? j0 + 64 : nj;
-        for (int64_t j = j0; j < j1; j++) acc[j] = 0;
+                    tile, (int)w);
+        for (int64_t j = 0; j < w; j++) acc[c0 + j] = 0;
         for (int64_t k = 0; k < m; k++)
-            for (int64_t j = j0; j < j1; j++) {
-                double e = tw[k * nj + j];
-                acc[j] += e * e;
+            for (int64_t j = 0; j < w; j++) {
+                double e = tile[k * w + j];
+                acc[c0 + j] += e * e;
             }
     }
+    *flops += (double)m * (double)m * (double)nj;
     for (int64_t j = 0; j < nj; j++) s[a * b + (idx ? idx[j] : j)] = -acc[j];
 }
 
