@@ -736,14 +736,20 @@ static vt_status score_layer(scorer *s, int li, int64_t *scored, layer_cache *lc
             consider(R, 0, L->index, layer_id, tr, te, keep, NULL);
         }
         if (st == VT_OK && (s->opt->metrics & VT_SCORE_VERSA)) {
-            vt_tensor *ptr = gather_cols(loo, R->units, R->n_units), *pte = gather_cols(pred, R->units, R->n_units);
+            /* An ROI of every unit in order (one ROI, or the union "all") reads the predictions in place. */
+            bool whole = R->n_units == s->b->n_units;
+            for (int64_t j = 0; whole && j < R->n_units; j++) whole = R->units[j] == j;
+            vt_tensor *ptr = whole ? loo : gather_cols(loo, R->units, R->n_units);
+            vt_tensor *pte = whole ? pred : gather_cols(pred, R->units, R->n_units);
             double tr = NAN, te = NAN;
             vt_tensor *keep = NULL;
             if (!ptr || !pte) st = VT_ERR_NOMEM;
             if (st == VT_OK) st = rsa_score(ptr, R->rsm_tr, &tr, NULL);
             if (st == VT_OK) st = rsa_score(pte, R->rsm_te, &te, &keep);
-            vt_tensor_free(ptr);
-            vt_tensor_free(pte);
+            if (!whole) {
+                vt_tensor_free(ptr);
+                vt_tensor_free(pte);
+            }
             if (st == VT_OK) st = put_pair(s, layer_id, R, 1, tr, te);
             consider(R, 1, L->index, layer_id, tr, te, keep, NULL);
         }
