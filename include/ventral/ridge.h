@@ -18,7 +18,9 @@
  * constant direction gets weight 0 exactly instead of subtracting 11ᵀ/(nα)). When p < n
  * the thin SVD Xc = U S Vᵀ is used. Either way G_α⁻¹ = Σ_k q_k q_kᵀ/(λ_k + α) (+ the
  * projector on the rest of the complement of 1, times 1/α), c = G_α⁻¹ y, e_i = c_i/(G_α⁻¹)_ii.
- * The alpha sweep runs in float32 GEMMs, skipping (MSE criterion) the alphas whose lower
+ * The alpha sweep runs in float32 GEMMs (MSE criterion, kernel form, at least 4 targets per
+ * stimulus: as the quadratic form ‖R_α Qᵀy‖² with a triangular R_α, half the flops), skipping
+ * (MSE criterion) the alphas whose lower
  * bound min_i (G_α⁻¹)_ii⁻² · ‖c‖² on the LOO error already exceeds the best error found; every
  * target whose best alphas are within a safety margin is then re-evaluated in float64 for
  * those alphas, so the choice equals a pure float64 sweep's (VT_RIDGE_SWEEP_DOUBLE runs that
