@@ -522,8 +522,35 @@ static double finish_score(int pearson, double n, double yy, const double *acc3)
 /* Scores alpha `a` for the targets idx[0..nj) of the block (idx NULL: all b), in float32 or
  * float64, into s[a*b + target]. One GEMM: ĉ = α c = Q · (α/(λ+α) ∘ Z[:, idx]) (+ r in the SVD form), and
  * e = ĉ / (α d). Scaling by α keeps every weight in (0, 1], and when λ = 0 (no signal in X) the
- * errors are bitwise the same for every alpha, so such exact ties keep the first alpha. */
-#define DEFINE_EVAL(NAME, T, ZF, RF, TF, CF, GEMM)                                                                     \
+ * errors are bitwise the same for every alpha, so such exact ties keep the first alpha.
+ * TILED (the float32 sweep): the GEMM runs per column tile of ĉ (fixed by nj: the same bits at any
+ * thread count) into a contiguous n × w tile, reduced while it is still in cache; otherwise (the
+ * float64 re-checks, few targets per alpha) one GEMM over row tiles (the BLAS wrappers), then the
+ * reduction. EVAL_ROWS reduces rows 0..n of columns [J0, J0 + W) of ĉ, row i at CROW. */
+#define EVAL_ROWS(T, CROW, W, J0)                                                                                      \
+    for (int64_t j = 0; j < (W); j++) acc[3 * ((J0) + j)] = acc[3 * ((J0) + j) + 1] = acc[3 * ((J0) + j) + 2] = 0;     \
+    for (int64_t i = 0; i < n; i++) {                                                                                  \
+        const T *ci = (CROW);                                                                                          \
+        const double *yi = bk->yc + i * b;                                                                             \
+        double di = dinv[i];                                                                                           \
+        for (int64_t j = 0; j < (W); j++) {                                                                            \
+            int64_t jj = (J0) + j, t = idx ? idx[jj] : jj;                                                             \
+            double c = ci[j];                                                                                          \
+            if (!md->kernel && !fform) c += (double)rs[i * b + t];                                                     \
+            if (!pearson) {                                                                                            \
+                double e = c * di;                                                                                     \
+                acc[3 * jj] += e * e;                                                                                  \
+            } else {                                                                                                   \
+                double l = fform ? (c - gd[i] * yi[t]) * di : yi[t] - c * di;                                          \
+                acc[3 * jj] += l;                                                                                      \
+                acc[3 * jj + 1] += l * l;                                                                              \
+                acc[3 * jj + 2] += l * yi[t];                                                                          \
+            }                                                                                                          \
+        }                                                                                                              \
+    }
+
+enum { EVAL_TILE_MAX = 512 };
+#define DEFINE_EVAL(NAME, T, ZF, RF, TF, CF, TILED, GEMM_ALL, GEMM_TILE)                                               \
     static void NAME(const model *md, block *bk, int64_t a, const int *idx, int64_t nj, int pearson, double *s,        \
                      double *flops)                                                                                    \
     {                                                                                                                  \
@@ -538,39 +565,44 @@ static double finish_score(int pearson, double n, double yy, const double *acc3)
             T wk = (T)(fform ? lk / (lk + al) : al / (lk + al));                                                       \
             for (int64_t j = 0; j < nj; j++) tw[k * nj + j] = wk * zs[k * b + (idx ? idx[j] : j)];                     \
         }                                                                                                              \
-        GEMM;                                                                                                          \
         double *acc = bk->acc;                                                                                         \
         const double *dinv = md->dinv + a * n, *gd = pearson ? md->gdiag + a * n : NULL;                               \
-        _Pragma("omp parallel for if (n * nj > 65536)") for (int64_t j0 = 0; j0 < nj; j0 += 64)                        \
-        {                                                                                                              \
-            int64_t j1 = j0 + 64 < nj ? j0 + 64 : nj;                                                                  \
-            for (int64_t j = j0; j < j1; j++) acc[3 * j] = acc[3 * j + 1] = acc[3 * j + 2] = 0;                        \
-            for (int64_t i = 0; i < n; i++) {                                                                          \
-                const T *ci = cw + i * nj;                                                                             \
-                const double *yi = bk->yc + i * b;                                                                     \
-                double di = dinv[i];                                                                                   \
-                for (int64_t j = j0; j < j1; j++) {                                                                    \
-                    int64_t t = idx ? idx[j] : j;                                                                      \
-                    double c = ci[j];                                                                                  \
-                    if (!md->kernel && !fform) c += (double)rs[i * b + t];                                             \
-                    if (!pearson) {                                                                                    \
-                        double e = c * di;                                                                             \
-                        acc[3 * j] += e * e;                                                                           \
-                    } else {                                                                                           \
-                        double l = fform ? (c - gd[i] * yi[t]) * di : yi[t] - c * di;                                  \
-                        acc[3 * j] += l;                                                                               \
-                        acc[3 * j + 1] += l * l;                                                                       \
-                        acc[3 * j + 2] += l * yi[t];                                                                   \
-                    }                                                                                                  \
-                }                                                                                                      \
+        if (TILED) {                                                                                                   \
+            int64_t tw_n = ((nj + 7) / 8 + 63) / 64 * 64;                                                              \
+            if (tw_n > EVAL_TILE_MAX) tw_n = EVAL_TILE_MAX;                                                            \
+            int64_t tiles = (nj + tw_n - 1) / tw_n;                                                                    \
+            _Pragma(                                                                                                   \
+                "omp parallel for schedule(dynamic, 1) num_threads(vt_threads_get()) if (tiles > 1)") for (int64_t     \
+                                                                                                               tl = 0; \
+                                                                                                           tl < tiles; \
+                                                                                                           tl++)       \
+            {                                                                                                          \
+                int64_t c0 = tl * tw_n, w = nj - c0 < tw_n ? nj - c0 : tw_n;                                           \
+                T *ct = cw + c0 * n;                                                                                   \
+                if (m > 0)                                                                                             \
+                    GEMM_TILE;                                                                                         \
+                else                                                                                                   \
+                    memset(ct, 0, sizeof *ct *(size_t)(n * w));                                                        \
+                EVAL_ROWS(T, ct + i * w, w, c0)                                                                        \
+            }                                                                                                          \
+            *flops += 2.0 * (double)n * (double)m * (double)nj;                                                        \
+        } else {                                                                                                       \
+            GEMM_ALL;                                                                                                  \
+            _Pragma("omp parallel for if (n * nj > 65536)") for (int64_t j0 = 0; j0 < nj; j0 += 64)                    \
+            {                                                                                                          \
+                int64_t w = nj - j0 < 64 ? nj - j0 : 64;                                                               \
+                EVAL_ROWS(T, cw + i * nj + j0, w, j0)                                                                  \
             }                                                                                                          \
         }                                                                                                              \
         for (int64_t j = 0; j < nj; j++)                                                                               \
             s[a * b + (idx ? idx[j] : j)] = finish_score(pearson, (double)n, bk->yy[idx ? idx[j] : j], acc + 3 * j);   \
     }
 
-DEFINE_EVAL(eval_f32, float, z32, r32, t32, c32, sgemm(0, n, nj, m, md->q32, m, tw, nj, cw, nj, flops))
-DEFINE_EVAL(eval_f64, double, z, r, t64, c64, dgemm(0, 0, n, nj, m, 1.0, md->q, m, tw, nj, 0.0, cw, nj, flops))
+DEFINE_EVAL(eval_f32, float, z32, r32, t32, c32, 1, (void)0,
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)w, (int)m, 1.0f, md->q32, (int)m,
+                        tw + c0, (int)nj, 0.0f, ct, (int)w))
+DEFINE_EVAL(eval_f64, double, z, r, t64, c64, 0, dgemm(0, 0, n, nj, m, 1.0, md->q, m, tw, nj, 0.0, cw, nj, flops),
+            (void)0)
 
 /* The MSE sweep as a quadratic form. In the kernel form Yc lies in span(Q), and with w = α/(λ+α),
  * u_i = 1/(α d_i)², the α-scaled LOO error of a target is
