@@ -439,6 +439,7 @@ typedef struct scorer {
     vt_results *db;
     int64_t run_id, model_id, subject_id, metric_id[N_METRICS];
     int64_t *feat_row, *train, *test, n_train, n_test;
+    int64_t *rows_tr, *rows_te; /* feature-store rows of the train and test stimuli */
     roi_data *rois;
     int n_rois;
     vt_tensor *ytr_all, *yte_all; /* all units */
@@ -625,9 +626,9 @@ static bool same_rows(const int64_t *a, int64_t na, const int64_t *b, int64_t nb
 /* The split part of the cache for these rows: train/test features (standardised on the train
  * stimuli when the protocol asks, after the cRSA RSMs are taken from the raw ones), the cRSA
  * RSMs, and with `ridge` the prepared ridge model. Kept when the rows are the ones it holds. */
-static vt_status cache_split(scorer *s, layer_cache *c, const int64_t *rows_tr, const int64_t *rows_te,
-                             const vt_ridge_options *ropt, bool ridge)
+static vt_status cache_split(scorer *s, layer_cache *c, const vt_ridge_options *ropt, bool ridge)
 {
+    const int64_t *rows_tr = s->rows_tr, *rows_te = s->rows_te;
     if (same_rows(c->rows_tr, c->n_tr, rows_tr, s->n_train) && same_rows(c->rows_te, c->n_te, rows_te, s->n_test))
         return VT_OK;
     cache_clear_split(c);
@@ -671,20 +672,15 @@ static vt_status score_layer(scorer *s, int li, int64_t *scored, layer_cache *lc
     vt_tensor *alpha = NULL, *loo = NULL, *pred = NULL, *score = NULL, *cv_tr = NULL, *cv_te = NULL;
     vt_status st = cache_layer(s, lc, li);
     if (st != VT_OK) return st;
-    int64_t *rows_tr = vt_malloc((size_t)s->n_train, sizeof(int64_t)),
-            *rows_te = vt_malloc((size_t)s->n_test, sizeof(int64_t));
-    if (!rows_tr || !rows_te) st = VT_ERR_NOMEM;
-    for (int64_t i = 0; st == VT_OK && i < s->n_train; i++) rows_tr[i] = s->feat_row[s->train[i]];
-    for (int64_t i = 0; st == VT_OK && i < s->n_test; i++) rows_te[i] = s->feat_row[s->test[i]];
     double ed = lc->ed;
-    if (st == VT_OK && L->width == 0) goto done; /* an empty layer carries nothing to score */
+    if (L->width == 0) goto done; /* an empty layer carries nothing to score */
     vt_ridge_options ropt;
     vt_ridge_options_init(&ropt);
     ropt.alphas = s->opt->alphas;
     ropt.n_alphas = s->opt->n_alphas;
     ropt.criterion = s->opt->criterion;
     bool ridge = (s->opt->metrics & (VT_SCORE_VERSA | VT_SCORE_ENCODING)) != 0;
-    if (st == VT_OK && (st = cache_split(s, lc, rows_tr, rows_te, &ropt, ridge)) != VT_OK)
+    if (st == VT_OK && (st = cache_split(s, lc, &ropt, ridge)) != VT_OK)
         st = vt_fail_context(st, "layer '%s': ", L->name);
     const vt_tensor *xtr = lc->xtr, *xte = lc->xte, *rsm_tr = lc->rsm_tr, *rsm_te = lc->rsm_te;
     /* Neural predictivity (METHODS §10): k-fold cross-validated ridge predictions within each split. */
@@ -794,8 +790,6 @@ static vt_status score_layer(scorer *s, int li, int64_t *scored, layer_cache *lc
         vt_results_rollback(s->db);
     if (st == VT_OK) (*scored)++;
 done:
-    free(rows_tr);
-    free(rows_te);
     vt_tensor_free(alpha);
     vt_tensor_free(loo);
     vt_tensor_free(pred);
@@ -914,6 +908,13 @@ static vt_status scorer_setup(scorer *s, const vt_features *f, const vt_brain *b
                          f->path, opt->protocol ? opt->protocol : "chosen", f->layers[li].name);
     if (st == VT_OK) st = match_stimuli(f, b, s->feat_row);
     if (st == VT_OK) st = make_split(b->n_stimuli, opt, s->train, &s->n_train, s->test, &s->n_test);
+    if (st == VT_OK) {
+        s->rows_tr = vt_malloc((size_t)s->n_train, sizeof *s->rows_tr);
+        s->rows_te = vt_malloc((size_t)s->n_test, sizeof *s->rows_te);
+        if (!s->rows_tr || !s->rows_te) st = VT_ERR_NOMEM;
+        for (int64_t i = 0; st == VT_OK && i < s->n_train; i++) s->rows_tr[i] = s->feat_row[s->train[i]];
+        for (int64_t i = 0; st == VT_OK && i < s->n_test; i++) s->rows_te[i] = s->feat_row[s->test[i]];
+    }
     if (st == VT_OK && (opt->metrics & VT_SCORE_PREDICTIVITY)) {
         int64_t smaller = s->n_train < s->n_test ? s->n_train : s->n_test;
         s->n_folds = (int)(opt->folds < smaller / 2 ? opt->folds : smaller / 2);
@@ -965,6 +966,8 @@ static void scorer_free(scorer *s)
     free(s->feat_row);
     free(s->train);
     free(s->test);
+    free(s->rows_tr);
+    free(s->rows_te);
     memset(s, 0, sizeof *s);
 }
 

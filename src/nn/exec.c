@@ -2,7 +2,6 @@
  * the capture callback, and frees every intermediate as soon as its last consumer has run, so
  * peak memory stays near the largest live set rather than the sum of all layers. */
 #include <fnmatch.h>
-#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,20 +252,15 @@ static bool observed(vt_graph *g, const vt_node *n, int k, const vt_capture *sel
     return fn && vt_graph_layer(g, li, &info) == VT_OK && vt_capture_matches(sel, &info);
 }
 
-/* The bound of a Clip node (input k, or attribute `name` before opset 11) into *out when it is absent
- * (unchanged) or a graph constant; false when it is computed at run time. */
-static bool clip_bound(const vt_graph *g, const vt_node *r, int k, const char *name, float *out)
+/* Input k of node r as a graph constant float32 scalar into *out (NULL when absent); false when it
+ * is computed at run time. */
+static bool const_scalar(const vt_graph *g, const vt_node *r, int k, const vt_tensor **out)
 {
-    if (r->opset < 11) {
-        *out = vt_attr_float(r, name, *out);
-        return true;
-    }
+    *out = NULL;
     if (r->n_in <= k || r->in[k] < 0) return true;
     const vt_value *b = &g->values[r->in[k]];
-    const vt_tensor *t = b->init ? b->init : b->folded;
-    if (!t || t->dtype != VT_F32 || vt_tensor_numel(t) != 1) return false;
-    *out = *(const float *)t->data;
-    return true;
+    *out = b->init ? b->init : b->folded;
+    return *out && (*out)->dtype == VT_F32 && vt_tensor_numel(*out) == 1;
 }
 
 /* The Relu or Clip node that may be fused into node n (see vt_opctx.fuse), with its activation in
@@ -283,11 +277,13 @@ static int fusable_act(vt_graph *g, const vt_node *n, const vt_capture *sel, vt_
         *act = (vt_act){.kind = VT_ACT_RELU};
         return v->last_use;
     }
-    act->kind = VT_ACT_CLIP, act->lo = -INFINITY, act->hi = INFINITY;
-    if (strcmp(r->op_type, "Clip") == 0 && clip_bound(g, r, 1, "min", &act->lo) &&
-        clip_bound(g, r, 2, "max", &act->hi) && act->lo <= act->hi)
-        return v->last_use;
-    return -1;
+    const vt_tensor *min = NULL, *max = NULL;
+    if (strcmp(r->op_type, "Clip") != 0 ||
+        (r->opset >= 11 && !(const_scalar(g, r, 1, &min) && const_scalar(g, r, 2, &max))))
+        return -1;
+    act->kind = VT_ACT_CLIP;
+    vt_clip_bounds(r, min, max, &act->lo, &act->hi);
+    return act->lo <= act->hi ? v->last_use : -1;
 }
 
 /* ---- run ---- */

@@ -180,6 +180,10 @@ typedef struct vt_op {
                         input's last reader, the executor hands it the input's buffer and run copies nothing */
 } vt_op;
 
+/* A Clip node's bounds (ops/elementwise.c): attributes min/max before opset 11, else inputs 1 and 2
+ * (float32 scalars with data; NULL when absent); an absent bound is -inf / +inf. */
+void vt_clip_bounds(const vt_node *n, const vt_tensor *min, const vt_tensor *max, float *lo, float *hi);
+
 /* Op registry (ops/registry.c): the entry with the highest `since` <= opset, or NULL. */
 const vt_op *vt_op_find(const char *domain, const char *type, int opset);
 

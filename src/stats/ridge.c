@@ -550,6 +550,14 @@ static double finish_score(int pearson, double n, double yy, const double *acc3)
     }
 
 enum { EVAL_TILE_MAX = 512 };
+
+/* Column tiles of the float32 sweeps: about 8 of them, even for a few hundred targets, in multiples
+ * of 64 up to `max`. A function of nj only, so the bits do not depend on the thread count. */
+static int64_t sweep_tile(int64_t nj, int64_t max)
+{
+    int64_t w = ((nj + 7) / 8 + 63) / 64 * 64;
+    return w < max ? w : max;
+}
 #define DEFINE_EVAL(NAME, T, ZF, RF, TF, CF, TILED, GEMM_ALL, GEMM_TILE)                                               \
     static void NAME(const model *md, block *bk, int64_t a, const int *idx, int64_t nj, int pearson, double *s,        \
                      double *flops)                                                                                    \
@@ -568,8 +576,7 @@ enum { EVAL_TILE_MAX = 512 };
         double *acc = bk->acc;                                                                                         \
         const double *dinv = md->dinv + a * n, *gd = pearson ? md->gdiag + a * n : NULL;                               \
         if (TILED) {                                                                                                   \
-            int64_t tw_n = ((nj + 7) / 8 + 63) / 64 * 64;                                                              \
-            if (tw_n > EVAL_TILE_MAX) tw_n = EVAL_TILE_MAX;                                                            \
+            int64_t tw_n = sweep_tile(nj, EVAL_TILE_MAX);                                                              \
             int64_t tiles = (nj + tw_n - 1) / tw_n;                                                                    \
             _Pragma(                                                                                                   \
                 "omp parallel for schedule(dynamic, 1) num_threads(vt_threads_get()) if (tiles > 1)") for (int64_t     \
@@ -665,8 +672,7 @@ static void eval_tri(const model *md, block *bk, int64_t a, const int *idx, int6
     float *tw = bk->t32;
     const float *r = md->tri32 + a * m * m;
     double *acc = bk->acc;
-    int64_t tw_n = ((nj + 7) / 8 + 63) / 64 * 64; /* about 8 tiles even for a few hundred targets */
-    if (tw_n > GEMM_TILE_N) tw_n = GEMM_TILE_N;
+    int64_t tw_n = sweep_tile(nj, GEMM_TILE_N);
     int64_t tiles = (nj + tw_n - 1) / tw_n;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(vt_threads_get()) if (tiles > 1)
     for (int64_t t = 0; t < tiles; t++) {
@@ -966,18 +972,25 @@ static vt_status check_features(const vt_tensor *x, const vt_tensor *xt, const v
     return VT_OK;
 }
 
-/* What one fit needs: targets that match the prepared features, and the outputs. */
-static vt_status check_targets(const model *md, const vt_tensor *y, const vt_tensor *yt, const vt_ridge_outputs *out)
+/* y_train is a matrix with one row per training stimulus; y_test comes with x_test. */
+static vt_status check_target_rows(int64_t n, bool xt, const vt_tensor *y, const vt_tensor *yt)
 {
     if (vt_tensor_check_shape(y, "ridge: y_train", 2, NULL) != VT_OK) return VT_ERR_ARG;
-    int64_t n = md->n, p = md->p, v = y->shape[1];
-    bool xt = md->atest != NULL; /* allocated exactly when x_test was given */
     if (y->shape[0] != n)
         return vt_fail(VT_ERR_ARG, "ridge: x_train has %lld rows (stimuli) but y_train has %lld", (long long)n,
                        (long long)y->shape[0]);
+    if (yt && !xt) return vt_fail(VT_ERR_ARG, "ridge: y_test needs x_test");
+    return VT_OK;
+}
+
+/* What one fit needs: targets that match the prepared features, and the outputs. */
+static vt_status check_targets(const model *md, const vt_tensor *y, const vt_tensor *yt, const vt_ridge_outputs *out)
+{
+    bool xt = md->atest != NULL; /* allocated exactly when x_test was given */
+    if (check_target_rows(md->n, xt, y, yt) != VT_OK) return VT_ERR_ARG;
+    int64_t n = md->n, p = md->p, v = y->shape[1];
     if (v < 1) return vt_fail(VT_ERR_ARG, "ridge: y_train has no targets (columns)");
     if (v >= INT_MAX) return vt_fail(VT_ERR_UNSUPPORTED, "ridge: dimensions beyond 2^31 are not supported");
-    if (yt && !xt) return vt_fail(VT_ERR_ARG, "ridge: y_test needs x_test");
     if (yt) {
         if (vt_tensor_check_shape(yt, "ridge: y_test", 2, NULL) != VT_OK) return VT_ERR_ARG;
         if (yt->shape[0] != md->nt)
@@ -1221,13 +1234,9 @@ vt_status vt_ridge_fit(const vt_tensor *x_train, const vt_tensor *y_train, const
                        const vt_tensor *y_test, const vt_ridge_options *opt, const vt_ridge_outputs *out,
                        vt_ridge_info *info)
 {
-    /* The targets are checked before the (costly) preparation, as one call would. */
-    if (vt_tensor_check_shape(y_train, "ridge: y_train", 2, NULL) != VT_OK) return VT_ERR_ARG;
+    /* The targets' shapes are checked before the (costly) preparation, as one call would. */
     if (vt_tensor_check_shape(x_train, "ridge: x_train", 2, NULL) != VT_OK) return VT_ERR_ARG;
-    if (y_train->shape[0] != x_train->shape[0])
-        return vt_fail(VT_ERR_ARG, "ridge: x_train has %lld rows (stimuli) but y_train has %lld",
-                       (long long)x_train->shape[0], (long long)y_train->shape[0]);
-    if (y_test && !x_test) return vt_fail(VT_ERR_ARG, "ridge: y_test needs x_test");
+    if (check_target_rows(x_train->shape[0], x_test != NULL, y_train, y_test) != VT_OK) return VT_ERR_ARG;
     vt_ridge_model *rm = NULL;
     vt_status st = vt_ridge_prepare(x_train, x_test, opt, &rm);
     if (st == VT_OK) st = vt_ridge_fit_prepared(rm, y_train, y_test, out, info);

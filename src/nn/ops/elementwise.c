@@ -116,6 +116,17 @@ typedef struct {
     float alpha, beta, gamma, lo, hi;
 } unary_params;
 
+void vt_clip_bounds(const vt_node *n, const vt_tensor *min, const vt_tensor *max, float *lo, float *hi)
+{
+    if (n->opset < 11) {
+        *lo = vt_attr_float(n, "min", -INFINITY);
+        *hi = vt_attr_float(n, "max", INFINITY);
+        return;
+    }
+    *lo = min ? *(const float *)min->data : -INFINITY;
+    *hi = max ? *(const float *)max->data : INFINITY;
+}
+
 /* y = f(x) over n contiguous floats. Loops marked simd use the vecmath.h functions (or plain arithmetic) and
  * are vectorised for the best instruction set at load time; the rest call libm per element. */
 VT_VEC_CLONES static void unary_f32(unary_kind k, const unary_params *pr, const float *x, float *y, int64_t n)
@@ -191,13 +202,7 @@ static vt_status unary_run(vt_opctx *c)
         pr.gamma = vt_attr_float(nd, "gamma", 1.05070102214813232421875f);
         break;
     case U_CLIP:
-        if (nd->opset < 11) {
-            pr.lo = vt_attr_float(nd, "min", -INFINITY);
-            pr.hi = vt_attr_float(nd, "max", INFINITY);
-        } else {
-            if (c->n_in > 1 && c->in[1]) pr.lo = *(const float *)c->in[1]->data;
-            if (c->n_in > 2 && c->in[2]) pr.hi = *(const float *)c->in[2]->data;
-        }
+        vt_clip_bounds(nd, c->n_in > 1 ? c->in[1] : NULL, c->n_in > 2 ? c->in[2] : NULL, &pr.lo, &pr.hi);
         break;
     default: break;
     }
