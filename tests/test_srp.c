@@ -47,7 +47,7 @@ static void test_jl_min_dim(void)
 
 static void test_kernel_matches_oracle(void)
 {
-    int64_t n = 37, p = 3001, k = 211; /* odd sizes: partial row blocks and feature tiles */
+    int64_t n = 37, p = 18001, k = 211; /* odd sizes: partial row blocks, two whole chunks and a partial one */
     vt_srp_plan *plan;
     CHECK(vt_srp_plan_new(p, k, 99, &plan) == VT_OK);
     CHECK(vt_srp_plan_projects(plan) && vt_srp_plan_out_dim(plan) == k);
@@ -56,7 +56,7 @@ static void test_kernel_matches_oracle(void)
     vt_tensor *x32 = vt_tensor_new(VT_F32, 2, xs), *z32 = vt_tensor_new(VT_F32, 2, zs);
     vt_rng r = vt_rng_make(5, 0);
     for (int64_t i = 0; i < n * p; i++) {
-        /* ReLU-like: many exact zeros, so the kernel's skipping of all-zero features is exercised. */
+        /* ReLU-like in the first 1000 features: many exact zeros. */
         double v = vt_rng_normal(&r);
         vt_tensor_f64(x)[i] = i % p < 1000 ? (v > 0 ? v : 0) : v;
         vt_tensor_f32(x32)[i] = (float)vt_tensor_f64(x)[i];
@@ -71,21 +71,23 @@ static void test_kernel_matches_oracle(void)
     for (int64_t i = 0; i < n * k; i++) z32d[i] = vt_tensor_f32(z32)[i];
     CHECK_ARRAYS("float32 kernel vs float64 oracle", z32d, ref, (long)(n * k), 1e-5, 1e-4);
 
-    /* Row blocks of any size give the same bits: project rows one at a time, and with 2 and 3 threads
-     * (one block: the threads split its feature chunks). */
+    /* Row blocks of any size give the same bits: project rows one at a time (the narrow kernel) and
+     * five at a time (a partial wide block), with 1, 2 and 3 threads (one block at a time: the threads
+     * split its chunks' transposes and its columns). */
     CHECK(vt_srp_plan_chunk(plan) < p); /* several chunks */
     int same = 1, saved_threads = vt_threads_get();
     for (int threads = 1; threads <= 3; threads++) {
         vt_threads_set(threads);
-        for (int64_t b = 0; b < n; b++) {
-            int64_t one_x[2] = {1, p}, one_z[2] = {1, k};
-            vt_tensor *xb = vt_tensor_wrap(VT_F32, 2, one_x, vt_tensor_f32(x32) + b * p);
-            vt_tensor *zb = vt_tensor_new(VT_F32, 2, one_z);
-            CHECK(vt_srp_apply(plan, xb, zb) == VT_OK);
-            same &= memcmp(zb->data, vt_tensor_f32(z32) + b * k, sizeof(float) * (size_t)k) == 0;
-            vt_tensor_free(xb);
-            vt_tensor_free(zb);
-        }
+        for (int64_t step = 1; step <= 5; step += 4)
+            for (int64_t b = 0; b < n; b += step) {
+                int64_t m = n - b < step ? n - b : step, one_x[2] = {m, p}, one_z[2] = {m, k};
+                vt_tensor *xb = vt_tensor_wrap(VT_F32, 2, one_x, vt_tensor_f32(x32) + b * p);
+                vt_tensor *zb = vt_tensor_new(VT_F32, 2, one_z);
+                CHECK(vt_srp_apply(plan, xb, zb) == VT_OK);
+                same &= memcmp(zb->data, vt_tensor_f32(z32) + b * k, sizeof(float) * (size_t)(m * k)) == 0;
+                vt_tensor_free(xb);
+                vt_tensor_free(zb);
+            }
     }
     vt_threads_set(saved_threads);
     CHECK(same);
@@ -127,10 +129,10 @@ static void set_value(vt_tensor *t, int64_t i, double v)
  * identity plan. */
 static void test_nonfinite_in_chunks(void)
 {
-    int64_t p = 3001, k = 211;
+    int64_t p = 18001, k = 211;
     vt_srp_plan *plan;
     CHECK(vt_srp_plan_new(p, k, 99, &plan) == VT_OK);
-    CHECK(vt_srp_plan_chunk(plan) < p); /* several chunks */
+    CHECK(vt_srp_plan_chunk(plan) < p / 2); /* several chunks */
     int saved_threads = vt_threads_get();
     const int64_t row_counts[3] = {37, 16, 3}; /* several blocks, one block, the narrow kernel */
     for (int dt = 0; dt < 2; dt++)
@@ -157,8 +159,8 @@ static void test_nonfinite_in_chunks(void)
                     const char *what;
                 } cases[] = {
                     {n * p - 1, -1, INFINITY, 0, "Inf"},
-                    {(n / 2) * p + 1700, -1, NAN, 0, "NaN"},
-                    {(n - 1) * p + 5, (n - 1) * p + 2900, NAN, INFINITY, "NaN"},
+                    {(n / 2) * p + 9900, -1, NAN, 0, "NaN"},
+                    {(n - 1) * p + 5, (n - 1) * p + 17000, NAN, INFINITY, "NaN"},
                     {0, -1, -INFINITY, 0, "Inf"},
                 };
                 for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {

@@ -54,9 +54,10 @@ bool vt_srp_plan_projects(const vt_srp_plan *plan);
 int64_t vt_srp_plan_nnz(const vt_srp_plan *plan);
 /* The magnitude √(1/s)/√k of every nonzero entry, s = 1/√p (0 for an identity plan). */
 double vt_srp_plan_scale(const vt_srp_plan *plan);
-/* Features per summation chunk (a function of p and k only). The projection's additions are fixed:
- * z[c] = scale · Σ_chunks (in order, starting from 0) of the chunk's sum over its features in
- * ascending order, starting from 0 — so any block size and thread count give the same bits. */
+/* Features per summation chunk (8192, or p when smaller: a function of p only). The projection's
+ * additions are fixed: z[c] = scale · Σ_chunks (in order, starting from 0) of the chunk's sum over
+ * its features in ascending order, starting from 0 — so any block size and thread count give the
+ * same bits. */
 int64_t vt_srp_plan_chunk(const vt_srp_plan *plan);
 
 /* Row j of R as sparse entries: writes the column indices of feature j's nonzeros (ascending)
