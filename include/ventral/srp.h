@@ -55,9 +55,9 @@ int64_t vt_srp_plan_nnz(const vt_srp_plan *plan);
 /* The magnitude √(1/s)/√k of every nonzero entry, s = 1/√p (0 for an identity plan). */
 double vt_srp_plan_scale(const vt_srp_plan *plan);
 /* Features per summation chunk (8192, or p when smaller: a function of p only). The projection's
- * additions are fixed: z[c] = scale · Σ_chunks (in order, starting from 0) of the chunk's sum over
- * its features in ascending order, starting from 0 — so any block size and thread count give the
- * same bits. */
+ * additions are fixed: with S_q the sum of chunk q's terms over its features in ascending order
+ * (starting from 0), z[c] = scale · (E + O), E = S_0 + S_2 + S_4 + … and O = S_1 + S_3 + … each
+ * added in order starting from 0 — so any block size and thread count give the same bits. */
 int64_t vt_srp_plan_chunk(const vt_srp_plan *plan);
 
 /* Row j of R as sparse entries: writes the column indices of feature j's nonzeros (ascending)

@@ -9,9 +9,11 @@
  * it reaches k; its sign is − when u_d is odd.
  *
  * Summation order: the features are cut into fixed chunks of SRP_CHUNK (vt_srp_plan_chunk, a
- * function of p only); output element c is the sum, in chunk order from 0, of each chunk's sum of
- * ±x_j over its features j in ascending order, from 0; then it is scaled once. So every output
- * element receives the same additions whatever the block size and thread count.
+ * function of p only); a chunk's sum for output element c adds ±x_j over its features j in
+ * ascending order, from 0. Lane 0 adds the even chunks' sums in chunk order, from 0, and lane 1
+ * the odd chunks'; z_c = scale · (lane 0 + lane 1). So every output element receives the same
+ * additions whatever the block size and thread count, and two threads can work on one block
+ * without sharing anything but the final sum.
  *
  * Storage and kernel: within a chunk the entries are grouped by output column (ascending feature
  * order inside a column), each a 2-byte feature offset whose top bit is the sign. A block of up to
@@ -43,6 +45,7 @@ enum {
     SRP_W64 = 8,      /* rows per block, float64 */
     SRP_NARROW = 4,   /* rows per block of the narrow kernels (single stimuli in a stream) */
     SRP_NEG = 0x8000, /* sign bit of a stored entry */
+    SRP_LANES = 2,    /* the chunks' sums go to two lanes, even and odd chunks (see the top) */
 };
 
 struct vt_srp_plan {
@@ -324,14 +327,22 @@ SRP_GATHER(gather_f64_narrow, double, v4d, v4l, SRP_NARROW, INT64_MIN)
 static int transpose_f32(const float *x, int64_t p, int64_t rows, int64_t w, int64_t n, float *xt)
 {
     int bad = 0;
-    int64_t b = 0;
-#ifdef __SSE__
-    for (; b + 4 <= rows; b += 4) {
-        const float *r = x + b * p;
-        int64_t j = 0;
-        for (; j + 4 <= n; j += 4) {
-            __m128 r0 = _mm_loadu_ps(r + j), r1 = _mm_loadu_ps(r + p + j);
-            __m128 r2 = _mm_loadu_ps(r + 2 * p + j), r3 = _mm_loadu_ps(r + 3 * p + j);
+    int64_t b4 = 0, j = 0;
+#ifdef __SSE2__
+    /* Four features at a time, all rows: each feature's line of xt is written whole, in a row. The
+     * finiteness check runs on the loaded vectors (an all-ones exponent field). */
+    b4 = rows / 4 * 4;
+    const __m128i expo = _mm_set1_epi32(0x7f800000);
+    __m128i seen = _mm_setzero_si128();
+    for (; j + 4 <= n && b4 > 0; j += 4)
+        for (int64_t b = 0; b < b4; b += 4) {
+            const float *r = x + b * p + j;
+            __m128 r0 = _mm_loadu_ps(r), r1 = _mm_loadu_ps(r + p), r2 = _mm_loadu_ps(r + 2 * p);
+            __m128 r3 = _mm_loadu_ps(r + 3 * p);
+            __m128i e0 = _mm_and_si128(_mm_castps_si128(r0), expo), e1 = _mm_and_si128(_mm_castps_si128(r1), expo);
+            __m128i e2 = _mm_and_si128(_mm_castps_si128(r2), expo), e3 = _mm_and_si128(_mm_castps_si128(r3), expo);
+            seen = _mm_or_si128(seen, _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi32(e0, expo), _mm_cmpeq_epi32(e1, expo)),
+                                                   _mm_or_si128(_mm_cmpeq_epi32(e2, expo), _mm_cmpeq_epi32(e3, expo))));
             _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
             float *d = xt + j * w + b;
             _mm_storeu_ps(d, r0);
@@ -339,14 +350,17 @@ static int transpose_f32(const float *x, int64_t p, int64_t rows, int64_t w, int
             _mm_storeu_ps(d + 2 * w, r2);
             _mm_storeu_ps(d + 3 * w, r3);
         }
-        for (; j < n; j++)
-            for (int64_t q = 0; q < 4; q++) xt[j * w + b + q] = r[q * p + j];
-        for (int64_t q = 0; q < 4; q++) bad |= vt_span_nonfinite_f32(r + q * p, n);
-    }
+    bad = _mm_movemask_epi8(seen) != 0;
 #endif
-    for (; b < rows; b++) {
+    /* What the vectors left: the last n mod 4 features of those rows, and the rows past b4. */
+    for (int64_t b = 0; b < b4; b++) {
         const float *r = x + b * p;
-        for (int64_t j = 0; j < n; j++) xt[j * w + b] = r[j];
+        for (int64_t q = j; q < n; q++) xt[q * w + b] = r[q];
+        bad |= vt_span_nonfinite_f32(r + j, n - j);
+    }
+    for (int64_t b = b4; b < rows; b++) {
+        const float *r = x + b * p;
+        for (int64_t q = 0; q < n; q++) xt[q * w + b] = r[q];
         bad |= vt_span_nonfinite_f32(r, n);
     }
     return bad;
@@ -393,18 +407,19 @@ static void gather_part(const srp_block *bl, int64_t c, int64_t o0, int64_t o1, 
         (narrow ? gather_f64_narrow : gather_f64)(bl->pl, c, o0, o1, xt, tot);
 }
 
-/* The block's rows of Z, output columns [o0, o1): scale · tot. */
+/* The block's rows of Z, output columns [o0, o1): scale · (lane 0 + lane 1), the lanes' sums
+ * stored one after the other at tot (k × W values each). */
 static void write_out(const srp_block *bl, const void *tot, void *z, int64_t o0, int64_t o1)
 {
     int64_t w = block_width(bl), k = bl->pl->k;
     if (bl->f32) {
-        const float *s = tot, scale = (float)bl->pl->scale;
+        const float *s = tot, *s1 = s + w * k, scale = (float)bl->pl->scale;
         for (int64_t b = 0; b < bl->rows; b++)
-            for (int64_t o = o0; o < o1; o++) ((float *)z)[b * k + o] = s[o * w + b] * scale;
+            for (int64_t o = o0; o < o1; o++) ((float *)z)[b * k + o] = (s[o * w + b] + s1[o * w + b]) * scale;
     } else {
-        const double *s = tot, scale = bl->pl->scale;
+        const double *s = tot, *s1 = s + w * k, scale = bl->pl->scale;
         for (int64_t b = 0; b < bl->rows; b++)
-            for (int64_t o = o0; o < o1; o++) ((double *)z)[b * k + o] = s[o * w + b] * scale;
+            for (int64_t o = o0; o < o1; o++) ((double *)z)[b * k + o] = (s[o * w + b] + s1[o * w + b]) * scale;
     }
 }
 
@@ -442,14 +457,14 @@ vt_status vt_srp_apply(const vt_srp_plan *plan, const vt_tensor *x, vt_tensor *z
     int64_t k = plan->k, p = plan->p, chunks = plan->chunks, wide = f32 ? SRP_W32 : SRP_W64;
     int64_t blocks = (rows + wide - 1) / wide;
     int nt = vt_threads_get();
-    /* Threads take whole row blocks when there are enough of them; else all threads work on one
-     * block at a time, each summing a share of its columns. Each thread then transposes every chunk
-     * itself: sharing one transposed copy would have every gathered line cross between cores,
-     * measured here up to 2.6x slower than the duplicated transposes (the VM's cores do not always
-     * share a cache). */
+    /* Threads take whole row blocks when there are enough of them. Else all threads work on one
+     * block at a time: the even chunks' lane and the odd chunks' lane go to different threads, and
+     * several threads in a lane split its columns. Each thread transposes its lane's chunks for
+     * itself: sharing one transposed copy between threads would have every gathered line cross
+     * between cores, measured here up to 2.6× slower (the VM's cores do not always share a cache). */
     bool by_block = blocks >= nt || nt == 1;
     size_t tot_len = (size_t)wide * (size_t)k, xt_len = (size_t)wide * SRP_CHUNK;
-    size_t per = by_block ? (size_t)nt * (tot_len + xt_len) : tot_len + (size_t)nt * xt_len;
+    size_t per = (by_block ? (size_t)nt : 1) * SRP_LANES * tot_len + (size_t)nt * xt_len;
     char *work = vt_malloc(per * es + 64, 1);
     if (!work) {
         if (vt_tensor_check_finite(x, "srp: X") != VT_OK) return VT_ERR_ARG;
@@ -462,41 +477,47 @@ vt_status vt_srp_apply(const vt_srp_plan *plan, const vt_tensor *x, vt_tensor *z
     if (by_block) {
 #pragma omp parallel num_threads(nt) reduction(| : nonfinite)
         {
-            char *tot = base + (size_t)omp_get_thread_num() * (tot_len + xt_len) * es, *xt = tot + tot_len * es;
+            char *tot = base + (size_t)omp_get_thread_num() * (SRP_LANES * tot_len + xt_len) * es;
+            char *xt = tot + SRP_LANES * tot_len * es;
 #pragma omp for schedule(dynamic, 1)
             for (int64_t blk = 0; blk < blocks; blk++) {
                 int64_t r0 = blk * wide;
                 srp_block bl = {plan, xd + (size_t)(r0 * p) * es, rows - r0 < wide ? rows - r0 : wide, f32};
                 int64_t w = block_width(&bl);
-                memset(tot, 0, (size_t)(w * k) * es);
+                memset(tot, 0, SRP_LANES * (size_t)(w * k) * es);
                 /* Lanes past the block's last row are never written out; zero them once. */
                 if (bl.rows < w) memset(xt, 0, (size_t)w * SRP_CHUNK * es);
-                for (int64_t c = 0; c < chunks; c++) {
-                    nonfinite |= transpose_chunk(&bl, c, xt);
-                    gather_part(&bl, c, 0, k, xt, tot);
-                }
+                for (int lane = 0; lane < SRP_LANES; lane++)
+                    for (int64_t c = lane; c < chunks; c += SRP_LANES) {
+                        nonfinite |= transpose_chunk(&bl, c, xt);
+                        gather_part(&bl, c, 0, k, xt, tot + (size_t)(lane * w * k) * es);
+                    }
                 write_out(&bl, tot, zd + (size_t)(r0 * k) * es, 0, k);
             }
         }
     } else {
+        int lanes = chunks < SRP_LANES ? (int)chunks : SRP_LANES;
         for (int64_t blk = 0; blk < blocks; blk++) {
             int64_t r0 = blk * wide;
             srp_block bl = {plan, xd + (size_t)(r0 * p) * es, rows - r0 < wide ? rows - r0 : wide, f32};
             int64_t w = block_width(&bl);
+            memset(base, 0, SRP_LANES * (size_t)(w * k) * es);
 #pragma omp parallel num_threads(nt) reduction(| : nonfinite)
             {
-                int t = omp_get_thread_num();
-                char *tot = base, *xt = base + (tot_len + (size_t)t * xt_len) * es;
+                int t = omp_get_thread_num(), n = omp_get_num_threads(), lane = t % lanes;
+                char *tot = base + (size_t)(lane * w * k) * es;
+                char *xt = base + (SRP_LANES * tot_len + (size_t)t * xt_len) * es;
                 int64_t o0, o1;
-                share(k, t, omp_get_num_threads(), 16, &o0, &o1);
-                memset(tot + (size_t)(o0 * w) * es, 0, (size_t)((o1 - o0) * w) * es);
+                share(k, t / lanes, (n - lane + lanes - 1) / lanes, 16, &o0, &o1);
                 if (bl.rows < w) memset(xt, 0, xt_len * es);
-                for (int64_t c = 0; c < chunks; c++) {
+                for (int64_t c = lane; c < chunks; c += lanes) {
                     int bad = transpose_chunk(&bl, c, xt);
-                    if (t == 0) nonfinite |= bad;
+                    if (t < lanes) nonfinite |= bad; /* one report per chunk */
                     gather_part(&bl, c, o0, o1, xt, tot);
                 }
-                write_out(&bl, tot, zd + (size_t)(r0 * k) * es, o0, o1);
+#pragma omp barrier
+                share(k, t, n, 16, &o0, &o1);
+                write_out(&bl, base, zd + (size_t)(r0 * k) * es, o0, o1);
             }
         }
     }
