@@ -20,10 +20,11 @@
  * W rows of X has the chunk's part transposed into xt[feature][row] (W values, one 64-byte line:
  * W = 16 float32 or 8 float64; SRP_CHUNK lines = 512 KB stay in L2); then each output column
  * gathers its lines and adds them (sign flipped by xor) into a register, which is added to the
- * column's total once per chunk. Gathering reads L2 but never writes it: measured 1.6–2.2× faster
- * here than scattering each feature into its columns' accumulators, and the plan takes 2 bytes per
- * entry instead of 4 plus 12 per feature. Several blocks are split whole among the threads; the
- * columns of a single block are split among them (each transposing the chunks for itself).
+ * column's lane once per chunk. Gathering reads L2 but never writes it: with the two lanes below,
+ * 2.5× faster here than scattering each feature into its columns' accumulators (one 16-row block
+ * of resnet50's 802,816-feature layer1.0 output, 2 threads: 15.6 → 6.2 ms), and the plan takes 2
+ * bytes per entry instead of 4 plus 12 per feature. Several blocks are split whole among the
+ * threads; a single block's two lanes go to different threads (see vt_srp_apply).
  */
 #include <math.h>
 #include <stdint.h>
@@ -485,7 +486,7 @@ vt_status vt_srp_apply(const vt_srp_plan *plan, const vt_tensor *x, vt_tensor *z
                 srp_block bl = {plan, xd + (size_t)(r0 * p) * es, rows - r0 < wide ? rows - r0 : wide, f32};
                 int64_t w = block_width(&bl);
                 memset(tot, 0, SRP_LANES * (size_t)(w * k) * es);
-                /* Lanes past the block's last row are never written out; zero them once. */
+                /* Vector elements past the block's last row are never written out; zero them once. */
                 if (bl.rows < w) memset(xt, 0, (size_t)w * SRP_CHUNK * es);
                 for (int lane = 0; lane < SRP_LANES; lane++)
                     for (int64_t c = lane; c < chunks; c += SRP_LANES) {
