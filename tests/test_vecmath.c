@@ -2,7 +2,7 @@
  * rounded result (libm's double exp/expm1/erf/tanh as the reference) over a sweep of float32 bit patterns
  * (every 1021st; VT_VECMATH_EXHAUSTIVE=1 sweeps all 2^32), the agreement with libm's float functions, the edge
  * cases (+-0, denormal results, overflow, underflow, NaN, +-inf, the saturation of erf/tanh), and that the
- * vectorised loops (AVX-512 / AVX2 / SSE, as VT_VEC_CLONES picks) give bit for bit what the scalar code gives. */
+ * vectorised loops (AVX-512 / AVX2 / SSE, as VT_CLONES picks) give bit for bit what the scalar code gives. */
 #include <float.h>
 #include <math.h>
 #include <stdbool.h>
@@ -18,7 +18,7 @@ enum { F_EXP, F_EXPM1, F_ERF, F_TANH, F_SIGMOID, F_COUNT };
 static const char *names[F_COUNT] = {"exp", "expm1", "erf", "tanh", "sigmoid"};
 
 /* Vectorised kernels, as the ops use them. */
-VT_VEC_CLONES static void vec_apply(int f, const float *x, float *y, int64_t n)
+VT_CLONES static void vec_apply(int f, const float *x, float *y, int64_t n)
 {
     switch (f) {
     case F_EXP:

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clones.h"
 #include "ventral/bootstrap.h"
 #include "ventral/compare.h"
 #include "ventral/rng.h"
@@ -65,16 +66,11 @@ vt_status vt_bootstrap_percentile(const double *samples, int64_t k, double level
  * compiles with -ffp-contract=off), so the bits do not depend on the machine's clone. */
 enum { GROUP = 8 };
 typedef double v8d __attribute__((vector_size(64), aligned(8)));
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(VT_NO_TARGET_CLONES)
-#define GROUP_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define GROUP_CLONES
-#endif
 
 /* For the 8 columns at a and b (row stride `stride`), the sums over rows[0..len) taken w[q] times
  * each of x, y, x², y², xy: out[0..40), 8 per sum. */
-GROUP_CLONES static void group_sums(const double *a, const double *b, int64_t stride, const int64_t *rows,
-                                    const double *w, int64_t len, double *out)
+VT_CLONES static void group_sums(const double *a, const double *b, int64_t stride, const int64_t *rows, const double *w,
+                                 int64_t len, double *out)
 {
     v8d sa = {0}, sb = {0}, saa = {0}, sbb = {0}, sab = {0};
     for (int64_t q = 0; q < len; q++) {

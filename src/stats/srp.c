@@ -36,6 +36,7 @@
 #include <immintrin.h>
 #endif
 
+#include "core/clones.h"
 #include "core/nonfinite.h"
 #include "ventral/rng.h"
 #include "ventral/srp.h"
@@ -294,15 +295,10 @@ typedef float v4f __attribute__((vector_size(16), aligned(4)));
 typedef int32_t v4i __attribute__((vector_size(16), aligned(4)));
 typedef double v4d __attribute__((vector_size(32), aligned(8)));
 typedef int64_t v4l __attribute__((vector_size(32), aligned(8)));
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(VT_NO_TARGET_CLONES)
-#define SRP_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SRP_CLONES
-#endif
 
 /* Columns [o0, o1) of chunk c: tot[o] += Σ ±xt[offset], the entries in stored order. */
 #define SRP_GATHER(NAME, T, VT, VI, W, SIGN)                                                                           \
-    SRP_CLONES static void NAME(const vt_srp_plan *pl, int64_t c, int64_t o0, int64_t o1, const T *xt, T *tot)         \
+    VT_CLONES static void NAME(const vt_srp_plan *pl, int64_t c, int64_t o0, int64_t o1, const T *xt, T *tot)          \
     {                                                                                                                  \
         const uint16_t *idx = pl->idx + pl->start[c];                                                                  \
         const uint32_t *ptr = pl->colptr + (size_t)c * (size_t)(pl->k + 1);                                            \

@@ -129,7 +129,7 @@ void vt_clip_bounds(const vt_node *n, const vt_tensor *min, const vt_tensor *max
 
 /* y = f(x) over n contiguous floats. Loops marked simd use the vecmath.h functions (or plain arithmetic) and
  * are vectorised for the best instruction set at load time; the rest call libm per element. */
-VT_VEC_CLONES static void unary_f32(unary_kind k, const unary_params *pr, const float *x, float *y, int64_t n)
+VT_CLONES static void unary_f32(unary_kind k, const unary_params *pr, const float *x, float *y, int64_t n)
 {
     const float alpha = pr->alpha, beta = pr->beta, gamma = pr->gamma, lo = pr->lo, hi = pr->hi;
 #define VLOOP(expr)                                                                                                    \
@@ -379,7 +379,7 @@ static inline int64_t apply_i(binary_kind k, int64_t a, int64_t b, bool fmod_mod
 
 /* po[i] = pa[i * ia] (op) pb[i * ib] over n floats, ia and ib in {0, 1} (0: one value broadcast). po may be pa
  * (the variadic ops fold into their output). */
-VT_VEC_CLONES static void binary_f32(binary_kind k, const float *pa, int64_t ia, const float *pb, int64_t ib, float *po,
+VT_CLONES static void binary_f32(binary_kind k, const float *pa, int64_t ia, const float *pb, int64_t ib, float *po,
                                      int64_t n, bool fmod_mode)
 {
 #define BLOOP(expr)                                                                                                    \

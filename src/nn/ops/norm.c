@@ -44,7 +44,7 @@ static inline float bn_act(float v, vt_act_kind k, float lo, float hi)
 }
 
 /* One row of y = act((x - m) * a + b): per element (m, a, b arrays, NHWC) or one channel (scalars, NCHW). */
-VT_VEC_CLONES static void bn_row(const float *x, float *y, int64_t n, const float *m, const float *a, const float *b,
+VT_CLONES static void bn_row(const float *x, float *y, int64_t n, const float *m, const float *a, const float *b,
                                  float m1, float a1, float b1, vt_act_kind k, float lo, float hi)
 {
     if (m) {
@@ -109,7 +109,7 @@ static vt_status ln_infer(vt_opctx *c)
 /* One row of LayerNormalization, in double: the mean, then the variance around it, each summed over 8
  * interleaved partial sums (lane l takes elements l, l + 8, ...) added pairwise, then the tail: a fixed order
  * on every instruction set. */
-VT_VEC_CLONES static void ln_row(const float *x, float *y, int64_t n, const float *sc, const float *b, float eps,
+VT_CLONES static void ln_row(const float *x, float *y, int64_t n, const float *sc, const float *b, float eps,
                                  double *mean_out, double *rstd_out)
 {
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};

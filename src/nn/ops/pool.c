@@ -43,7 +43,7 @@ static inline float max_step(float m, float v)
 }
 
 /* y[i] = max_step(y[i], x[i]): one tap for a row of channels (NHWC). */
-VT_VEC_CLONES static void max_into(float *y, const float *x, int64_t n)
+VT_CLONES static void max_into(float *y, const float *x, int64_t n)
 {
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) y[i] = max_step(y[i], x[i]);
@@ -101,7 +101,7 @@ static bool pool_accepts_nhwc(const vt_opctx *c)
 
 /* Row pass of a separable MaxPool: hm[ow] = the maximum over the kw taps of one input row. Windows
  * wholly inside the row (all but a few at the edges) run without bound checks, vectorised. */
-VT_VEC_CLONES static void max_row(const float *x, float *hm, const vt_window *w)
+VT_CLONES static void max_row(const float *x, float *hm, const vt_window *w)
 {
     int64_t IW = w->in[1], OW = w->out[1], K = w->k[1], S = w->s[1], D = w->d[1], P = w->pb[1];
     /* Interior: P <= ow*S and ow*S - P + (K-1)*D < IW. */
@@ -127,7 +127,7 @@ VT_VEC_CLONES static void max_row(const float *x, float *hm, const vt_window *w)
 }
 
 /* Column pass: y[ow] = the maximum over the kh rows of hm (n rows given by their pointers). */
-VT_VEC_CLONES static void max_col(const float *const *rows, int n, float *y, int64_t OW)
+VT_CLONES static void max_col(const float *const *rows, int n, float *y, int64_t OW)
 {
 #pragma omp simd
     for (int64_t ow = 0; ow < OW; ow++) y[ow] = -INFINITY;

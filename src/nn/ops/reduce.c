@@ -78,7 +78,7 @@ static vt_status reduce_infer(vt_opctx *c)
 
 /* Sum of x[0..n) (of x^2 when squares), in double, in a fixed order: 8 interleaved partial sums (lane l takes
  * elements l, l + 8, ...), added pairwise, then the tail. The same on every instruction set. */
-VT_VEC_CLONES static double sum_f32(const float *x, int64_t n, bool squares)
+VT_CLONES static double sum_f32(const float *x, int64_t n, bool squares)
 {
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     int64_t j = 0;
@@ -249,7 +249,7 @@ static vt_status softmax_infer(vt_opctx *c)
 /* Softmax (or LogSoftmax) of one contiguous row of n values. The maximum is taken over 16 interleaved lanes
  * (order-free: a maximum is exact), e^(x - max) is evaluated once per element (vecmath.h) and summed in double
  * in a fixed order (16 interleaved partial sums added pairwise, then the tail). */
-VT_VEC_CLONES static void softmax_row(const float *x, float *y, int64_t n, bool log_mode)
+VT_CLONES static void softmax_row(const float *x, float *y, int64_t n, bool log_mode)
 {
     float m[16];
     for (int l = 0; l < 16; l++) m[l] = -INFINITY;

@@ -3,13 +3,13 @@
  * Each function is a branch-free scalar function (range reduction + polynomial, no tables) meant to be
  * inlined into a `#pragma omp simd` loop, which GCC then turns into SSE / AVX2 / AVX-512 code:
  *
- *     VT_VEC_CLONES static void exp_kernel(const float *x, float *y, int64_t n)
+ *     VT_CLONES static void exp_kernel(const float *x, float *y, int64_t n)
  *     {
  *     #pragma omp simd
  *         for (int64_t i = 0; i < n; i++) y[i] = vt_vexpf(x[i]);
  *     }
  *
- * VT_VEC_CLONES compiles such a kernel once per instruction set (AVX-512, AVX2, the build's baseline) and
+ * VT_CLONES compiles such a kernel once per instruction set (AVX-512, AVX2, the build's baseline) and
  * picks the best one at load time. Conditionals are written as bit masks (vt_sel): a float `?:` is often
  * turned into branches before vectorisation, and the loop then stays scalar.
  *
@@ -31,11 +31,8 @@
 
 #include <stdint.h>
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(VT_NO_TARGET_CLONES)
-#define VT_VEC_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define VT_VEC_CLONES
-#endif
+#include "core/clones.h"
+
 /* Inlined whatever the size heuristics say: a call inside a simd loop stops its vectorisation. */
 #if defined(__GNUC__) || defined(__clang__)
 #define VT_VINLINE static inline __attribute__((always_inline))
