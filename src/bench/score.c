@@ -696,13 +696,14 @@ static vt_status score_layer(scorer *s, int li, int64_t *scored, layer_cache *lc
     /* Ridge: one fit for every unit of every ROI. */
     if (st == VT_OK && (s->opt->metrics & (VT_SCORE_VERSA | VT_SCORE_ENCODING))) {
         int64_t v = s->b->n_units, sl[2] = {s->n_train, v}, se[2] = {s->n_test, v};
-        alpha = vt_tensor_new(VT_F64, 1, &v);
-        loo = vt_tensor_new(VT_F64, 2, sl);
-        pred = vt_tensor_new(VT_F64, 2, se);
-        score = vt_tensor_new(VT_F64, 1, &v);
-        if (!alpha || !loo || !pred || !score) st = VT_ERR_NOMEM;
+        bool encoding = (s->opt->metrics & VT_SCORE_ENCODING) != 0; /* the only reader of score */
+        alpha = vt_tensor_new_uninit(VT_F64, 1, &v);                /* the fit writes every value */
+        loo = vt_tensor_new_uninit(VT_F64, 2, sl);
+        pred = vt_tensor_new_uninit(VT_F64, 2, se);
+        score = encoding ? vt_tensor_new_uninit(VT_F64, 1, &v) : NULL;
+        if (!alpha || !loo || !pred || (encoding && !score)) st = VT_ERR_NOMEM;
         vt_ridge_outputs out = {alpha, NULL, NULL, loo, pred, score};
-        if (st == VT_OK) st = vt_ridge_fit_prepared(lc->ridge, s->ytr_all, s->yte_all, &out, NULL);
+        if (st == VT_OK) st = vt_ridge_fit_prepared(lc->ridge, s->ytr_all, encoding ? s->yte_all : NULL, &out, NULL);
         if (st != VT_OK) st = vt_fail_context(st, "layer '%s': ", L->name);
     }
     int64_t layer_id = 0;
@@ -732,7 +733,10 @@ static vt_status score_layer(scorer *s, int li, int64_t *scored, layer_cache *lc
             consider(R, 0, L->index, layer_id, tr, te, keep, NULL);
         }
         if (st == VT_OK && (s->opt->metrics & VT_SCORE_VERSA)) {
-            /* An ROI of every unit in order (one ROI, or the union "all") reads the predictions in place. */
+            /* An ROI of every unit in order (one ROI, or the union "all") reads the predictions in place.
+             * Their RSMs stay float64 on purpose: every stimulus's predictions share the units' means,
+             * and when the stimulus-driven part is small next to them (strongly regularised units)
+             * rounding to float32 first moves veRSA by 2e-3 (test_score.py: means 1000× the responses). */
             bool whole = R->n_units == s->b->n_units;
             for (int64_t j = 0; whole && j < R->n_units; j++) whole = R->units[j] == j;
             vt_tensor *ptr = whole ? loo : gather_cols(loo, R->units, R->n_units);

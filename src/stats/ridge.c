@@ -823,6 +823,12 @@ static void put_cols(vt_tensor *dst, int64_t j0, const double *src, int64_t rows
     }
 }
 
+/* Element i of a float64 or float32 target matrix (inline: read once per element in the scores). */
+static inline double target_at(const vt_tensor *y, int64_t i)
+{
+    return y->dtype == VT_F64 ? ((const double *)y->data)[i] : (double)((const float *)y->data)[i];
+}
+
 /* Coefficients, intercepts, LOO and test predictions and scores at the chosen alphas. */
 static vt_status block_solve(const model *md, block *bk, const vt_ridge_outputs *out, const vt_tensor *y_test,
                              int64_t j0, float *bbuf, double *pbuf, vt_ridge_info *info)
@@ -899,28 +905,32 @@ static vt_status block_solve(const model *md, block *bk, const vt_ridge_outputs 
                 for (int64_t t = 0; t < b; t++) pbuf[i * b + t] = bk->ymean[t];
             dgemm(0, 0, nt, b, r, 1.0, md->atest, r, bb, b, 1.0, pbuf, b, flops);
         }
+        /* Pearson r per target, two passes (means, then centred sums), 64 targets per chunk so
+         * that every pass reads rows of y_test and of the predictions, not strided columns. */
         int64_t vv = y_test->shape[1];
 #pragma omp parallel for if (nt * b > 100000)
-        for (int64_t t = 0; t < b; t++) {
-            double mp = 0, my = 0, sxy = 0, sxx = 0, syy = 0;
-            for (int64_t i = 0; i < nt; i++) {
-                mp += pbuf[i * b + t];
-                my += y_test->dtype == VT_F64 ? vt_tensor_f64(y_test)[i * vv + j0 + t]
-                                              : vt_tensor_f32(y_test)[i * vv + j0 + t];
+        for (int64_t c0 = 0; c0 < b; c0 += 64) {
+            int64_t w = b - c0 < 64 ? b - c0 : 64;
+            double mp[64] = {0}, my[64] = {0}, sxy[64] = {0}, sxx[64] = {0}, syy[64] = {0};
+            for (int64_t i = 0; i < nt; i++)
+                for (int64_t t = 0; t < w; t++) {
+                    mp[t] += pbuf[i * b + c0 + t];
+                    my[t] += target_at(y_test, i * vv + j0 + c0 + t);
+                }
+            for (int64_t t = 0; t < w; t++) mp[t] /= (double)nt, my[t] /= (double)nt;
+            for (int64_t i = 0; i < nt; i++)
+                for (int64_t t = 0; t < w; t++) {
+                    double dp = pbuf[i * b + c0 + t] - mp[t];
+                    double dy = target_at(y_test, i * vv + j0 + c0 + t) - my[t];
+                    sxy[t] += dp * dy, sxx[t] += dp * dp, syy[t] += dy * dy;
+                }
+            for (int64_t t = 0; t < w; t++) {
+                double rr = sxx[t] > 0 && syy[t] > 0 ? sxy[t] / sqrt(sxx[t] * syy[t]) : NAN;
+                if (out->score->dtype == VT_F64)
+                    vt_tensor_f64(out->score)[j0 + c0 + t] = rr;
+                else
+                    vt_tensor_f32(out->score)[j0 + c0 + t] = (float)rr;
             }
-            mp /= (double)nt, my /= (double)nt;
-            for (int64_t i = 0; i < nt; i++) {
-                double dp = pbuf[i * b + t] - mp;
-                double dy = (y_test->dtype == VT_F64 ? vt_tensor_f64(y_test)[i * vv + j0 + t]
-                                                     : vt_tensor_f32(y_test)[i * vv + j0 + t]) -
-                            my;
-                sxy += dp * dy, sxx += dp * dp, syy += dy * dy;
-            }
-            double rr = sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : NAN;
-            if (out->score->dtype == VT_F64)
-                vt_tensor_f64(out->score)[j0 + t] = rr;
-            else
-                vt_tensor_f32(out->score)[j0 + t] = (float)rr;
         }
     }
     info->seconds_solve += omp_get_wtime() - t0;

@@ -36,14 +36,14 @@ brain_path = v.path("B.h5")
 scoreref.write_brain(brain_path, ids, resp, rois)
 
 
-def run_scores(db, *extra):
-    v.run("score", "--features", feat_path, "--brain", brain_path, "--db", db, "--bootstrap", "0", *extra)
+def run_scores(db, *extra, brain=brain_path):
+    v.run("score", "--features", feat_path, "--brain", brain, "--db", db, "--bootstrap", "0", *extra)
     out = v.run("results", "export", "--db", db, "--format", "csv").stdout
     return list(csv.DictReader(io.StringIO(out)))
 
 
-def reference(alphas, criterion, standardize, mean, first_layer):
-    y = np.nanmean(resp, axis=1)
+def reference(alphas, criterion, standardize, mean, first_layer, responses=resp):
+    y = np.nanmean(responses, axis=1)
     tr, te = np.arange(n)[::2], np.arange(n)[1::2]
     ref = {}
     for li in range(first_layer, len(layers)):
@@ -92,6 +92,16 @@ check_against(conwell, reference([1e-1, 1, 10, 1e2, 1e3, 1e4, 1e5], "loo-pearson
 
 default = run_scores(v.path("default.sqlite"), "--split", "odd-even", "--alphas", "0.1,1,10,100,1000")
 check_against(default, reference([0.1, 1, 10, 100, 1000], "mse", False, False, 0), "default (odd-even)")
+
+# Units whose means spread far more than their stimulus-driven responses (1000 vs ~1; strongly
+# regularised in the reference): every stimulus's predictions share those means, so veRSA's RSMs
+# resolve the stimulus part only from the predictions at full float64 precision (rounded to
+# float32 first, veRSA moves by up to 2e-3 here).
+offset_resp = (resp + 1e3 * rng.random(units)).astype(np.float32).astype(np.float64)
+scoreref.write_brain(v.path("B_offset.h5"), ids, offset_resp, rois)
+offset = run_scores(v.path("offset.sqlite"), "--split", "odd-even", "--alphas", "10,100,1000,10000",
+                    brain=v.path("B_offset.h5"))
+check_against(offset, reference([10, 100, 1000, 10000], "mse", False, False, 0, offset_resp), "unit means 1000x apart")
 
 # Scoring again into the same database adds a second run with identical values (determinism)
 # and no duplicated row within a run.
