@@ -32,6 +32,8 @@
 
 #include "ventral/ridge.h"
 
+#include "core/clones.h"
+
 void vt_ridge_default_alphas(double *out)
 {
     /* As numpy.logspace(-1, 7, 20): exponents k·step + start, the last one exactly 7. */
@@ -663,6 +665,38 @@ static vt_status build_tri(model *md, double *flops)
     return VT_OK;
 }
 
+/* Rows 0..m of columns cols[0..w) (NULL: c0..c0+w) of the m × b matrix z into a contiguous m × w
+ * tile: the gather of eval_tri, vectorised (AVX-512/AVX2 gathers) where the CPU has them. */
+VT_CLONES static void gather_tile(const float *restrict z, int64_t m, int64_t b, const int *restrict cols, int64_t c0,
+                                  int64_t w, float *restrict tile)
+{
+    for (int64_t k = 0; k < m; k++) {
+        const float *zk = z + k * b;
+        float *tk = tile + k * w;
+        if (cols) {
+#pragma omp simd
+            for (int64_t j = 0; j < w; j++) tk[j] = zk[cols[c0 + j]];
+        } else {
+            memcpy(tk, zk + c0, sizeof *tk * (size_t)w);
+        }
+    }
+}
+
+/* acc[j] = Σ_k tile[k][j]² in float64, k in order in every lane: the same bits in every clone
+ * (no FMA contraction under -std=c11), vectorised across the columns. */
+VT_CLONES static void column_sumsq(const float *restrict tile, int64_t m, int64_t w, double *restrict acc)
+{
+    for (int64_t j = 0; j < w; j++) acc[j] = 0;
+    for (int64_t k = 0; k < m; k++) {
+        const float *tk = tile + k * w;
+#pragma omp simd
+        for (int64_t j = 0; j < w; j++) {
+            double e = tk[j];
+            acc[j] += e * e;
+        }
+    }
+}
+
 /* eval_f32 for the MSE criterion through R_α: scores alpha `a` for targets idx[0..nj) (NULL: all).
  * Fixed column tiles (a function of nj only: the same bits at any thread count), each gathered,
  * multiplied in place by one single-threaded strmm and reduced while it is still in cache. */
@@ -678,18 +712,10 @@ static void eval_tri(const model *md, block *bk, int64_t a, const int *idx, int6
     for (int64_t t = 0; t < tiles; t++) {
         int64_t c0 = t * tw_n, w = nj - c0 < tw_n ? nj - c0 : tw_n;
         float *tile = tw + c0 * m; /* the tile's m × w values, contiguous */
-        for (int64_t k = 0; k < m; k++) {
-            const float *zk = bk->z32 + k * b;
-            for (int64_t j = 0; j < w; j++) tile[k * w + j] = zk[idx ? idx[c0 + j] : c0 + j];
-        }
+        gather_tile(bk->z32, m, b, idx, c0, w, tile);
         cblas_strmm(CblasRowMajor, CblasLeft, CblasUpper, CblasNoTrans, CblasNonUnit, (int)m, (int)w, 1.0f, r, (int)m,
                     tile, (int)w);
-        for (int64_t j = 0; j < w; j++) acc[c0 + j] = 0;
-        for (int64_t k = 0; k < m; k++)
-            for (int64_t j = 0; j < w; j++) {
-                double e = tile[k * w + j];
-                acc[c0 + j] += e * e;
-            }
+        column_sumsq(tile, m, w, acc + c0);
     }
     *flops += (double)m * (double)m * (double)nj;
     for (int64_t j = 0; j < nj; j++) s[a * b + (idx ? idx[j] : j)] = -acc[j];
