@@ -666,7 +666,7 @@ static vt_status build_tri(model *md, double *flops)
 }
 
 /* Rows 0..m of columns cols[0..w) (NULL: c0..c0+w) of the m × b matrix z into a contiguous m × w
- * tile: the gather of eval_tri, vectorised (AVX-512/AVX2 gathers) where the CPU has them. */
+ * tile: the gather of eval_tri, its stores vectorised in the AVX-512/AVX2 clones. */
 VT_CLONES static void gather_tile(const float *restrict z, int64_t m, int64_t b, const int *restrict cols, int64_t c0,
                                   int64_t w, float *restrict tile)
 {
