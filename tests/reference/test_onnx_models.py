@@ -5,6 +5,8 @@ independent references (numpy; torch.nn.functional for convolutions):
   auto_pad, 1-D, with and without bias, against torch.nn.functional.conv1d/conv2d (tolerance 1e-5 relative
   to the largest magnitude);
 - MatMul (batched, broadcast, 1-D promotion) and Gemm (transA/transB/alpha/beta, broadcast C) against numpy;
+- MaxPool's fast kernels on wide rows full of ties (+0/-0) and NaNs, bit for bit against a numpy loop that
+  visits the taps in row-major order (the first maximum, else the last NaN wins: PyTorch's rule);
 - bit-identical rows for batch sizes 1, 3 and 5 and for 1 and 2 threads;
 - external-data initializers; opsets outside 6-18, unknown ops and domains, corrupt and truncated files
   refused with one clean line naming the problem;
@@ -260,11 +262,47 @@ def test_layers_capture(v):
                 "manifest entry of the conv layer")
 
 
+def maxpool_ref(x, k, s, pad, ceil):
+    """The taps of each window in row-major order: v replaces the running maximum m when v > m or v is NaN."""
+    n, c, h, w = x.shape
+    def out(size):
+        span = size + 2 * pad - k
+        return (-(-span // s) if ceil else span // s) + 1
+    oh, ow = out(h), out(w)
+    xp = np.full((n, c, (oh - 1) * s + k, (ow - 1) * s + k), -np.inf, np.float32)
+    xp[:, :, pad:pad + h, pad:pad + w] = x[:, :, :xp.shape[2] - pad, :xp.shape[3] - pad]
+    m = np.full((n, c, oh, ow), -np.inf, np.float32)
+    for kh in range(k):
+        for kw in range(k):
+            v = xp[:, :, kh:kh + (oh - 1) * s + 1:s, kw:kw + (ow - 1) * s + 1:s]
+            m = np.where((v > m) | np.isnan(v), v, m)
+    return m
+
+
+def test_maxpool(v):
+    vals = np.array([-1.0, -0.0, 0.0, 1.0, 1.0, -0.0, 0.0, 2.0], np.float32)
+    x = vals[RNG.integers(0, 8, (2, 3, 37, 75))]
+    nan = RNG.random(x.shape) < 0.01
+    x[nan] = np.where(RNG.random(int(nan.sum())) < 0.5, np.float32(np.nan), -np.float32(np.nan))
+    for i, (k, s, pad, ceil) in enumerate([(3, 2, 1, 0), (3, 2, 0, 1), (2, 2, 0, 0), (3, 1, 1, 0)]):
+        node = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[k, k], strides=[s, s], pads=[pad] * 4,
+                                ceil_mode=ceil)
+        path = save_model(v, f"maxpool{i}", [node], [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], {})
+        outs, _ = run_model(v, path, x, capture="none", batch=2)
+        ref = maxpool_ref(x, k, s, pad, ceil)
+        same = outs is not None and outs[0].shape == ref.shape and np.array_equal(outs[0].view(np.uint32),
+                                                                                   ref.view(np.uint32))
+        vtref.check(same, f"maxpool k={k} s={s} pad={pad} ceil={ceil}: not the bits of the row-major loop")
+    print("  MaxPool (3x3/2, 3x3/2 ceil, 2x2/2, 3x3/1) on 37 x 75 planes: bit-identical to the row-major loop")
+
+
 def main():
     args = vtref.parse_args()
     v = vtref.Ventral(args.ventral)
     test_conv(v)
     test_matmul(v)
+    test_maxpool(v)
     test_determinism_external(v)
     test_errors(v)
     test_layers_capture(v)

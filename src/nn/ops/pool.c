@@ -118,12 +118,21 @@ VT_CLONES static void max_row(const float *x, float *hm, const vt_window *w)
         }
         hm[ow] = m;
     }
+    const float *xs = x + lo * S - P;
+    if (K == 3 && S == 2 && D == 1) /* the common 3x3 stride-2 pool: constant strides vectorise as shuffles */
 #pragma omp simd
-    for (int64_t ow = lo; ow < hi; ow++) {
-        float m = -INFINITY;
-        for (int64_t kw = 0; kw < K; kw++) m = max_step(m, x[ow * S - P + kw * D]);
-        hm[ow] = m;
-    }
+        for (int64_t o = 0; o < hi - lo; o++)
+            hm[lo + o] = max_step(max_step(max_step(-INFINITY, xs[2 * o]), xs[2 * o + 1]), xs[2 * o + 2]);
+    else if (K == 2 && S == 2 && D == 1)
+#pragma omp simd
+        for (int64_t o = 0; o < hi - lo; o++) hm[lo + o] = max_step(max_step(-INFINITY, xs[2 * o]), xs[2 * o + 1]);
+    else
+#pragma omp simd
+        for (int64_t ow = lo; ow < hi; ow++) {
+            float m = -INFINITY;
+            for (int64_t kw = 0; kw < K; kw++) m = max_step(m, x[ow * S - P + kw * D]);
+            hm[ow] = m;
+        }
 }
 
 /* Column pass: y[ow] = the maximum over the kh rows of hm (n rows given by their pointers). */
