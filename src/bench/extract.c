@@ -36,6 +36,7 @@ enum { ROW_OK = 0, ROW_CONSTANT = 1, ROW_NONFINITE = 2 };
 typedef struct layer_state {
     int handle; /* feature store handle; -1 until first seen */
     vt_srp_plan *plan;
+    bool owns_plan; /* false: plan is another layer's (see shared_plan) */
     /* unprojected RSM: the layer's rows in the spill at spill_off (n × p float32, row-major), and
      * per stimulus the float64 sum of its features and a ROW_* code */
     int64_t p, spill_off;
@@ -61,6 +62,18 @@ typedef struct extract_ctx {
     char *spill_path;                 /* its name while it existed, for messages */
     int64_t n, spill_end, spill_done; /* stimuli; bytes of spill laid out; bytes written */
 } extract_ctx;
+
+/* A plan already built for p features, or NULL. vt_srp_plan_new is a function of (p, k, seed) and k and
+ * the seed are the run's, so layers of equal width share one plan: the same matrix, built and held once
+ * (resnet50's 122 layers have 8 distinct widths; at k = 5920 their own plans took ~1.4 GiB). */
+static vt_srp_plan *shared_plan(const extract_ctx *c, int64_t p)
+{
+    for (int i = 0; i < c->n_layers; i++) {
+        const layer_state *o = &c->layers[i];
+        if (o->owns_plan && o->plan && vt_srp_plan_in_dim(o->plan) == p) return o->plan;
+    }
+    return NULL;
+}
 
 static vt_status write_all(extract_ctx *c, const void *buf, int64_t bytes, int64_t offset)
 {
@@ -168,7 +181,10 @@ static vt_status on_layer(void *user, const vt_layer_info *layer, const vt_tenso
         data = c->t;
     }
     if (L->handle < 0) {
-        vt_status st = vt_srp_plan_new(p > 0 ? p : 1, c->k, c->seed, &L->plan);
+        vt_status st = VT_OK;
+        L->plan = shared_plan(c, p > 0 ? p : 1);
+        L->owns_plan = !L->plan;
+        if (!L->plan) st = vt_srp_plan_new(p > 0 ? p : 1, c->k, c->seed, &L->plan);
         if (st != VT_OK) return vt_fail_context(st, "%s: layer '%s': ", c->model, layer->name);
         bool projects = vt_srp_plan_projects(L->plan);
         /* The stored shape is per stimulus: the batch axis removed, so it does not depend on --batch. */
@@ -469,7 +485,7 @@ done:
     if (c.spill_fd >= 0) close(c.spill_fd);
     free(c.spill_path);
     for (int i = 0; c.layers && i < c.n_layers; i++) {
-        vt_srp_plan_free(c.layers[i].plan);
+        if (c.layers[i].owns_plan) vt_srp_plan_free(c.layers[i].plan);
         free(c.layers[i].sum);
         free(c.layers[i].row_code);
     }
