@@ -41,7 +41,7 @@ static vt_status run_fit(const vt_tensor *x, const vt_tensor *y, const vt_tensor
     vt_ridge_options opt;
     vt_ridge_options_init(&opt);
     opt.block = block;
-    vt_ridge_outputs out = {f->alpha, f->coef, f->intercept, f->loo, f->pred, NULL};
+    vt_ridge_outputs out = {f->alpha, f->coef, f->intercept, f->loo, f->pred, NULL, NULL, NULL};
     return vt_ridge_fit(x, y, xt, NULL, &opt, &out, NULL);
 }
 
@@ -117,7 +117,7 @@ static void test_many_targets_streamed(void)
     vt_ridge_options opt;
     vt_ridge_options_init(&opt);
     opt.block = 4096;
-    vt_ridge_outputs out = {alpha, vt_npy_out_tensor(o), NULL, NULL, NULL, NULL};
+    vt_ridge_outputs out = {alpha, vt_npy_out_tensor(o), NULL, NULL, NULL, NULL, NULL, NULL};
     vt_ridge_info info;
     CHECK(vt_ridge_fit(x, y, NULL, NULL, &opt, &out, &info) == VT_OK);
     CHECK(info.block == 4096);
@@ -188,14 +188,14 @@ static void test_argument_errors(void)
     int64_t v = 3, bad = 4, sc[2] = {4, 3};
     vt_tensor *alpha = vt_tensor_new(VT_F64, 1, &v), *alpha4 = vt_tensor_new(VT_F64, 1, &bad);
     vt_tensor *coef = vt_tensor_new(VT_F64, 2, sc);
-    vt_ridge_outputs out = {alpha, coef, NULL, NULL, NULL, NULL};
+    vt_ridge_outputs out = {alpha, coef, NULL, NULL, NULL, NULL, NULL, NULL};
     CHECK(vt_ridge_fit(x, y, NULL, NULL, NULL, &out, NULL) == VT_OK);
     CHECK(vt_ridge_fit(x, y9, NULL, NULL, NULL, &out, NULL) == VT_ERR_ARG);
     printf("  %s\n", vt_last_error());
-    vt_ridge_outputs out4 = {alpha4, NULL, NULL, NULL, NULL, NULL};
+    vt_ridge_outputs out4 = {alpha4, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     CHECK(vt_ridge_fit(x, y, NULL, NULL, NULL, &out4, NULL) == VT_ERR_ARG);
     printf("  %s\n", vt_last_error());
-    vt_ridge_outputs none = {NULL, NULL, NULL, NULL, NULL, NULL};
+    vt_ridge_outputs none = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     CHECK(vt_ridge_fit(x, y, NULL, NULL, NULL, &none, NULL) == VT_ERR_ARG);
     vt_ridge_options opt;
     vt_ridge_options_init(&opt);
@@ -203,7 +203,7 @@ static void test_argument_errors(void)
     opt.alphas = alphas, opt.n_alphas = 2;
     CHECK(vt_ridge_fit(x, y, NULL, NULL, &opt, &out, NULL) == VT_ERR_ARG);
     printf("  %s\n", vt_last_error());
-    vt_ridge_outputs withpred = {alpha, NULL, NULL, NULL, coef, NULL};
+    vt_ridge_outputs withpred = {alpha, NULL, NULL, NULL, coef, NULL, NULL, NULL};
     CHECK(vt_ridge_fit(x, y, NULL, NULL, NULL, &withpred, NULL) == VT_ERR_ARG);
     printf("  %s\n", vt_last_error());
     vt_tensor_f64(x)[7] = INFINITY;
@@ -242,7 +242,7 @@ static void test_prepared_model(void)
             got.coef = vt_tensor_new(k == 2 ? VT_F32 : VT_F64, 2, sc);
             got.loo = vt_tensor_new(VT_F64, 2, sl);
             got.pred = vt_tensor_new(VT_F64, 2, sp);
-            vt_ridge_outputs out = {got.alpha, got.coef, got.intercept, got.loo, got.pred, NULL};
+            vt_ridge_outputs out = {got.alpha, got.coef, got.intercept, got.loo, got.pred, NULL, NULL, NULL};
             vt_ridge_info info;
             CHECK(vt_ridge_fit_prepared(rm, y[k % 2], NULL, &out, &info) == VT_OK);
             if (form == 0) CHECK(info.triangular_sweep == 1);
@@ -268,7 +268,7 @@ static void test_prepared_model(void)
         CHECK(vt_ridge_prepare(x, NULL, NULL, &no_test) == VT_OK);
         vt_tensor *yt = random_matrix(nt, v, 35), *alpha = vt_tensor_new(VT_F64, 1, &v),
                   *y3 = random_matrix(n + 1, v, 36);
-        vt_ridge_outputs ao = {alpha, NULL, NULL, NULL, NULL, NULL};
+        vt_ridge_outputs ao = {alpha, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
         CHECK(vt_ridge_fit_prepared(no_test, y[0], yt, &ao, NULL) == VT_ERR_ARG);
         CHECK(vt_ridge_fit_prepared(rm, y3, NULL, &ao, NULL) == VT_ERR_ARG);
         CHECK(vt_ridge_fit_prepared(rm, y[0], NULL, &ao, NULL) == VT_OK);

@@ -70,12 +70,16 @@ void vt_ridge_default_alphas(double *out);
  * shape given (it may be a writable file mapping from vt_npy_create). NULL = not wanted,
  * except alpha. The library only writes into them; the caller owns them. */
 typedef struct vt_ridge_outputs {
-    vt_tensor *alpha;     /* v (required) */
-    vt_tensor *coef;      /* p×v */
-    vt_tensor *intercept; /* v */
-    vt_tensor *loo;       /* n×v LOO predictions at the chosen alpha */
-    vt_tensor *pred;      /* n_test×v, needs x_test */
-    vt_tensor *score;     /* v Pearson r of pred vs y_test, needs x_test and y_test */
+    vt_tensor *alpha;      /* v (required) */
+    vt_tensor *coef;       /* p×v */
+    vt_tensor *intercept;  /* v */
+    vt_tensor *loo;        /* n×v LOO predictions at the chosen alpha */
+    vt_tensor *pred;       /* n_test×v, needs x_test */
+    vt_tensor *score;      /* v Pearson r of pred vs y_test, needs x_test and y_test */
+    vt_tensor *basis;      /* r×v float64, needs x_test: pred = 1·train_meanᵀ + A_test·basis, A_test from
+                            * vt_ridge_model_test_design (r = its columns); lets a caller use the test
+                            * predictions in factored form (e.g. their RSM) without forming them */
+    vt_tensor *train_mean; /* v: the targets' means ȳ over the training stimuli */
 } vt_ridge_outputs;
 
 /* What a fit did, for benchmarks and logs (all optional reading). */
@@ -111,6 +115,12 @@ vt_status vt_ridge_prepare(const vt_tensor *x_train, const vt_tensor *x_test, co
 vt_status vt_ridge_fit_prepared(vt_ridge_model *model, const vt_tensor *y_train, const vt_tensor *y_test,
                                 const vt_ridge_outputs *out, vt_ridge_info *info);
 void vt_ridge_model_free(vt_ridge_model *model);
+
+/* The prepared model's test design A_test (row-major, *rows = n_test × *cols = r; kernel form: the
+ * test stimuli's centred kernel with the training stimuli, r = n; SVD form: the centred test
+ * features in the right singular basis, r = rank), or NULL when it was prepared without x_test.
+ * Owned by the model. */
+const double *vt_ridge_model_test_design(const vt_ridge_model *model, int64_t *rows, int64_t *cols);
 
 #ifdef __cplusplus
 }

@@ -44,6 +44,18 @@ vt_status vt_rsm_into(const vt_tensor *x, vt_rsm_metric metric, vt_tensor *out);
 /* As vt_rsm_into, into a new owned n × n tensor of X's dtype. */
 vt_status vt_rsm_new(const vt_tensor *x, vt_rsm_metric metric, vt_tensor **out);
 
+/* The Pearson RSM of the rows of X = A·B_S + 1·μ_Sᵀ (n × w) without forming X, where B_S and μ_S
+ * are the columns S of B and μ: with every row of B_S and μ_S centred across S (so X's rows are
+ * centred), X Xᵀ = A (B_S B_Sᵀ) Aᵀ + g1ᵀ + 1gᵀ + ‖μ_S‖² 11ᵀ with g = A B_S μ_S, which costs
+ * r²·w flops (one syrk) instead of the 2·n·r·w of forming X plus its n²·w. Ridge test
+ * predictions have this form (vt_ridge_outputs.basis and train_mean, the model's test design).
+ * a: n × r float64, row-major; b: r × v float64; mu: v values (NULL = zeros); cols: the w column
+ * indices S (NULL = all v in order, w = v). out: n × n float32 or float64. Same values as
+ * vt_rsm_into(X, VT_RSM_PEARSON) to rounding, and the same errors: NaN/Inf in A, B_S or μ_S, or a
+ * constant row of X (found as a zero norm: exactly so when B_S's rows and μ_S are constant). */
+vt_status vt_rsm_pearson_factored(const double *a, int64_t n, int64_t r, const vt_tensor *b, const double *mu,
+                                  const int64_t *cols, int64_t w, vt_tensor *out);
+
 #ifdef __cplusplus
 }
 #endif

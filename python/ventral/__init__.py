@@ -41,7 +41,8 @@ class _RidgeOptions(ctypes.Structure):
 
 
 class _RidgeOutputs(ctypes.Structure):
-    _fields_ = [(n, ctypes.POINTER(_Tensor)) for n in ("alpha", "coef", "intercept", "loo", "pred", "score")]
+    _fields_ = [(n, ctypes.POINTER(_Tensor))
+                for n in ("alpha", "coef", "intercept", "loo", "pred", "score", "basis", "train_mean")]
 
 
 _TP = ctypes.POINTER(_Tensor)

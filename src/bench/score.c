@@ -258,6 +258,25 @@ static vt_status rsa_score(const vt_tensor *x, const vt_tensor *brain_rsm, doubl
     return VT_OK;
 }
 
+/* rsa_score of the test predictions ȳ + A·B restricted to the ROI's units, from their factors. */
+static vt_status rsa_score_factored(const double *a, int64_t n, int64_t r, const vt_tensor *b, const double *mean,
+                                    const int64_t *units, int64_t w, const vt_tensor *brain_rsm, double *out,
+                                    vt_tensor **keep)
+{
+    *out = NAN;
+    *keep = NULL;
+    vt_tensor *rsm = vt_tensor_new_uninit(VT_F64, 2, (int64_t[]){n, n});
+    if (!rsm) return VT_ERR_NOMEM;
+    vt_status st = vt_rsm_pearson_factored(a, n, r, b, mean, units, w, rsm);
+    if (st != VT_OK) {
+        vt_tensor_free(rsm); /* a constant prediction pattern: no RSM, as rsa_score */
+        return st == VT_ERR_NOMEM ? st : VT_OK;
+    }
+    if (vt_compare(rsm, brain_rsm, VT_CORR_PEARSON, out) != VT_OK) *out = NAN;
+    *keep = rsm;
+    return VT_OK;
+}
+
 /* Ceiling of an RSA correlation: √ of the split-half reliability of the brain RSM (even vs odd
  * repetitions, Spearman–Brown corrected); NaN when the halves do not correlate positively. */
 static double rsm_ceiling(const vt_brain *b, const int64_t *stim, int64_t n, const int64_t *units, int64_t m)
@@ -404,7 +423,7 @@ static vt_status cv_predict(const vt_tensor *x, const vt_tensor *y, const int *f
         int64_t ps[2] = {nte, v};
         vt_tensor *alpha = vt_tensor_new(VT_F64, 1, &v), *p = vt_tensor_new(VT_F64, 2, ps);
         if (!xtr || !ytr || !xte || !alpha || !p) st = VT_ERR_NOMEM;
-        vt_ridge_outputs out = {alpha, NULL, NULL, NULL, p, NULL};
+        vt_ridge_outputs out = {alpha, NULL, NULL, NULL, p, NULL, NULL, NULL};
         if (st == VT_OK) st = vt_ridge_fit(xtr, ytr, xte, NULL, ropt, &out, NULL);
         for (int64_t i = 0; st == VT_OK && i < nte; i++)
             memcpy(vt_tensor_f64(pred) + rows[ntr + i] * v, vt_tensor_f64(p) + i * v, sizeof(double) * (size_t)v);
@@ -670,6 +689,9 @@ static vt_status score_layer(scorer *s, int li, int64_t *scored, layer_cache *lc
 {
     const vt_feature_layer *L = &s->f->layers[li];
     vt_tensor *alpha = NULL, *loo = NULL, *pred = NULL, *score = NULL, *cv_tr = NULL, *cv_te = NULL;
+    vt_tensor *basis = NULL, *ymean = NULL; /* test predictions in factored form (veRSA without encoding) */
+    const double *design = NULL;
+    int64_t design_cols = 0;
     vt_status st = cache_layer(s, lc, li);
     if (st != VT_OK) return st;
     double ed = lc->ed;
@@ -699,10 +721,20 @@ static vt_status score_layer(scorer *s, int li, int64_t *scored, layer_cache *lc
         bool encoding = (s->opt->metrics & VT_SCORE_ENCODING) != 0; /* the only reader of score */
         alpha = vt_tensor_new_uninit(VT_F64, 1, &v);                /* the fit writes every value */
         loo = vt_tensor_new_uninit(VT_F64, 2, sl);
-        pred = vt_tensor_new_uninit(VT_F64, 2, se);
+        /* veRSA alone needs the test predictions only through their RSMs, which the factored
+         * form gives without forming them (a third of the float64 work of a fit; METHODS §7). */
+        if (encoding) {
+            pred = vt_tensor_new_uninit(VT_F64, 2, se);
+        } else {
+            int64_t rows, r;
+            design = vt_ridge_model_test_design(lc->ridge, &rows, &r);
+            basis = design ? vt_tensor_new_uninit(VT_F64, 2, (int64_t[]){r, v}) : NULL;
+            ymean = vt_tensor_new_uninit(VT_F64, 1, &v);
+            design_cols = r;
+        }
         score = encoding ? vt_tensor_new_uninit(VT_F64, 1, &v) : NULL;
-        if (!alpha || !loo || !pred || (encoding && !score)) st = VT_ERR_NOMEM;
-        vt_ridge_outputs out = {alpha, NULL, NULL, loo, pred, score};
+        if (!alpha || !loo || (encoding ? !pred || !score : !basis || !ymean)) st = VT_ERR_NOMEM;
+        vt_ridge_outputs out = {alpha, NULL, NULL, loo, pred, score, basis, ymean};
         if (st == VT_OK) st = vt_ridge_fit_prepared(lc->ridge, s->ytr_all, encoding ? s->yte_all : NULL, &out, NULL);
         if (st != VT_OK) st = vt_fail_context(st, "layer '%s': ", L->name);
     }
@@ -740,12 +772,15 @@ static vt_status score_layer(scorer *s, int li, int64_t *scored, layer_cache *lc
             bool whole = R->n_units == s->b->n_units;
             for (int64_t j = 0; whole && j < R->n_units; j++) whole = R->units[j] == j;
             vt_tensor *ptr = whole ? loo : gather_cols(loo, R->units, R->n_units);
-            vt_tensor *pte = whole ? pred : gather_cols(pred, R->units, R->n_units);
+            vt_tensor *pte = !pred ? NULL : whole ? pred : gather_cols(pred, R->units, R->n_units);
             double tr = NAN, te = NAN;
             vt_tensor *keep = NULL;
-            if (!ptr || !pte) st = VT_ERR_NOMEM;
+            if (!ptr || (pred && !pte)) st = VT_ERR_NOMEM;
             if (st == VT_OK) st = rsa_score(ptr, R->rsm_tr, &tr, NULL);
-            if (st == VT_OK) st = rsa_score(pte, R->rsm_te, &te, &keep);
+            if (st == VT_OK && pte) st = rsa_score(pte, R->rsm_te, &te, &keep);
+            if (st == VT_OK && !pte)
+                st = rsa_score_factored(design, s->n_test, design_cols, basis, vt_tensor_f64(ymean),
+                                        whole ? NULL : R->units, R->n_units, R->rsm_te, &te, &keep);
             if (!whole) {
                 vt_tensor_free(ptr);
                 vt_tensor_free(pte);
@@ -797,6 +832,8 @@ done:
     vt_tensor_free(alpha);
     vt_tensor_free(loo);
     vt_tensor_free(pred);
+    vt_tensor_free(basis);
+    vt_tensor_free(ymean);
     vt_tensor_free(score);
     vt_tensor_free(cv_tr);
     vt_tensor_free(cv_te);

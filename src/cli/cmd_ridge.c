@@ -213,7 +213,7 @@ int cmd_ridge(int argc, char **argv)
         goto done;
     if (xt && open_big(&o[4], dir, "pred.npy", dt, xt->shape[0], v, vec)) goto done;
     if (ytst && open_small(&o[5], "score.npy", dt, v)) goto done;
-    vt_ridge_outputs out = {o[0].view, o[1].view, o[2].view, o[3].view, o[4].view, o[5].view};
+    vt_ridge_outputs out = {o[0].view, o[1].view, o[2].view, o[3].view, o[4].view, o[5].view, NULL, NULL};
     vt_ridge_info info;
     vt_status st = vt_ridge_fit(x, y2, xt, yt2, &opt, &out, &info);
     if (st != VT_OK) {

@@ -919,6 +919,8 @@ static vt_status block_solve(const model *md, block *bk, const vt_ridge_outputs 
             }
         put_cols(out->loo, j0, l, n, b, b);
     }
+    if (out->basis) put_cols(out->basis, j0, bb, r, b, b);
+    if (out->train_mean) put_cols(out->train_mean, j0, bk->ymean, 1, b, b);
     if (out->pred && nt > 0) {
         for (int64_t i = 0; i < nt; i++)
             for (int64_t t = 0; t < b; t++) pbuf[i * b + t] = bk->ymean[t];
@@ -1041,11 +1043,15 @@ static vt_status check_targets(const model *md, const vt_tensor *y, const vt_ten
     if (st == VT_OK) st = check_out(out->coef, "ridge: output coef", 2, p, v);
     if (st == VT_OK) st = check_out(out->intercept, "ridge: output intercept", 1, v, -1);
     if (st == VT_OK) st = check_out(out->loo, "ridge: output loo", 2, n, v);
-    if (st == VT_OK && (out->pred || out->score) && !xt)
+    if (st == VT_OK && (out->pred || out->score || out->basis) && !xt)
         return vt_fail(VT_ERR_ARG, "ridge: test predictions and scores need x_test");
     if (st == VT_OK && out->score && !yt) return vt_fail(VT_ERR_ARG, "ridge: test scores need y_test");
     if (st == VT_OK && xt) st = check_out(out->pred, "ridge: output pred", 2, md->nt, v);
     if (st == VT_OK) st = check_out(out->score, "ridge: output score", 1, v, -1);
+    if (st == VT_OK && xt) st = check_out(out->basis, "ridge: output basis", 2, md->kernel ? n : md->m, v);
+    if (st == VT_OK && out->basis && out->basis->dtype != VT_F64)
+        return vt_fail(VT_ERR_ARG, "ridge: output basis must be float64");
+    if (st == VT_OK) st = check_out(out->train_mean, "ridge: output train_mean", 1, v, -1);
     if (st != VT_OK) return st;
     if (vt_tensor_check_finite(y, "ridge: y_train") != VT_OK) return VT_ERR_ARG;
     if (yt && vt_tensor_check_finite(yt, "ridge: y_test") != VT_OK) return VT_ERR_ARG;
@@ -1138,6 +1144,14 @@ void vt_ridge_model_free(vt_ridge_model *rm)
     if (!rm) return;
     model_free(&rm->md);
     free(rm);
+}
+
+const double *vt_ridge_model_test_design(const vt_ridge_model *rm, int64_t *rows, int64_t *cols)
+{
+    if (!rm || !rm->md.atest) return NULL;
+    *rows = rm->md.nt;
+    *cols = rm->md.kernel ? rm->md.n : rm->md.m;
+    return rm->md.atest;
 }
 
 static vt_status prepare(const vt_tensor *x_train, const vt_tensor *x_test, const vt_ridge_options *opt_in,

@@ -261,3 +261,108 @@ vt_status vt_rsm_new(const vt_tensor *x, vt_rsm_metric metric, vt_tensor **out)
     *out = r;
     return VT_OK;
 }
+
+/* Mean of `w` values (column j of row `row` is row[cols ? cols[j] : j]); *constant is set when all
+ * are equal, so that centring can give exact zeros (the mean of equal values may round away). */
+static double mean_over(const double *row, const int64_t *cols, int64_t w, bool *constant)
+{
+    double first = row[cols ? cols[0] : 0], sum = 0;
+    bool same = true;
+    for (int64_t j = 0; j < w; j++) {
+        double x = row[cols ? cols[j] : j];
+        sum += x;
+        same = same && x == first;
+    }
+    *constant = same;
+    return same ? first : sum / (double)w;
+}
+
+vt_status vt_rsm_pearson_factored(const double *a, int64_t n, int64_t r, const vt_tensor *b, const double *mu,
+                                  const int64_t *cols, int64_t w, vt_tensor *out)
+{
+    if (vt_tensor_check_shape(b, "rsm: B", 2, NULL) != VT_OK) return VT_ERR_ARG;
+    if (b->dtype != VT_F64) return vt_fail(VT_ERR_ARG, "rsm: B must be float64, got %s", vt_dtype_name(b->dtype));
+    int64_t v = b->shape[1];
+    if (!cols) w = v;
+    if (n < 1 || r < 1 || w < 1 || b->shape[0] != r)
+        return vt_fail(
+            VT_ERR_ARG,
+            "rsm: factored X needs n, r, w >= 1 and B with r = %lld rows (got n %lld, B %lld × %lld, w %lld)",
+            (long long)r, (long long)n, (long long)b->shape[0], (long long)v, (long long)w);
+    if (n > INT_MAX || r > INT_MAX || w > INT_MAX)
+        return vt_fail(VT_ERR_ARG, "rsm: BLAS takes at most %d rows and columns", INT_MAX);
+    for (int64_t j = 0; cols && j < w; j++)
+        if (cols[j] < 0 || cols[j] >= v)
+            return vt_fail(VT_ERR_ARG, "rsm: column %lld is outside B's %lld columns", (long long)cols[j],
+                           (long long)v);
+    if (vt_tensor_check_shape(out, "rsm: output", 2, (int64_t[]){n, n}) != VT_OK) return VT_ERR_ARG;
+    if (out->dtype != VT_F32 && out->dtype != VT_F64)
+        return vt_fail(VT_ERR_ARG, "rsm: the output must be float32 or float64, got %s", vt_dtype_name(out->dtype));
+    for (int64_t i = 0; i < n * r; i++)
+        if (!isfinite(a[i]))
+            return vt_fail(VT_ERR_ARG, "rsm: A has a non-finite value at flat index %lld", (long long)i);
+
+    const double *bd = vt_tensor_f64(b);
+    int64_t width = F64_PANEL_BYTES / (8 * r);
+    width = width < 256 ? 256 : width;
+    width = width > w ? w : width;
+    double *bmean = vt_malloc((size_t)r, sizeof *bmean), *mc = vt_malloc((size_t)w, sizeof *mc);
+    unsigned char *flat = vt_malloc((size_t)r, 1);
+    double *m = vt_calloc((size_t)r * (size_t)r, sizeof *m), *h = vt_calloc((size_t)r, sizeof *h);
+    double *panel = vt_malloc((size_t)r * (size_t)width, sizeof *panel);
+    double *t = vt_malloc((size_t)n * (size_t)r, sizeof *t), *g = vt_malloc((size_t)n * (size_t)n, sizeof *g);
+    double *gv = vt_malloc((size_t)n, sizeof *gv);
+    vt_status st = bmean && mc && flat && m && h && panel && t && g && gv ? VT_OK : VT_ERR_NOMEM;
+    int64_t nonfinite = r;
+    if (st == VT_OK) {
+#pragma omp parallel for schedule(dynamic, 8) reduction(min : nonfinite)
+        for (int64_t k = 0; k < r; k++) {
+            bool c;
+            bmean[k] = mean_over(bd + k * v, cols, w, &c);
+            flat[k] = c;
+            if (!isfinite(bmean[k]) && k < nonfinite) nonfinite = k;
+        }
+        if (nonfinite < r) st = vt_fail(VT_ERR_ARG, "rsm: row %lld of B has a NaN or Inf", (long long)nonfinite);
+    }
+    double mss = 0;
+    if (st == VT_OK) {
+        /* μ_S centred; its own constant case gives exact zeros too. */
+        bool c = true;
+        double mm = mu ? mean_over(mu, cols, w, &c) : 0;
+        for (int64_t j = 0; j < w; j++) {
+            mc[j] = mu && !c ? mu[cols ? cols[j] : j] - mm : 0;
+            mss += mc[j] * mc[j];
+        }
+        if (!isfinite(mss) || !isfinite(mm))
+            st = vt_fail(VT_ERR_ARG, "rsm: μ has a NaN or Inf (or is too large to square)");
+    }
+    /* M = B_S B_Sᵀ and h = B_S μ_S, centred panel by panel. */
+    for (int64_t j0 = 0; st == VT_OK && j0 < w; j0 += width) {
+        int64_t pw = w - j0 < width ? w - j0 : width;
+#pragma omp parallel for schedule(dynamic, 8)
+        for (int64_t k = 0; k < r; k++)
+            for (int64_t j = 0; j < pw; j++)
+                panel[k * pw + j] = flat[k] ? 0 : bd[k * v + (cols ? cols[j0 + j] : j0 + j)] - bmean[k];
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)r, (int)pw, 1.0, panel, (int)pw, 1.0, m, (int)r);
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)r, (int)pw, 1.0, panel, (int)pw, mc + j0, 1, 1.0, h, 1);
+    }
+    if (st == VT_OK) {
+        /* G = A M Aᵀ + g1ᵀ + 1gᵀ + ‖μ_S‖², g = A h. */
+        cblas_dsymm(CblasRowMajor, CblasRight, CblasUpper, (int)n, (int)r, 1.0, m, (int)r, a, (int)r, 0.0, t, (int)r);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)r, 1.0, t, (int)r, a, (int)r, 0.0, g,
+                    (int)n);
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)r, 1.0, a, (int)r, h, 1, 0.0, gv, 1);
+        int64_t degenerate = n;
+        for (int64_t i = 0; i < n; i++) {
+            for (int64_t j = i; j < n; j++) g[i * n + j] += gv[i] + gv[j] + mss;
+            if (!(g[i * n + i] > 0) && i < degenerate) degenerate = i;
+        }
+        if (degenerate < n)
+            st = vt_fail(VT_ERR_ARG, "rsm: row %lld of X is constant, so its pearson correlation is undefined",
+                         (long long)degenerate);
+        for (int64_t i = 0; st == VT_OK && i < n; i++) gv[i] = 1 / sqrt(g[i * n + i]);
+        if (st == VT_OK) finish(g, gv, n, out);
+    }
+    free(bmean), free(mc), free(flat), free(m), free(h), free(panel), free(t), free(g), free(gv);
+    return st;
+}

@@ -67,7 +67,8 @@ def reference(alphas, criterion, standardize, mean, first_layer, responses=resp)
     return ref
 
 
-def check_against(rows, ref, what):
+def check_against(rows, ref, what, metrics=("crsa", "versa", "encoding")):
+    ref = {k: x for k, x in ref.items() if k[2] in metrics}
     got = {}
     for r in rows:
         key = (int(r["layer_index"]), r["roi"], r["metric"])
@@ -80,7 +81,7 @@ def check_against(rows, ref, what):
     vtref.check_close(f"{what}: train scores", [got[k][0] for k in keys], [ref[k][0] for k in keys], atol=1e-6, rtol=1e-6)
     vtref.check_close(f"{what}: test scores", [got[k][1] for k in keys], [ref[k][1] for k in keys], atol=1e-6, rtol=1e-6)
     for roi in ["FFA", "PPA", "all"]:
-        for metric in ["crsa", "versa", "encoding"]:
+        for metric in metrics:
             cand = [k for k in ref if k[1] == roi and k[2] == metric]
             best = max(cand, key=lambda k: (ref[k][0], -k[0]))
             chosen = [k for k in cand if k in got and got[k][2] == 1]
@@ -102,6 +103,23 @@ scoreref.write_brain(v.path("B_offset.h5"), ids, offset_resp, rois)
 offset = run_scores(v.path("offset.sqlite"), "--split", "odd-even", "--alphas", "10,100,1000,10000",
                     brain=v.path("B_offset.h5"))
 check_against(offset, reference([10, 100, 1000, 10000], "mse", False, False, 0, offset_resp), "unit means 1000x apart")
+
+# Without encoding, veRSA takes the test predictions' RSMs from their factors (the ridge basis and
+# the test design: vt_rsm_pearson_factored) and never forms the predictions. Same references, and
+# the same values as the runs above that formed them, for both the plain and the offset units.
+for name, brain, alphas, prev, responses in [("default", brain_path, [0.1, 1, 10, 100, 1000], default, resp),
+                                              ("offset", v.path("B_offset.h5"), [10, 100, 1000, 10000], offset,
+                                               offset_resp)]:
+    fact = run_scores(v.path(f"{name}_factored.sqlite"), "--split", "odd-even", "--alphas",
+                      ",".join(map(str, alphas)), "--metrics", "crsa,versa", brain=brain)
+    check_against(fact, reference(alphas, "mse", False, False, 0, responses), f"{name}, factored veRSA",
+                  metrics=("crsa", "versa"))
+    key = lambda r: (r["layer_index"], r["roi"], r["split"])
+    formed = {key(r): float(r["value"]) for r in prev if r["metric"] == "versa"}
+    factored = {key(r): float(r["value"]) for r in fact if r["metric"] == "versa"}
+    vtref.check(formed.keys() == factored.keys(), f"{name}: the same veRSA rows factored and formed")
+    vtref.check_close(f"{name}: veRSA factored vs formed", [factored[k] for k in sorted(formed)],
+                      [formed[k] for k in sorted(formed)], atol=1e-10, rtol=0)
 
 # Scoring again into the same database adds a second run with identical values (determinism)
 # and no duplicated row within a run.
