@@ -244,37 +244,40 @@ static double pearson_cols(const double *a, const double *b, int64_t n, int64_t 
 
 /* RSM of `x` compared with `brain_rsm` by Pearson; NaN (not an error) when the RSM is
  * undefined, e.g. a stimulus whose features are all equal. */
-static vt_status rsa_score(const vt_tensor *x, const vt_tensor *brain_rsm, double *out, vt_tensor **keep)
+/* The model RSM r (owned; NULL when it was undefined: *out stays NaN) against the brain's; r is
+ * handed to *keep when wanted. */
+static void compare_rsm(vt_tensor *r, const vt_tensor *brain_rsm, double *out, vt_tensor **keep)
 {
-    vt_tensor *r = NULL;
     *out = NAN;
-    if (vt_rsm_new(x, VT_RSM_PEARSON, &r) != VT_OK) return VT_OK;
-    vt_status st = vt_compare(r, brain_rsm, VT_CORR_PEARSON, out);
-    if (st != VT_OK) *out = NAN;
+    if (r && vt_compare(r, brain_rsm, VT_CORR_PEARSON, out) != VT_OK) *out = NAN;
     if (keep)
         *keep = r;
     else
         vt_tensor_free(r);
+}
+
+static vt_status rsa_score(const vt_tensor *x, const vt_tensor *brain_rsm, double *out, vt_tensor **keep)
+{
+    vt_tensor *r = NULL;
+    if (vt_rsm_new(x, VT_RSM_PEARSON, &r) != VT_OK) r = NULL;
+    compare_rsm(r, brain_rsm, out, keep);
     return VT_OK;
 }
 
 /* rsa_score of the test predictions ȳ + A·B restricted to the ROI's units, from their factors. */
-static vt_status rsa_score_factored(const double *a, int64_t n, int64_t r, const vt_tensor *b, const double *mean,
+static vt_status rsa_score_factored(const double *a, int64_t n, const vt_tensor *b, const double *mean,
                                     const int64_t *units, int64_t w, const vt_tensor *brain_rsm, double *out,
                                     vt_tensor **keep)
 {
-    *out = NAN;
-    *keep = NULL;
-    vt_tensor *rsm = vt_tensor_new_uninit(VT_F64, 2, (int64_t[]){n, n});
-    if (!rsm) return VT_ERR_NOMEM;
-    vt_status st = vt_rsm_pearson_factored(a, n, r, b, mean, units, w, rsm);
+    vt_tensor *r = vt_tensor_new_uninit(VT_F64, 2, (int64_t[]){n, n});
+    if (!r) return VT_ERR_NOMEM;
+    vt_status st = vt_rsm_pearson_factored(a, n, b->shape[0], b, mean, units, w, r);
     if (st != VT_OK) {
-        vt_tensor_free(rsm); /* a constant prediction pattern: no RSM, as rsa_score */
-        return st == VT_ERR_NOMEM ? st : VT_OK;
+        vt_tensor_free(r); /* a constant prediction pattern: no RSM, as rsa_score */
+        r = NULL;
     }
-    if (vt_compare(rsm, brain_rsm, VT_CORR_PEARSON, out) != VT_OK) *out = NAN;
-    *keep = rsm;
-    return VT_OK;
+    compare_rsm(r, brain_rsm, out, keep);
+    return st == VT_ERR_NOMEM ? st : VT_OK;
 }
 
 /* Ceiling of an RSA correlation: √ of the split-half reliability of the brain RSM (even vs odd
@@ -691,7 +694,6 @@ static vt_status score_layer(scorer *s, int li, int64_t *scored, layer_cache *lc
     vt_tensor *alpha = NULL, *loo = NULL, *pred = NULL, *score = NULL, *cv_tr = NULL, *cv_te = NULL;
     vt_tensor *basis = NULL, *ymean = NULL; /* test predictions in factored form (veRSA without encoding) */
     const double *design = NULL;
-    int64_t design_cols = 0;
     vt_status st = cache_layer(s, lc, li);
     if (st != VT_OK) return st;
     double ed = lc->ed;
@@ -730,7 +732,6 @@ static vt_status score_layer(scorer *s, int li, int64_t *scored, layer_cache *lc
             design = vt_ridge_model_test_design(lc->ridge, &rows, &r);
             basis = design ? vt_tensor_new_uninit(VT_F64, 2, (int64_t[]){r, v}) : NULL;
             ymean = vt_tensor_new_uninit(VT_F64, 1, &v);
-            design_cols = r;
         }
         score = encoding ? vt_tensor_new_uninit(VT_F64, 1, &v) : NULL;
         if (!alpha || !loo || (encoding ? !pred || !score : !basis || !ymean)) st = VT_ERR_NOMEM;
@@ -779,8 +780,8 @@ static vt_status score_layer(scorer *s, int li, int64_t *scored, layer_cache *lc
             if (st == VT_OK) st = rsa_score(ptr, R->rsm_tr, &tr, NULL);
             if (st == VT_OK && pte) st = rsa_score(pte, R->rsm_te, &te, &keep);
             if (st == VT_OK && !pte)
-                st = rsa_score_factored(design, s->n_test, design_cols, basis, vt_tensor_f64(ymean),
-                                        whole ? NULL : R->units, R->n_units, R->rsm_te, &te, &keep);
+                st = rsa_score_factored(design, s->n_test, basis, vt_tensor_f64(ymean), whole ? NULL : R->units,
+                                        R->n_units, R->rsm_te, &te, &keep);
             if (!whole) {
                 vt_tensor_free(ptr);
                 vt_tensor_free(pte);

@@ -114,14 +114,20 @@ static double fill_row(const vt_tensor *x, int64_t i, int64_t j0, int64_t w, dou
     return ss;
 }
 
+/* Columns per float64 panel of `rows` rows (F64_PANEL_BYTES, at least 256, at most `cols`). */
+static int64_t f64_panel_width(int64_t rows, int64_t cols)
+{
+    int64_t width = F64_PANEL_BYTES / (8 * rows);
+    width = width < 256 ? 256 : width;
+    return width > cols ? cols : width;
+}
+
 /* G = Z Zᵀ panel by panel, then R into out. */
 static vt_status gram(const vt_tensor *x, const double *centre, const double *mult, vt_tensor *out)
 {
     int64_t n = x->shape[0], p = x->shape[1];
     bool f32 = x->dtype == VT_F32;
-    int64_t width = f32 ? F32_PANEL : F64_PANEL_BYTES / (8 * n);
-    width = width < 256 ? 256 : width;
-    width = width > p ? p : width;
+    int64_t width = f32 ? (F32_PANEL < p ? F32_PANEL : p) : f64_panel_width(n, p);
     bool in_place = out->dtype == VT_F64;
     double *acc = in_place ? vt_tensor_f64(out) : vt_malloc((size_t)n * (size_t)n, sizeof *acc);
     double *ss = vt_calloc((size_t)n, sizeof *ss);
@@ -303,9 +309,7 @@ vt_status vt_rsm_pearson_factored(const double *a, int64_t n, int64_t r, const v
             return vt_fail(VT_ERR_ARG, "rsm: A has a non-finite value at flat index %lld", (long long)i);
 
     const double *bd = vt_tensor_f64(b);
-    int64_t width = F64_PANEL_BYTES / (8 * r);
-    width = width < 256 ? 256 : width;
-    width = width > w ? w : width;
+    int64_t width = f64_panel_width(r, w);
     double *bmean = vt_malloc((size_t)r, sizeof *bmean), *mc = vt_malloc((size_t)w, sizeof *mc);
     unsigned char *flat = vt_malloc((size_t)r, 1);
     double *m = vt_calloc((size_t)r * (size_t)r, sizeof *m), *h = vt_calloc((size_t)r, sizeof *h);
@@ -355,7 +359,7 @@ vt_status vt_rsm_pearson_factored(const double *a, int64_t n, int64_t r, const v
         int64_t degenerate = n;
         for (int64_t i = 0; i < n; i++) {
             for (int64_t j = i; j < n; j++) g[i * n + j] += gv[i] + gv[j] + mss;
-            if (!(g[i * n + i] > 0) && i < degenerate) degenerate = i;
+            if (!(g[i * n + i] > 0) && degenerate == n) degenerate = i;
         }
         if (degenerate < n)
             st = vt_fail(VT_ERR_ARG, "rsm: row %lld of X is constant, so its pearson correlation is undefined",
