@@ -242,8 +242,6 @@ static double pearson_cols(const double *a, const double *b, int64_t n, int64_t 
     return saa > 0 && sbb > 0 ? sab / sqrt(saa * sbb) : NAN;
 }
 
-/* RSM of `x` compared with `brain_rsm` by Pearson; NaN (not an error) when the RSM is
- * undefined, e.g. a stimulus whose features are all equal. */
 /* The model RSM r (owned; NULL when it was undefined: *out stays NaN) against the brain's; r is
  * handed to *keep when wanted. */
 static void compare_rsm(vt_tensor *r, const vt_tensor *brain_rsm, double *out, vt_tensor **keep)
@@ -256,6 +254,8 @@ static void compare_rsm(vt_tensor *r, const vt_tensor *brain_rsm, double *out, v
         vt_tensor_free(r);
 }
 
+/* RSM of `x` compared with `brain_rsm` by Pearson; NaN (not an error) when the RSM is
+ * undefined, e.g. a stimulus whose features are all equal. */
 static vt_status rsa_score(const vt_tensor *x, const vt_tensor *brain_rsm, double *out, vt_tensor **keep)
 {
     vt_tensor *r = NULL;
