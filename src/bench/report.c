@@ -1021,14 +1021,10 @@ vt_status vt_report_write(vt_results *db, const char *dir, const vt_report_opts 
     if (!o) o = &def;
     if (n_figures) *n_figures = 0;
     char path[4096];
-    vt_status s = make_dir(dir);
-    snprintf(path, sizeof path, "%s/figures", dir);
-    if (s == VT_OK) s = make_dir(path);
-    if (s != VT_OK) return s;
+    vt_status s = VT_OK;
     int64_t run = o->run_id;
     if (run == 0 && (s = vt_results_latest_run(db, &run)) != VT_OK) return s;
     if (run == 0) return vt_fail(VT_ERR_ARG, "%s: the database holds no scores", vt_results_path(db));
-    report rp = {db, dir, o, run, 0, NULL, 0};
     vt_analysis_cell *cells = NULL;
     size_t nc = 0;
     if ((s = vt_analysis_db_cells(db, run, &cells, &nc)) != VT_OK) return s;
@@ -1036,6 +1032,15 @@ vt_status vt_report_write(vt_results *db, const char *dir, const vt_report_opts 
         vt_analysis_db_cells_free(cells, nc);
         return vt_fail(VT_ERR_ARG, "%s: run %lld has no scores", vt_results_path(db), (long long)run);
     }
+    /* The directories only once there is something to draw: a database without scores leaves nothing. */
+    s = make_dir(dir);
+    snprintf(path, sizeof path, "%s/figures", dir);
+    if (s == VT_OK) s = make_dir(path);
+    if (s != VT_OK) {
+        vt_analysis_db_cells_free(cells, nc);
+        return s;
+    }
+    report rp = {db, dir, o, run, 0, NULL, 0};
     sqlite3_stmt *cnt = NULL;
     if (sqlite3_prepare_v2(vt_results_handle(db), "SELECT count(*) FROM scores WHERE run_id = ?1", -1, &cnt, NULL) ==
             SQLITE_OK &&

@@ -15,7 +15,9 @@
 #include "io/nsd_internal.h"
 #include "ventral/brain.h"
 #include "ventral/extract.h"
+#include "ventral/graph.h"
 #include "ventral/nsd.h"
+#include "ventral/onnx.h"
 #include "ventral/rng.h"
 #include "ventral/simulate.h"
 
@@ -558,6 +560,45 @@ static vt_status write_truth(const vt_sim_options *o, const design *d, const uni
     return vt_atomic_commit(&af);
 }
 
+/* Before anything is written: the model takes one batch of size × size colour images and has the
+ * planted layer, so that the common mistakes (another model's layer name, a model of another input)
+ * leave no half-built world behind. */
+static vt_status check_model(const vt_sim_options *o)
+{
+    vt_graph *g = NULL;
+    vt_status st = vt_onnx_load(o->model, &g);
+    const char *name = NULL;
+    vt_dtype dtype = VT_F32;
+    vt_shape in = {0};
+    if (st == VT_OK && vt_graph_input_count(g) != 1)
+        st = vt_fail(VT_ERR_UNSUPPORTED, "%s: simulate needs a model with one image input, this one has %d", o->model,
+                     vt_graph_input_count(g));
+    if (st == VT_OK) st = vt_graph_input(g, 0, &name, &dtype, &in);
+    if (st == VT_OK && (dtype != VT_F32 || in.rank != 4))
+        st = vt_fail(VT_ERR_UNSUPPORTED, "%s: input '%s' is not a float32 N x C x H x W image batch", o->model, name);
+    int64_t want[4] = {1, 3, o->size, o->size};
+    for (int d = 1; st == VT_OK && d < 4; d++)
+        if (in.dims[d] > 0 && in.dims[d] != want[d])
+            st = vt_fail(VT_ERR_ARG, "%s: input '%s' expects dimension %d = %lld, the simulated images give %lld",
+                         o->model, name, d, (long long)in.dims[d], (long long)want[d]);
+    if (st == VT_OK) {
+        in.dims[0] = in.dims[0] > 0 ? in.dims[0] : 1;
+        for (int d = 1; d < 4; d++) in.dims[d] = want[d];
+        vt_graph_set_locate_stimuli(g, false);
+        st = vt_graph_prepare(g, 1, &in);
+    }
+    bool found = false;
+    for (int i = 0; st == VT_OK && !found && i < vt_graph_layer_count(g); i++) {
+        vt_layer_info l;
+        st = vt_graph_layer(g, i, &l);
+        found = st == VT_OK && strcmp(l.name, o->layer) == 0;
+    }
+    if (st == VT_OK && !found)
+        st = vt_fail(VT_ERR_ARG, "%s: no layer named '%s' (see 'ventral layers %s')", o->model, o->layer, o->model);
+    vt_graph_free(g);
+    return st;
+}
+
 vt_status vt_simulate(const vt_sim_options *o)
 {
     if (!o->out_dir || !o->model || !o->layer)
@@ -569,6 +610,7 @@ vt_status vt_simulate(const vt_sim_options *o)
     int sessions;
     int64_t trials;
     vt_status st = plan_sessions(o->n_stimuli * o->reps, o->sessions, &sessions, &trials);
+    if (!st) st = check_model(o);
     if (!st) st = vt_mkdirs(o->out_dir);
     if (st != VT_OK) return st;
     vt_h5_quiet();

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -127,6 +128,44 @@ bool cli_mkdir(const char *dir)
     if (vt_mkdirs(dir) == VT_OK) return true;
     cli_fail_status();
     return false;
+}
+
+bool cli_outdir_make(cli_outdir *od, const char *dir)
+{
+    od->path = strdup(dir);
+    od->existed = 0;
+    if (!od->path) {
+        cli_error("%s: out of memory", dir);
+        return false;
+    }
+    char *p = od->path;
+    size_t keep = strlen(p);
+    struct stat sb;
+    for (;;) {
+        char c = p[keep];
+        p[keep] = '\0';
+        bool is_dir = keep == 0 || (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode));
+        p[keep] = c;
+        if (is_dir) break;
+        while (keep > 0 && p[keep - 1] != '/') keep--;
+        if (keep > 0) keep--;
+    }
+    od->existed = keep;
+    return cli_mkdir(dir);
+}
+
+void cli_outdir_close(cli_outdir *od, bool failed)
+{
+    if (failed && od->path)
+        for (size_t len = strlen(od->path); len > od->existed;) {
+            rmdir(od->path);
+            char *slash = strrchr(od->path, '/');
+            if (!slash) break;
+            *slash = '\0';
+            len = (size_t)(slash - od->path);
+        }
+    free(od->path);
+    od->path = NULL;
 }
 
 char *cli_join(const char *dir, const char *name)

@@ -31,6 +31,17 @@ bool cli_parse_i64(const char *opt, const char *text, int64_t *out);
 bool cli_parse_double(const char *opt, const char *text, double *out);
 /* Creates directory `dir` (and its parents) if missing. */
 bool cli_mkdir(const char *dir);
+/* An output directory a command makes before it can know whether it will succeed: remembers how much
+ * of the path existed, so that a failing command leaves no empty directory behind. */
+typedef struct cli_outdir {
+    char *path;
+    size_t existed; /* length of the longest prefix of path that was already a directory */
+} cli_outdir;
+/* Like cli_mkdir; `od` must be passed to cli_outdir_close whatever this returns. */
+bool cli_outdir_make(cli_outdir *od, const char *dir);
+/* When `failed`, removes the directories cli_outdir_make created, deepest first, as far as they are
+ * empty (a file written there, or someone else's, keeps its directory); then frees `od`. */
+void cli_outdir_close(cli_outdir *od, bool failed);
 /* dir + "/" + name into a static-per-call buffer the caller owns (free it). */
 char *cli_join(const char *dir, const char *name);
 

@@ -141,8 +141,6 @@ int cmd_ceiling(int argc, char **argv)
         gscale = VT_GSN_SCALE_NONE;
     else if (!auto_scale && strcmp(scale, "split-half") != 0)
         return cli_usage_error("--scale must be auto, split-half, variance or none, got '%s'", scale);
-    if (dir && !cli_mkdir(dir)) return CLI_FAIL;
-
     vt_brain *b = NULL;
     if (vt_brain_read(brain, &b) != VT_OK) return cli_fail_status();
     if (maps && !b->maps) {
@@ -153,7 +151,8 @@ int cmd_ceiling(int argc, char **argv)
         vt_brain_free(b);
         return cli_error("%s: %s", brain, vt_last_error());
     }
-    int rc = CLI_OK;
+    cli_outdir od = {0};
+    int rc = !dir || cli_outdir_make(&od, dir) ? CLI_OK : CLI_FAIL;
     /* The summary JSON: the brain path and ROI label as escaped string literals, then fixed-size numbers. */
     char *qbrain = vt_json_quote(brain), *qroi = roi ? vt_json_quote(roi) : NULL, *json = NULL;
     size_t jcap = qbrain && (qroi || !roi) ? strlen(qbrain) + (qroi ? strlen(qroi) : 0) + 4096 : 0;
@@ -166,10 +165,11 @@ int cmd_ceiling(int argc, char **argv)
     free(qbrain);
     free(qroi);
     int64_t units = b->n_units;
-    vt_tensor *a = json ? vt_tensor_new(VT_F64, 1, &units) : NULL, *nc = json ? vt_tensor_new(VT_F64, 1, &units) : NULL;
-    if (!a || !nc)
-        rc = cli_fail_status();
-    else if (m_ncsnr) {
+    bool go = rc == CLI_OK && json;
+    vt_tensor *a = go ? vt_tensor_new(VT_F64, 1, &units) : NULL, *nc = go ? vt_tensor_new(VT_F64, 1, &units) : NULL;
+    if (!a || !nc) {
+        if (rc == CLI_OK) rc = cli_fail_status();
+    } else if (m_ncsnr) {
         if (vt_reliability_ncsnr(b->responses, a, nc, NULL, NULL) != VT_OK)
             rc = cli_error("%s: %s", brain, vt_last_error());
         else {
@@ -238,6 +238,7 @@ int cmd_ceiling(int argc, char **argv)
         vt_tensor_free(data);
     }
     if (rc == CLI_OK && dir && !write_json(dir, json)) rc = CLI_FAIL;
+    cli_outdir_close(&od, rc != CLI_OK);
     free(json);
     vt_tensor_free(a);
     vt_tensor_free(nc);

@@ -63,13 +63,16 @@ int cmd_report(int argc, char **argv)
     }
     if (optind != argc) return cli_usage_error("unexpected argument '%s'", argv[optind]);
     if (!db_path || !out) return cli_usage_error("--db R.sqlite and --out DIR are required");
-    if (!cli_mkdir(out)) return CLI_FAIL;
     vt_results *db = NULL;
     if (vt_results_open(db_path, VT_RESULTS_READONLY, &db) != VT_OK) return cli_fail_status();
+    cli_outdir od = {0};
     int n = 0;
-    vt_status st = vt_report_write(db, out, &o, &n);
+    bool made = cli_outdir_make(&od, out);
+    vt_status st = made ? vt_report_write(db, out, &o, &n) : VT_ERR_IO;
     vt_results_close(db);
-    if (st != VT_OK) return cli_fail_status();
+    if (made && st != VT_OK) cli_fail_status();
+    cli_outdir_close(&od, st != VT_OK);
+    if (st != VT_OK) return CLI_FAIL;
     printf("%s/index.html (%d figures)\n", out, n);
     return CLI_OK;
 }

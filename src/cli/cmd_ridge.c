@@ -181,6 +181,7 @@ int cmd_ridge(int argc, char **argv)
     vt_tensor *x = NULL, *y = NULL, *xt = NULL, *ytst = NULL, *y2 = NULL, *yt2 = NULL;
     outfile o[6];
     memset(o, 0, sizeof o);
+    cli_outdir od = {0};
     if (!(x = cli_load(xtr, false, true)) || !(y = cli_load(ytr, false, true))) goto done;
     if (xte && !(xt = cli_load(xte, false, true))) goto done;
     if (yte && !(ytst = cli_load(yte, false, true))) goto done;
@@ -207,7 +208,7 @@ int cmd_ridge(int argc, char **argv)
     }
     int64_t n = x->shape[0], p = x->shape[1], v = y2->shape[1];
     vt_dtype dt = x->dtype == VT_F32 && y->dtype == VT_F32 ? VT_F32 : VT_F64;
-    if (!cli_mkdir(dir)) goto done;
+    if (!cli_outdir_make(&od, dir)) goto done;
     if (open_small(&o[0], "alpha.npy", dt, v) || open_big(&o[1], dir, "coef.npy", dt, p, v, vec) ||
         open_small(&o[2], "intercept.npy", dt, v) || open_big(&o[3], dir, "loo.npy", dt, n, v, vec))
         goto done;
@@ -217,7 +218,7 @@ int cmd_ridge(int argc, char **argv)
     vt_ridge_info info;
     vt_status st = vt_ridge_fit(x, y2, xt, yt2, &opt, &out, &info);
     if (st != VT_OK) {
-        cli_fail_status();
+        cli_error("%s, %s: %s", xtr, ytr, vt_last_error());
         goto done;
     }
     for (int i = 0; i < 6; i++)
@@ -238,6 +239,7 @@ int cmd_ridge(int argc, char **argv)
     rc = CLI_OK;
 done:
     for (int i = 0; i < 6; i++) close_out(&o[i]);
+    cli_outdir_close(&od, rc != CLI_OK);
     if (y2 != y) vt_tensor_free(y2);
     if (yt2 != ytst) vt_tensor_free(yt2);
     vt_tensor_free(x);

@@ -272,7 +272,8 @@ static int run_model(const char *model, const char *input, const char *dir, cons
         }
     }
     if (st == VT_OK && x->rank < 1) st = vt_fail(VT_ERR_ARG, "%s: needs a leading stimulus dimension", input);
-    if (st == VT_OK && !no_write && !cli_mkdir(dir)) st = VT_ERR_IO;
+    cli_outdir od = {0};
+    if (st == VT_OK && !no_write && !cli_outdir_make(&od, dir)) st = VT_ERR_IO;
     int64_t n = st == VT_OK ? x->shape[0] : 0;
     r.total = n;
     /* Prepare once for the full batch to learn the layer list and name the files. */
@@ -356,7 +357,9 @@ static int run_model(const char *model, const char *input, const char *dir, cons
     vt_tensor_free(x);
     vt_graph_free(g);
     vt_capture_free(sel);
-    if (st != VT_OK) return cli_fail_status();
+    if (st != VT_OK) cli_fail_status();
+    cli_outdir_close(&od, st != VT_OK);
+    if (st != VT_OK) return CLI_FAIL;
     fprintf(stderr, "ventral run: %lld stimuli, %d of %d layers captured into %s\n", (long long)n, captured, r.n_layers,
             dir);
     return CLI_OK;

@@ -214,6 +214,12 @@ v.expect_error("sessions that do not divide the trials", "simulate", "--out", v.
                contains="sessions")
 v.expect_error("more subjects than NSD's design", "simulate", "--out", v.path("bad-world"), "--model",
                os.path.join(models_dir, "tinycnn.onnx"), "--layer", planted_layer, "--subjects", "9", contains="8")
+# A layer the model does not have, or a model of other images, is caught before anything is written.
+v.expect_error("a layer the model lacks", "simulate", "--out", v.path("bad-world"), "--model",
+               os.path.join(models_dir, "tinycnn.onnx"), "--layer", "/NoSuchLayer", contains="no layer named")
+v.expect_error("images of another size", "simulate", "--out", v.path("bad-world"), "--model",
+               os.path.join(models_dir, "tinycnn.onnx"), "--layer", planted_layer, "--size", "48", contains="expects")
+vtref.check(not os.path.exists(v.path("bad-world")), "a failed simulate leaves no world directory behind")
 
 # A second run is served from the cache and reproduces the scores.
 second = v.run("bench", cfg)

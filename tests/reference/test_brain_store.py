@@ -143,7 +143,9 @@ def bad(what, contains, **kw):
         os.remove(p)
     write_store(p, kw.pop("r", r), kw.pop("ids", ids), **kw)
     vt.expect_error(what, "brain", "info", p, contains=contains)
-    vt.expect_error(what + " (ceiling)", "ceiling", "--brain", p, "--method", "ncsnr", contains=contains)
+    out = os.path.join(vt.path("bad-ceiling"), "out")
+    vt.expect_error(what + " (ceiling)", "ceiling", "--brain", p, "--method", "ncsnr", "-o", out, contains=contains)
+    check(not os.path.exists(vt.path("bad-ceiling")), f"{what} (ceiling): left its output directory behind")
 
 
 bad("not a store", "ventral brain store", attrs={"format": None})

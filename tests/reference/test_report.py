@@ -201,8 +201,10 @@ empty = v.path("empty.sqlite")
 with open(v.path("header.csv"), "w") as f:
     f.write(",".join(sr.COLUMNS) + "\n")
 v.run("results", "import", "--db", empty, "--csv", v.path("header.csv"))
-v.expect_error("report of a database without scores", "report", "--db", empty, "--out", v.path("re"),
-               contains="no scores")
+v.expect_error("report of a database without scores", "report", "--db", empty,
+               "--out", os.path.join(v.path("re"), "deeper"), contains="no scores")
+vtref.check(not os.path.exists(v.path("rj")) and not os.path.exists(v.path("re")),
+            "a failed report leaves no output directory behind")
 v.expect_error("report without --out", "report", "--db", db)
 
 # ---- headless Chromium ----

@@ -7,6 +7,7 @@ ventral break ties the same way: the earlier alpha of the list wins).
 """
 import json
 import os
+import shutil
 
 import numpy as np
 from sklearn.linear_model import Ridge, RidgeCV
@@ -263,9 +264,13 @@ def expect_failure(what, xx, yy, xxt=None, extra=(), contains=None, alphas=None)
         cmd += ["--x-test", vt.save(f"{tag}-xte.npy", xxt)]
     if alphas is not None:
         cmd += ["--alphas", alphas]
+    if os.path.isdir(out):
+        shutil.rmtree(out)
     vt.expect_error(what, *cmd, *extra, contains=contains)
     left = os.listdir(out) if os.path.isdir(out) else []
     check(left == [], f"{what}: left files behind: {left}")
+    # The directory did not exist before the command, so a failure must not leave it either.
+    check(not os.path.exists(out), f"{what}: left the output directory {out} behind")
 
 
 xn = x.copy()
