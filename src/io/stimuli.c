@@ -16,6 +16,7 @@ typedef enum { SRC_FILES, SRC_NPY_U8, SRC_NPY_F32, SRC_BRICK } source_kind;
 typedef struct impl {
     source_kind kind;
     char **paths;     /* SRC_FILES */
+    bool listed;      /* SRC_FILES: the paths came from a list file (its name prefixes their errors) */
     vt_tensor *npy;   /* SRC_NPY_*: mapped */
     hid_t file, dset; /* SRC_BRICK */
     int src_h, src_w; /* raw image size for npy/brick */
@@ -81,8 +82,19 @@ static vt_status list_files(const char *source, bool is_dir, char ***paths, int6
         FILE *f = fopen(source, "r");
         if (!f) return vt_fail(VT_ERR_IO, "%s: cannot open: %s", source, strerror(errno));
         char line[4096];
-        while (st == VT_OK && fgets(line, sizeof line, f)) {
-            line[strcspn(line, "\r\n")] = '\0';
+        for (int64_t no = 1; st == VT_OK && fgets(line, sizeof line, f); no++) {
+            size_t len = strcspn(line, "\r\n");
+            bool text = len + 1 < sizeof line || line[len] != '\0';
+            for (size_t i = 0; text && i < len; i++) text = (unsigned char)line[i] >= 0x20 || line[i] == '\t';
+            /* A binary file (a model, an archive) given where a list was meant: say so, not "cannot open <bytes>". */
+            if (!text) {
+                st = vt_fail(VT_ERR_FORMAT,
+                             "%s: line %lld is not an image path: a stimulus list is a text file of one path per "
+                             "line (or give a folder, a .npy array or an NSD .hdf5 brick)",
+                             source, (long long)no);
+                break;
+            }
+            line[len] = '\0';
             if (line[0]) st = push(paths, n, &cap, strdup(line));
         }
         fclose(f);
@@ -165,13 +177,15 @@ static vt_status open_files(vt_stimuli *s, impl *im, bool is_dir)
     s->count = n;
     if (st != VT_OK) return st;
     im->kind = SRC_FILES;
+    im->listed = !is_dir;
     s->ids = vt_calloc((size_t)n, sizeof *s->ids);
     if (!s->ids) return VT_ERR_NOMEM;
     for (int64_t i = 0; i < n; i++)
         if (!(s->ids[i] = id_of_path(im->paths[i]))) return vt_fail(VT_ERR_NOMEM, "out of memory");
     /* The input size comes from the first image; later ones must transform to the same size. */
     vt_image *first;
-    if ((st = vt_image_read(im->paths[0], &first)) != VT_OK) return st;
+    if ((st = vt_image_read(im->paths[0], &first)) != VT_OK)
+        return im->listed ? vt_fail_context(st, "%s: ", s->source) : st;
     vt_transform_output_size(&s->transform, first->width, first->height, &s->width, &s->height);
     vt_image_free(first);
     return VT_OK;
@@ -268,6 +282,7 @@ vt_status vt_stimuli_read(vt_stimuli *s, int64_t start, int64_t n, float *out)
         case SRC_FILES:
             st = vt_image_read(im->paths[idx], &image);
             if (st == VT_OK) st = transform_into(s, image, im->paths[idx], dst);
+            if (st != VT_OK && im->listed) st = vt_fail_context(st, "%s: ", s->source);
             break;
         case SRC_NPY_U8: {
             size_t bytes = (size_t)im->src_h * (size_t)im->src_w * 3;

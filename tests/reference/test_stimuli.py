@@ -69,3 +69,12 @@ open(os.path.join(bad, "x.jpg"), "wb").write(b"this is not an image")
 v.expect_error("not an image", "stimuli", bad, "-o", v.path("bad.npy"), contains="not a JPEG or PNG")
 v.expect_error("empty folder", "stimuli", v.path("nothing_here"), "-o", v.path("bad.npy"), contains="cannot open")
 v.expect_error("unknown transform", "stimuli", folder, "-o", v.path("bad.npy"), "--transform", "vgg")
+# A binary file where a list was meant, and a list naming a missing image: the list file is named.
+binary = v.path("model.bin")
+open(binary, "wb").write(b"pytorch1.13.0:\x12\x00\x01\x02 not a list")
+v.expect_error("binary file as a list", "stimuli", binary, "-o", v.path("bad.npy"), contains="is not an image path")
+missing = v.path("missing.txt")
+open(missing, "w").write(os.path.join(folder, names[0]) + "\n\n" + v.path("gone.png") + "\n")
+v.expect_error("list naming a missing image", "stimuli", missing, "-o", v.path("bad.npy"),
+               contains="missing.txt: " + v.path("gone.png"))
+vtref.check(not os.path.exists(v.path("bad.npy")), "no output after a bad list")
