@@ -42,6 +42,29 @@ static vt_status bad(loader *l, const char *key, const char *what)
     return vt_fail(VT_ERR_ARG, "%s: '%s' %s", l->file, key, what);
 }
 
+/* A key the loader does not read is an error, not a silent default: "bootstrp: 10" must not run
+ * 1000 resamples. `known` ends with NULL; `where` names the mapping in the message. */
+static vt_status check_keys(loader *l, yaml_node_t *map, const char *const *known, const char *where)
+{
+    if (!map || map->type != YAML_MAPPING_NODE) return VT_OK;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = node(l, p->key);
+        const char *k = scalar(kn);
+        bool ok = false;
+        for (const char *const *q = known; k && *q && !ok; q++) ok = strcmp(k, *q) == 0;
+        if (!ok)
+            return vt_fail(VT_ERR_ARG, "%s: line %zu: unknown key '%s' in %s (docs/bench.md lists the keys)", l->file,
+                           kn->start_mark.line + 1, k ? k : "(not a string)", where);
+    }
+    return VT_OK;
+}
+
+static const char *const model_keys[] = {"name",    "path", "family", "task",      "training_data",
+                                         "trained", "top1", "params", "transform", NULL};
+static const char *const top_keys[] = {"name",    "db",    "cache",     "stimuli", "transform", "layers",
+                                       "eps",     "k",     "seed",      "batch",   "precision", "protocol",
+                                       "metrics", "split", "bootstrap", "brain",   "models",    NULL};
+
 static char *resolve(loader *l, const char *p)
 {
     if (p[0] == '/' || !l->dir[0]) return strdup(p);
@@ -134,7 +157,8 @@ static vt_status load_models(loader *l, yaml_node_t *list, vt_bench_config *cfg)
         vt_bench_model *bm = &cfg->models[cfg->n_models++];
         memset(bm, 0, sizeof *bm);
         bm->trained = -1;
-        vt_status st = get_str(l, m, "name", NULL, false, &bm->name);
+        vt_status st = check_keys(l, m, model_keys, "a model entry");
+        if (st == VT_OK) st = get_str(l, m, "name", NULL, false, &bm->name);
         if (st == VT_OK) st = get_str(l, m, "path", NULL, true, &bm->path);
         if (st == VT_OK && (!bm->name || !bm->path)) return bad(l, "models", "entries need a name and a path");
         if (st == VT_OK) st = get_str(l, m, "family", NULL, false, &bm->family);
@@ -217,6 +241,7 @@ vt_status vt_bench_config_load(const char *path, vt_bench_config **out)
     else if (root->type != YAML_MAPPING_NODE)
         st = vt_fail(VT_ERR_FORMAT, "%s: the top level must be a mapping", path);
     if (st == VT_OK && !(c->path = strdup(path))) st = VT_ERR_NOMEM;
+    if (st == VT_OK) st = check_keys(&l, root, top_keys, "the configuration");
     if (st == VT_OK) st = get_str(&l, root, "name", "bench", false, &c->name);
     if (st == VT_OK) st = get_str(&l, root, "db", "results.sqlite", true, &c->db);
     if (st == VT_OK) st = get_str(&l, root, "cache", "feature-cache", true, &c->cache);

@@ -91,8 +91,13 @@ static int print_table(const char *db_path, const char *report)
             for (size_t k = 0; k < t->n; k++)
                 if (t->rows[k].model_id == s->model_id && s->n_subjects && t->rows[k].layer_index == s->layer_index[0])
                     layer = t->rows[k].layer_name;
-            printf("%-9s %-16s %9.3f [%6.3f, %6.3f]   %9.3f   %s\n", i ? "" : "", s->model, s->mean, s->ci_low,
-                   s->ci_high, s->norm_mean, layer);
+            char ci[64];
+            /* An interval over subjects needs two of them; with one, say so rather than print [x, x]. */
+            if (s->n_subjects > 1)
+                snprintf(ci, sizeof ci, "[%6.3f, %6.3f]", s->ci_low, s->ci_high);
+            else
+                snprintf(ci, sizeof ci, "(one subject)");
+            printf("%-9s %-16s %9.3f %-19s   %9.3f   %s\n", i ? "" : "", s->model, s->mean, ci, s->norm_mean, layer);
         }
         vt_ranking_free(r);
     }

@@ -75,7 +75,9 @@ vt_status vt_features_create(const char *path, int64_t n_stimuli, char *const *s
         if (st == VT_OK) st = attr_f64(f, "eps", prov->eps, path);
     }
     if (st == VT_OK) {
-        w->layers_group = H5Gcreate2(f, "layers", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t gcpl = vt_h5_group_plist();
+        w->layers_group = H5Gcreate2(f, "layers", H5P_DEFAULT, gcpl, H5P_DEFAULT);
+        H5Pclose(gcpl);
         if (w->layers_group < 0) st = vt_fail(VT_ERR_IO, "%s: cannot create group 'layers'", path);
     }
     if (st != VT_OK) {
@@ -108,7 +110,7 @@ vt_status vt_features_add_layer(vt_features_writer *w, const vt_layer_info *laye
     if (rows > dims[0]) rows = dims[0];
     hsize_t chunk[2] = {rows, dims[1] > 0 ? dims[1] : 1};
     hid_t space = H5Screate_simple(2, dims, NULL);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hid_t dcpl = vt_h5_dataset_plist();
     if (width > 0) H5Pset_chunk(dcpl, 2, chunk);
     L->dset = H5Dcreate2(w->layers_group, L->dataset, H5T_NATIVE_FLOAT, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     H5Pclose(dcpl);
@@ -165,7 +167,9 @@ vt_status vt_features_write_rsm(vt_features_writer *w, int handle, const vt_tens
         return vt_fail(VT_ERR_ARG, "%s: the RSM of %s must be a float %lld x %lld matrix", file, dataset, (long long)n,
                        (long long)n);
     if (w->rsm_group < 0) {
-        w->rsm_group = H5Gcreate2(w->out.file, "rsm", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t gcpl = vt_h5_group_plist();
+        w->rsm_group = H5Gcreate2(w->out.file, "rsm", H5P_DEFAULT, gcpl, H5P_DEFAULT);
+        H5Pclose(gcpl);
         if (w->rsm_group < 0) return vt_fail(VT_ERR_IO, "%s: cannot create group 'rsm'", file);
         vt_status st = vt_h5_attr_write_i64(w->out.file, "unprojected_rsm", 1, file);
         if (st != VT_OK) return st;

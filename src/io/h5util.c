@@ -124,13 +124,27 @@ hid_t vt_h5_type_of(vt_dtype dtype)
     }
 }
 
+hid_t vt_h5_dataset_plist(void)
+{
+    hid_t p = H5Pcreate(H5P_DATASET_CREATE);
+    if (p >= 0) H5Pset_obj_track_times(p, 0);
+    return p;
+}
+
+hid_t vt_h5_group_plist(void)
+{
+    hid_t p = H5Pcreate(H5P_GROUP_CREATE);
+    if (p >= 0) H5Pset_obj_track_times(p, 0);
+    return p;
+}
+
 vt_status vt_h5_write(hid_t loc, const char *name, vt_dtype dtype, int rank, const int64_t *shape, const void *data,
                       const int64_t *chunk, int gzip, const char *file)
 {
     hsize_t dims[VT_MAX_RANK] = {0}, cdims[VT_MAX_RANK] = {0};
     for (int d = 0; d < rank; d++) dims[d] = (hsize_t)shape[d];
     hid_t space = H5Screate_simple(rank, dims, NULL);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hid_t dcpl = vt_h5_dataset_plist();
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
     if (chunk) {
@@ -226,9 +240,11 @@ vt_status vt_h5_write_strings(hid_t loc, const char *name, char *const *s, int64
     hid_t space = H5Screate_simple(1, dims, NULL);
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
-    hid_t ds = H5Dcreate2(loc, name, type, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t dcpl = vt_h5_dataset_plist();
+    hid_t ds = H5Dcreate2(loc, name, type, space, lcpl, dcpl, H5P_DEFAULT);
     herr_t rc = ds < 0 ? -1 : (n > 0 ? H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, s) : 0);
     if (ds >= 0) H5Dclose(ds);
+    H5Pclose(dcpl);
     H5Pclose(lcpl);
     H5Sclose(space);
     H5Tclose(type);

@@ -29,6 +29,11 @@ vt_status vt_h5_open(const char *path, hid_t *file);
 bool vt_h5_exists(hid_t loc, const char *name);
 
 hid_t vt_h5_type_of(vt_dtype dtype); /* native HDF5 memory type; H5I_INVALID_HID if none */
+/* Creation property lists for datasets and groups that record no creation or modification times, so
+ * that the same content gives the same bytes (feature caches key stimuli files by their SHA-256).
+ * The caller closes them with H5Pclose. */
+hid_t vt_h5_dataset_plist(void);
+hid_t vt_h5_group_plist(void);
 
 /* Writes a numeric dataset. chunk (may be NULL: contiguous) gives chunk dims; gzip >= 0
  * adds deflate at that level (only with chunks). */

@@ -268,6 +268,12 @@ open(bad, "w").write("name: [unclosed\n")
 v.expect_error("invalid YAML", "bench", bad, contains="bad.yaml")
 open(bad, "w").write(open(config("prec", v.path("prec.sqlite"), v.path("prec-cache"))).read() + "precision: f64\n")
 v.expect_error("unknown precision", "bench", bad, contains="precision")
+good = open(config("typo", v.path("typo.sqlite"), v.path("typo-cache"))).read()
+open(bad, "w").write(good.replace("bootstrap: 50", "bootstrp: 50"))
+v.expect_error("misspelt top-level key", "bench", bad, contains="unknown key 'bootstrp'")
+open(bad, "w").write(good.replace("family: mlp", "famly: mlp"))
+v.expect_error("misspelt model key", "bench", bad, contains="unknown key 'famly' in a model entry")
+vtref.check(not os.path.exists(v.path("typo.sqlite")), "a configuration error creates no database")
 
 # The report renders.
 rep = v.path("report")
