@@ -840,7 +840,7 @@ static void write_cell_text(FILE *f, const vt_ranking *r, const vt_correlation *
         if (g->n_groups == 2) {
             char iv[64];
             text_interval(iv, sizeof iv, g->diff, g->diff_ci_low, g->diff_ci_high);
-            fprintf(f, "; difference %s", iv);
+            fprintf(f, "; difference %s - %s %s", g->groups[0].value, g->groups[1].value, iv);
         }
         fputc('\n', f);
     }
