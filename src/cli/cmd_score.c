@@ -239,6 +239,16 @@ int cmd_score(int argc, char **argv)
     if (vt_features_open(features, &f) != VT_OK) rc = cli_fail_status();
     for (int k = 0; rc == CLI_OK && k < n_brain; k++)
         if (vt_brain_read(brain_paths[k], &b[k]) != VT_OK) rc = cli_fail_status();
+    /* The same store twice would score it twice, into two runs: a mistake in the command line. */
+    for (int k = 0; rc == CLI_OK && k < n_brain; k++)
+        for (int j = 0; rc == CLI_OK && j < k; j++) {
+            char *a = realpath(brain_paths[j], NULL), *c = realpath(brain_paths[k], NULL);
+            if (a && c && !strcmp(a, c))
+                rc = cli_error("%s is given twice as --brain (also as %s): give each store once", brain_paths[k],
+                               brain_paths[j]);
+            free(a);
+            free(c);
+        }
     if (rc == CLI_OK && vt_results_open(dbpath, VT_RESULTS_CREATE, &db) != VT_OK) rc = cli_fail_status();
     char name[256];
     int64_t run[MAX_BRAINS] = {0};

@@ -5,6 +5,7 @@ selection on train) and the default protocol's MSE criterion with an odd/even sp
 train and test score and every selected layer must agree to 1e-6."""
 import csv
 import io
+import os
 
 import numpy as np
 
@@ -149,6 +150,10 @@ v.expect_error("features file is a brain store", "score", "--features", brain_pa
                v.path("x.sqlite"), contains="not a ventral feature store")
 v.expect_error("unknown protocol", "score", "--features", feat_path, "--brain", brain_path, "--db",
                v.path("x.sqlite"), "--protocol", "brainscore")
+v.expect_error("the same store twice", "score", "--features", feat_path, "--brain", brain_path, "--brain",
+               os.path.join(os.path.dirname(brain_path), ".", os.path.basename(brain_path)), "--db",
+               v.path("twice.sqlite"), contains="given twice")
+vtref.check(not os.path.exists(v.path("twice.sqlite")), "the same store twice: no database created")
 
 # Neural predictivity (METHODS §10): within each half, k-fold cross-validated ridge (alpha per unit
 # by scikit-learn's RidgeCV) predictions, median Pearson r over the ROI's units; folds stratified by
