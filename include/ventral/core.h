@@ -57,6 +57,9 @@ int vt_threads_get(void);
 /* Creates `dir` and its missing parents (mkdir -p); VT_ERR_IO naming it when that fails or a
  * non-directory is in the way. */
 vt_status vt_mkdirs(const char *dir);
+/* VT_ERR_IO naming `path` when a directory stands where an output file is to go, so that a command
+ * fails before its work rather than at the final rename. */
+vt_status vt_check_output_path(const char *path);
 
 /* Library version string, e.g. "0.1.0". */
 const char *vt_version(void);

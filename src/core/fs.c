@@ -26,3 +26,11 @@ vt_status vt_mkdirs(const char *dir)
                        strerror(err && err != EEXIST ? err : ENOTDIR));
     return VT_OK;
 }
+
+vt_status vt_check_output_path(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return vt_fail(VT_ERR_IO, "%s: is a directory, not a file that can be written", path);
+    return VT_OK;
+}

@@ -8,6 +8,7 @@
 vt_status vt_atomic_open(vt_atomic_file *af, const char *path)
 {
     memset(af, 0, sizeof *af);
+    if (vt_check_output_path(path) != VT_OK) return VT_ERR_IO;
     size_t n = strlen(path) + 32;
     af->path = strdup(path);
     af->tmp_path = vt_malloc(n, 1);

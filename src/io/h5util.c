@@ -33,6 +33,7 @@ vt_status vt_h5_create(vt_h5_out *o, const char *path)
     vt_h5_quiet();
     memset(o, 0, sizeof *o);
     o->file = H5I_INVALID_HID;
+    if (vt_check_output_path(path) != VT_OK) return VT_ERR_IO;
     size_t n = strlen(path) + 32;
     o->path = strdup(path);
     o->tmp_path = vt_malloc(n, 1);

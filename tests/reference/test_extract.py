@@ -78,3 +78,7 @@ vtref.check(worst < 1e-5, f"{len(wide)} projected layers vs ventral srp: max rel
 v.expect_error("wrong image size", "extract", onnx_path, "--stimuli", v.save("bad.npy", x[:, :, :32]), "--out",
                v.path("bad.h5"), contains="dimension 2")
 vtref.check(not os.path.exists(v.path("bad.h5")), "no output after a failure")
+os.makedirs(v.path("adir.h5"), exist_ok=True)
+v.expect_error("a directory as --out", "extract", onnx_path, "--stimuli", v.save("ok.npy", x), "--out",
+               v.path("adir.h5"), contains="is a directory")
+vtref.check(not [f for f in os.listdir(v.dir) if f.startswith("adir.h5.tmp")], "a directory as --out: no temporary file")
