@@ -86,6 +86,10 @@ typedef struct vt_score_summary {
 } vt_score_summary;
 void vt_score_summary_free(vt_score_summary *s);
 
+/* VT_ERR_ARG naming the first stimulus of `b` that the feature store lacks: what vt_score would
+ * stop on, checked by a caller before it records a run. */
+vt_status vt_score_check_stimuli(const vt_features *f, const vt_brain *b);
+
 /* Scores every (layer, ROI, metric) and writes train and test scores of `run_id` into `db`
  * under the model `model` (its name and SHA-256 at least), marks the selected layers and
  * stores their test RSMs for model-to-model analyses. Stimuli are matched by id; brain

@@ -87,6 +87,15 @@ static vt_status match_stimuli(const vt_features *f, const vt_brain *b, int64_t 
     return st;
 }
 
+vt_status vt_score_check_stimuli(const vt_features *f, const vt_brain *b)
+{
+    int64_t *rows = vt_malloc((size_t)(b->n_stimuli > 0 ? b->n_stimuli : 1), sizeof *rows);
+    if (!rows) return VT_ERR_NOMEM;
+    vt_status st = match_stimuli(f, b, rows);
+    free(rows);
+    return st;
+}
+
 /* Train and test positions (indices into the brain's stimuli), each ascending. */
 static vt_status make_split(int64_t n, const vt_score_options *opt, int64_t *train, int64_t *n_train, int64_t *test,
                             int64_t *n_test)

@@ -249,6 +249,8 @@ int cmd_score(int argc, char **argv)
             free(a);
             free(c);
         }
+    for (int k = 0; rc == CLI_OK && k < n_brain; k++)
+        if (vt_score_check_stimuli(f, b[k]) != VT_OK) rc = cli_error("%s: %s", brain_paths[k], vt_last_error());
     if (rc == CLI_OK && vt_results_open(dbpath, VT_RESULTS_CREATE, &db) != VT_OK) rc = cli_fail_status();
     char name[256];
     int64_t run[MAX_BRAINS] = {0};

@@ -145,7 +145,8 @@ vtref.check(len(sel) == 9 and all(float(r["ci_low"]) <= float(r["value"]) <= flo
 # Bad inputs.
 scoreref.write_brain(v.path("B2.h5"), ids[:-1] + ["not-extracted"], resp, rois)
 v.expect_error("brain stimulus missing from the features", "score", "--features", feat_path, "--brain",
-               v.path("B2.h5"), "--db", v.path("x.sqlite"), contains="not-extracted")
+               v.path("B2.h5"), "--db", v.path("missing.sqlite"), contains="not-extracted")
+vtref.check(not os.path.exists(v.path("missing.sqlite")), "a brain stimulus missing from the features: no database")
 v.expect_error("features file is a brain store", "score", "--features", brain_path, "--brain", brain_path, "--db",
                v.path("x.sqlite"), contains="not a ventral feature store")
 v.expect_error("unknown protocol", "score", "--features", feat_path, "--brain", brain_path, "--db",
