@@ -12,6 +12,7 @@
 
 #include <cblas.h>
 
+#include "bench/extract_internal.h"
 #include "ventral/extract.h"
 #include "ventral/hash.h"
 #include "ventral/onnx.h"
@@ -227,7 +228,7 @@ static vt_status on_layer(void *user, const vt_layer_info *layer, const vt_tenso
     return st;
 }
 
-static vt_status check_input(const char *model, vt_graph *g, const vt_stimuli *s, vt_shape *shape, int64_t batch)
+vt_status vt_extract_image_input(const char *model, vt_graph *g, int height, int width, int64_t batch, vt_shape *shape)
 {
     if (vt_graph_input_count(g) != 1)
         return vt_fail(VT_ERR_UNSUPPORTED, "%s: extract needs a model with one image input, this one has %d", model,
@@ -238,7 +239,7 @@ static vt_status check_input(const char *model, vt_graph *g, const vt_stimuli *s
     if (st != VT_OK) return st;
     if (dtype != VT_F32 || shape->rank != 4)
         return vt_fail(VT_ERR_UNSUPPORTED, "%s: input '%s' is not a float32 N x C x H x W image batch", model, name);
-    int64_t want[4] = {batch, 3, s->height, s->width};
+    int64_t want[4] = {batch, 3, height, width};
     for (int d = 1; d < 4; d++)
         if (shape->dims[d] > 0 && shape->dims[d] != want[d])
             return vt_fail(VT_ERR_ARG, "%s: input '%s' expects dimension %d = %lld, the stimuli give %lld", model, name,
@@ -401,7 +402,8 @@ vt_status vt_extract(const char *model_path, vt_stimuli *stimuli, const char *ou
     float *x = NULL;
     vt_shape shape;
     if ((st = vt_onnx_load(model_path, &g)) != VT_OK) goto done;
-    if ((st = check_input(model_path, g, stimuli, &shape, batch)) != VT_OK) goto done;
+    if ((st = vt_extract_image_input(model_path, g, stimuli->height, stimuli->width, batch, &shape)) != VT_OK)
+        goto done;
     if ((st = vt_graph_prepare(g, 1, &shape)) != VT_OK) goto done;
     c.batch = batch;
     c.n_layers = vt_graph_layer_count(g);

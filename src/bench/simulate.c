@@ -10,12 +10,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bench/extract_internal.h"
 #include "io/atomic_file.h"
 #include "io/h5util.h"
 #include "io/nsd_internal.h"
 #include "ventral/brain.h"
 #include "ventral/extract.h"
-#include "ventral/graph.h"
 #include "ventral/nsd.h"
 #include "ventral/onnx.h"
 #include "ventral/rng.h"
@@ -560,30 +560,20 @@ static vt_status write_truth(const vt_sim_options *o, const design *d, const uni
     return vt_atomic_commit(&af);
 }
 
-/* Before anything is written: the model takes one batch of size × size colour images and has the
- * planted layer, so that the common mistakes (another model's layer name, a model of another input)
- * leave no half-built world behind. */
+/* Before anything is written: the model takes the simulated images in the batches the planted layer's
+ * extraction will use and has that layer, so that the common mistakes (another model's layer name, a
+ * model of another input) leave no half-built world behind. */
 static vt_status check_model(const vt_sim_options *o)
 {
+    vt_extract_options eo;
+    vt_extract_options_init(&eo);
     vt_graph *g = NULL;
+    vt_shape in;
     vt_status st = vt_onnx_load(o->model, &g);
-    const char *name = NULL;
-    vt_dtype dtype = VT_F32;
-    vt_shape in = {0};
-    if (st == VT_OK && vt_graph_input_count(g) != 1)
-        st = vt_fail(VT_ERR_UNSUPPORTED, "%s: simulate needs a model with one image input, this one has %d", o->model,
-                     vt_graph_input_count(g));
-    if (st == VT_OK) st = vt_graph_input(g, 0, &name, &dtype, &in);
-    if (st == VT_OK && (dtype != VT_F32 || in.rank != 4))
-        st = vt_fail(VT_ERR_UNSUPPORTED, "%s: input '%s' is not a float32 N x C x H x W image batch", o->model, name);
-    int64_t want[4] = {1, 3, o->size, o->size};
-    for (int d = 1; st == VT_OK && d < 4; d++)
-        if (in.dims[d] > 0 && in.dims[d] != want[d])
-            st = vt_fail(VT_ERR_ARG, "%s: input '%s' expects dimension %d = %lld, the simulated images give %lld",
-                         o->model, name, d, (long long)in.dims[d], (long long)want[d]);
+    if (st == VT_OK)
+        st = vt_extract_image_input(o->model, g, o->size, o->size, eo.batch < o->n_stimuli ? eo.batch : o->n_stimuli,
+                                    &in);
     if (st == VT_OK) {
-        in.dims[0] = in.dims[0] > 0 ? in.dims[0] : 1;
-        for (int d = 1; d < 4; d++) in.dims[d] = want[d];
         vt_graph_set_locate_stimuli(g, false);
         st = vt_graph_prepare(g, 1, &in);
     }

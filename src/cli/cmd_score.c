@@ -240,15 +240,17 @@ int cmd_score(int argc, char **argv)
     for (int k = 0; rc == CLI_OK && k < n_brain; k++)
         if (vt_brain_read(brain_paths[k], &b[k]) != VT_OK) rc = cli_fail_status();
     /* The same store twice would score it twice, into two runs: a mistake in the command line. */
-    for (int k = 0; rc == CLI_OK && k < n_brain; k++)
-        for (int j = 0; rc == CLI_OK && j < k; j++) {
-            char *a = realpath(brain_paths[j], NULL), *c = realpath(brain_paths[k], NULL);
-            if (a && c && !strcmp(a, c))
+    char *real[MAX_BRAINS] = {0};
+    for (int k = 0; rc == CLI_OK && k < n_brain; k++) {
+        real[k] = realpath(brain_paths[k], NULL);
+        for (int j = 0; real[k] && j < k; j++)
+            if (real[j] && !strcmp(real[j], real[k])) {
                 rc = cli_error("%s is given twice as --brain (also as %s): give each store once", brain_paths[k],
                                brain_paths[j]);
-            free(a);
-            free(c);
-        }
+                break;
+            }
+    }
+    for (int k = 0; k < n_brain; k++) free(real[k]);
     for (int k = 0; rc == CLI_OK && k < n_brain; k++)
         if (vt_score_check_stimuli(f, b[k]) != VT_OK) rc = cli_error("%s: %s", brain_paths[k], vt_last_error());
     if (rc == CLI_OK && vt_results_open(dbpath, VT_RESULTS_CREATE, &db) != VT_OK) rc = cli_fail_status();
