@@ -4,8 +4,9 @@ stay fast) to ONNX, together with PyTorch's output of every leaf module on the s
   /usr/bin/python3 export_models.py --out DIR [--models resnet18,vit] [--list]
 
 For each model M it writes DIR/M.onnx, DIR/M_plain.onnx (logits only), DIR/M_input.npy (float32,
-N x 3 x H x W) and DIR/M_ref.npz; for the models in FOLDED also DIR/M_folded.onnx (logits only,
-BatchNorm folded into the convolutions as a plain eval-mode export does).
+N x 3 x H x W, or N x 3 x T x H x W for the video model) and DIR/M_ref.npz; for the models in FOLDED
+also DIR/M_folded.onnx (logits only, BatchNorm folded into the convolutions as a plain eval-mode
+export does).
 Every leaf module's output (taken with forward hooks) is made an extra graph output named
 "tap:<module path>" by exporting a wrapper that returns it, so the ONNX graph computes exactly the
 tensor PyTorch's hook saw; the npz holds those tensors under the same names, plus "logits".
@@ -92,6 +93,27 @@ def small_googlenet():
     return torchvision.models.googlenet(num_classes=10, aux_logits=False, init_weights=True)
 
 
+class SmallVideo(nn.Module):
+    """A video network (N x 3 x T x H x W) from torchvision's video ResNet blocks (r3d's Conv3DSimple and
+    r(2+1)d's Conv2Plus1D), with 3-D max / average pooling and a transposed 3-D convolution."""
+
+    def __init__(self, num_classes=10):
+        super().__init__()
+        from torchvision.models.video.resnet import BasicBlock, Conv2Plus1D, Conv3DSimple
+        self.stem = nn.Sequential(nn.Conv3d(3, 16, (3, 7, 7), (1, 2, 2), (1, 3, 3), bias=False), nn.BatchNorm3d(16),
+                                  nn.ReLU(inplace=True))
+        self.layer1 = BasicBlock(16, 16, Conv3DSimple)
+        down = nn.Sequential(nn.Conv3d(16, 32, 1, stride=2, bias=False), nn.BatchNorm3d(32))
+        self.layer2 = BasicBlock(16, 32, Conv2Plus1D, stride=2, downsample=down)
+        self.pool = nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1))
+        self.smooth = nn.AvgPool3d(2, stride=1, padding=1, ceil_mode=True, count_include_pad=False)
+        self.up = nn.ConvTranspose3d(32, 16, (2, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1), output_padding=(0, 1, 1))
+        self.head = nn.Sequential(nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(16, num_classes))
+
+    def forward(self, x):
+        return self.head(self.up(self.smooth(self.pool(self.layer2(self.layer1(self.stem(x)))))))
+
+
 # name: (builder, input shape, opset)
 MODELS = {
     "resnet18": (lambda: torchvision.models.resnet18(num_classes=10), (2, 3, 64, 64), 11),
@@ -116,6 +138,7 @@ MODELS = {
                      (1, 3, 80, 80), 13),
     "efficientnet_v2": (small_efficientnet_v2, (2, 3, 64, 64), 13),
     "vgg11_bn": (lambda: small_vgg11_bn(), (2, 3, 32, 32), 7),
+    "video": (SmallVideo, (2, 3, 4, 32, 32), 13),
 }
 
 

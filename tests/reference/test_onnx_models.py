@@ -3,7 +3,9 @@ independent references (numpy; torch.nn.functional for convolutions):
 
 - Conv through oneDNN (constant weights) over groups, depthwise, dilation, asymmetric pads, strides,
   auto_pad, 1-D, with and without bias, against torch.nn.functional.conv1d/conv2d (tolerance 1e-5 relative
-  to the largest magnitude);
+  to the largest magnitude); 3-D Conv, ConvTranspose (output_padding past the pads, groups), MaxPool and
+  AveragePool (ceil mode, pads, count_include_pad, dilation) against torch's conv3d / conv_transpose3d /
+  max_pool3d / avg_pool3d;
 - MatMul (batched, broadcast, 1-D promotion) and Gemm (transA/transB/alpha/beta, broadcast C) against numpy;
 - MaxPool's fast kernels on wide rows full of ties (+0/-0) and NaNs, bit for bit against a numpy loop that
   visits the taps in row-major order (the first maximum, else the last NaN wins: PyTorch's rule);
@@ -124,6 +126,62 @@ def test_conv(v):
         worst = max(worst, e)
         vtref.check(outs[0].shape == ref.shape and e < 1e-5, f"conv1d: error {e:.3g}")
     print(f"  Conv (oneDNN) vs torch.nn.functional: {len(cases) + 1} cases, max relative error {worst:.3g}")
+
+
+def test_3d(v):
+    """3-D Conv / ConvTranspose (oneDNN, constant weights) and MaxPool / AveragePool against torch."""
+    import torch
+    import torch.nn.functional as F
+    worst, n = 0.0, 0
+
+    def check(name, nodes, x, inits, ref):
+        nonlocal worst, n
+        path = save_model(v, name, nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                         ["N", *x.shape[1:]])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+        outs, _ = run_model(v, path, x, capture="none")
+        if outs is None:
+            vtref.check(False, f"{name}: ventral run failed")
+            return
+        e = rel_err(outs[0], ref)
+        worst, n = max(worst, e), n + 1
+        vtref.check(outs[0].shape == ref.shape and e < 1e-5, f"{name}: shape {outs[0].shape} vs {ref.shape}, "
+                                                             f"error {e:.3g}")
+
+    x = RNG.standard_normal((3, 8, 5, 9, 10)).astype(np.float32)
+    xt = torch.from_numpy(x).double()
+    # Conv: asymmetric pads and strides; grouped and dilated (NCDHW, pads begin d,h,w then end d,h,w).
+    for i, (M, k, s, pads, d, g) in enumerate([(16, (3, 3, 3), (1, 2, 2), [1, 0, 2, 0, 1, 1], 1, 1),
+                                               (12, (2, 3, 3), (1, 1, 1), [1, 2, 2, 1, 2, 2], 2, 4)]):
+        w = RNG.standard_normal((M, 8 // g, *k)).astype(np.float32)
+        b = RNG.standard_normal(M).astype(np.float32)
+        node = helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=list(k), strides=list(s), pads=pads,
+                                dilations=[d] * 3, group=g)
+        xp = F.pad(xt, (pads[2], pads[5], pads[1], pads[4], pads[0], pads[3]))
+        ref = F.conv3d(xp, torch.from_numpy(w).double(), torch.from_numpy(b).double(), stride=s, dilation=d,
+                       groups=g).numpy()
+        check(f"conv3d_{i}", [node], x, {"w": w, "b": b}, ref)
+    # ConvTranspose: output_padding beyond the pads (the output's tail is the bias alone) and groups.
+    for i, (M, k, s, p, op, g) in enumerate([(6, (2, 3, 3), (2, 2, 1), (0, 1, 0), (1, 1, 0), 1),
+                                             (4, (3, 3, 2), (1, 2, 2), (1, 0, 0), (0, 1, 1), 2)]):
+        w = RNG.standard_normal((8, M // g, *k)).astype(np.float32)
+        b = RNG.standard_normal(M).astype(np.float32)
+        node = helper.make_node("ConvTranspose", ["x", "w", "b"], ["y"], kernel_shape=list(k), strides=list(s),
+                                pads=list(p) * 2, output_padding=list(op), group=g)
+        ref = F.conv_transpose3d(xt, torch.from_numpy(w).double(), torch.from_numpy(b).double(), stride=s,
+                                 padding=p, output_padding=op, groups=g).numpy()
+        check(f"convtranspose3d_{i}", [node], x, {"w": w, "b": b}, ref)
+    # Pooling: ceil mode, padding, count_include_pad both ways, dilated max.
+    node = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 3, 3], strides=[1, 2, 2], pads=[0, 1, 1] * 2,
+                            dilations=[2, 1, 1], ceil_mode=1)
+    check("maxpool3d", [node], x, {}, F.max_pool3d(xt, (2, 3, 3), (1, 2, 2), (0, 1, 1), dilation=(2, 1, 1),
+                                                   ceil_mode=True).numpy())
+    for inc in (0, 1):
+        node = helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3, 2], strides=[2, 2, 2],
+                                pads=[1, 1, 0] * 2, ceil_mode=1, count_include_pad=inc)
+        check(f"avgpool3d_{inc}", [node], x, {}, F.avg_pool3d(xt, (3, 3, 2), 2, (1, 1, 0), ceil_mode=True,
+                                                              count_include_pad=bool(inc)).numpy())
+    print(f"  3-D Conv / ConvTranspose / pooling vs torch.nn.functional: {n} cases, max relative error {worst:.3g}")
 
 
 def test_matmul(v):
@@ -301,6 +359,7 @@ def main():
     args = vtref.parse_args()
     v = vtref.Ventral(args.ventral)
     test_conv(v)
+    test_3d(v)
     test_matmul(v)
     test_maxpool(v)
     test_determinism_external(v)

@@ -1,4 +1,4 @@
-/* Conv and ConvTranspose over 1-D and 2-D spatial dims (NCW / NCHW), groups, dilation, pads,
+/* Conv and ConvTranspose over 1-D, 2-D and 3-D spatial dims (NCW / NCHW / NCDHW), groups, dilation, pads,
  * auto_pad. Two kernels: a naive reference (plain C, OpenMP over output planes, double
  * accumulation) kept as the test oracle, and oneDNN's forward convolution (primitive created
  * once per prepared shape and cached in node->state, weights reordered once). */
@@ -12,8 +12,9 @@ vt_status vt_window_of(const vt_opctx *c, const vt_tensor *x, const int64_t *ker
 {
     const vt_node *n = c->node;
     int nsp = x->rank - 2;
-    if (nsp < 1 || nsp > 2)
-        return vt_node_fail(c, VT_ERR_UNSUPPORTED, "%d spatial dimensions (1 or 2 are supported)", nsp < 0 ? 0 : nsp);
+    if (nsp < 1 || nsp > VT_WINDOW_AXES)
+        return vt_node_fail(c, VT_ERR_UNSUPPORTED, "%d spatial dimensions (1, 2 or 3 are supported)",
+                            nsp < 0 ? 0 : nsp);
     memset(w, 0, sizeof *w);
     w->nsp = nsp;
     const int64_t *ks, *st, *dl, *pd;
@@ -23,9 +24,8 @@ vt_status vt_window_of(const vt_opctx *c, const vt_tensor *x, const int64_t *ker
     if (nk != nsp) return vt_node_fail(c, VT_ERR_ARG, "kernel_shape must have %d values", nsp);
     if ((ns >= 0 && ns != nsp) || (nd >= 0 && nd != nsp) || (np >= 0 && np != 2 * nsp))
         return vt_node_fail(c, VT_ERR_ARG, "strides/dilations/pads do not match %d spatial dims", nsp);
-    int off = 2 - nsp; /* 1-D maps onto the w axis */
-    w->in[0] = w->out[0] = 1;
-    w->k[0] = w->s[0] = w->d[0] = 1;
+    int off = VT_WINDOW_AXES - nsp; /* the node's axes are the last nsp of (d, h, w) */
+    for (int j = 0; j < off; j++) w->in[j] = w->out[j] = w->k[j] = w->s[j] = w->d[j] = 1;
     for (int i = 0; i < nsp; i++) {
         int j = i + off;
         w->in[j] = x->shape[2 + i];
@@ -38,7 +38,7 @@ vt_status vt_window_of(const vt_opctx *c, const vt_tensor *x, const int64_t *ker
             return vt_node_fail(c, VT_ERR_ARG, "kernel, strides and dilations must be >= 1, pads >= 0");
     }
     const char *ap = vt_attr_str(n, "auto_pad", "NOTSET");
-    for (int j = off; j < 2; j++) {
+    for (int j = off; j < VT_WINDOW_AXES; j++) {
         int64_t ext = (w->k[j] - 1) * w->d[j] + 1;
         if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
             int64_t o = (w->in[j] + w->s[j] - 1) / w->s[j];
@@ -59,6 +59,13 @@ vt_status vt_window_of(const vt_opctx *c, const vt_tensor *x, const int64_t *ker
     return VT_OK;
 }
 
+void vt_window_shape(const vt_window *w, int64_t n, int64_t c, int64_t *shape)
+{
+    shape[0] = n;
+    shape[1] = c;
+    for (int i = 0; i < w->nsp; i++) shape[2 + i] = w->out[VT_WINDOW_AXES - w->nsp + i];
+}
+
 /* ---- Conv ---- */
 
 static vt_status conv_infer(vt_opctx *c)
@@ -69,8 +76,8 @@ static vt_status conv_infer(vt_opctx *c)
     const vt_tensor *x = c->in[0], *wt = c->in[1];
     if (x->rank != wt->rank) return vt_node_fail(c, VT_ERR_ARG, "X and W ranks differ");
     int64_t g = vt_attr_int(c->node, "group", 1);
-    int64_t kernel[2] = {0, 0};
-    for (int i = 0; i < x->rank - 2 && i < 2; i++) kernel[i] = wt->shape[2 + i];
+    int64_t kernel[VT_WINDOW_AXES] = {0, 0, 0};
+    for (int i = 0; i < x->rank - 2 && i < VT_WINDOW_AXES; i++) kernel[i] = wt->shape[2 + i];
     vt_window w;
     if ((st = vt_window_of(c, x, kernel, false, &w)) != VT_OK) return st;
     if (g < 1 || x->shape[1] % g || wt->shape[0] % g || wt->shape[1] * g != x->shape[1])
@@ -79,8 +86,8 @@ static vt_status conv_infer(vt_opctx *c)
     if (c->n_in > 2 && c->in[2] && vt_tensor_numel(c->in[2]) != wt->shape[0])
         return vt_node_fail(c, VT_ERR_ARG, "bias has %lld values for %lld output channels",
                             (long long)vt_tensor_numel(c->in[2]), (long long)wt->shape[0]);
-    int64_t sh[4] = {x->shape[0], wt->shape[0], w.out[0], w.out[1]};
-    if (w.nsp == 1) sh[2] = w.out[1];
+    int64_t sh[2 + VT_WINDOW_AXES];
+    vt_window_shape(&w, x->shape[0], wt->shape[0], sh);
     vt_out_set(c->out[0], VT_F32, x->rank, sh);
     return VT_OK;
 }
@@ -91,34 +98,41 @@ static void conv_naive(const vt_opctx *c, const vt_window *w)
     const float *xd = x->data, *wd = wt->data, *bd = c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL;
     float *yd = c->out[0]->data;
     int64_t N = x->shape[0], C = x->shape[1], M = wt->shape[0], G = vt_attr_int(c->node, "group", 1);
-    int64_t Cg = C / G, Mg = M / G, IH = w->in[0], IW = w->in[1], OH = w->out[0], OW = w->out[1];
-    int64_t KH = w->k[0], KW = w->k[1];
+    int64_t Cg = C / G, Mg = M / G, ID = w->in[0], IH = w->in[1], IW = w->in[2];
+    int64_t OD = w->out[0], OH = w->out[1], OW = w->out[2], KD = w->k[0], KH = w->k[1], KW = w->k[2];
 #pragma omp parallel
     {
-        int64_t plane = OH * OW;
+        int64_t plane = OD * OH * OW;
         double *acc = malloc(sizeof(double) * (size_t)(plane > 0 ? plane : 1));
 #pragma omp for schedule(static)
         for (int64_t nm = 0; nm < N * M; nm++) {
             int64_t nb = nm / M, m = nm % M, g = m / Mg;
             if (!acc) continue;
-            for (int64_t i = 0; i < OH * OW; i++) acc[i] = bd ? bd[m] : 0.0;
+            for (int64_t i = 0; i < plane; i++) acc[i] = bd ? bd[m] : 0.0;
             for (int64_t ci = 0; ci < Cg; ci++) {
-                const float *xp = xd + (nb * C + g * Cg + ci) * IH * IW;
-                for (int64_t kh = 0; kh < KH; kh++)
-                    for (int64_t kw = 0; kw < KW; kw++) {
-                        double wv = wd[((m * Cg + ci) * KH + kh) * KW + kw];
-                        for (int64_t oh = 0; oh < OH; oh++) {
-                            int64_t ih = oh * w->s[0] - w->pb[0] + kh * w->d[0];
-                            if (ih < 0 || ih >= IH) continue;
-                            for (int64_t ow = 0; ow < OW; ow++) {
-                                int64_t iw = ow * w->s[1] - w->pb[1] + kw * w->d[1];
-                                if (iw >= 0 && iw < IW) acc[oh * OW + ow] += wv * xp[ih * IW + iw];
+                const float *xp = xd + (nb * C + g * Cg + ci) * ID * IH * IW;
+                for (int64_t kd = 0; kd < KD; kd++)
+                    for (int64_t kh = 0; kh < KH; kh++)
+                        for (int64_t kw = 0; kw < KW; kw++) {
+                            double wv = wd[(((m * Cg + ci) * KD + kd) * KH + kh) * KW + kw];
+                            for (int64_t od = 0; od < OD; od++) {
+                                int64_t id = od * w->s[0] - w->pb[0] + kd * w->d[0];
+                                if (id < 0 || id >= ID) continue;
+                                for (int64_t oh = 0; oh < OH; oh++) {
+                                    int64_t ih = oh * w->s[1] - w->pb[1] + kh * w->d[1];
+                                    if (ih < 0 || ih >= IH) continue;
+                                    const float *xr = xp + (id * IH + ih) * IW;
+                                    double *ar = acc + (od * OH + oh) * OW;
+                                    for (int64_t ow = 0; ow < OW; ow++) {
+                                        int64_t iw = ow * w->s[2] - w->pb[2] + kw * w->d[2];
+                                        if (iw >= 0 && iw < IW) ar[ow] += wv * xr[iw];
+                                    }
+                                }
                             }
                         }
-                    }
             }
-            float *yp = yd + (nb * M + m) * OH * OW;
-            for (int64_t i = 0; i < OH * OW; i++) yp[i] = (float)acc[i];
+            float *yp = yd + (nb * M + m) * plane;
+            for (int64_t i = 0; i < plane; i++) yp[i] = (float)acc[i];
         }
         free(acc);
     }
@@ -128,10 +142,10 @@ typedef struct conv_state {
     dnnl_primitive_t prim;
     vt_dnnl_arg src, dst;
     dnnl_memory_t wei, bias;
-    const void *wei_src;     /* the weight data the reordered copy was made from */
-    bool src_nhwc, dst_nhwc; /* user-side layouts the primitive was built for */
-    vt_act act;              /* built with this activation as a post-op (vt_opctx.fuse) */
-    int64_t cut[2];          /* ConvTranspose: trailing output rows/columns past the last window (bias only) */
+    const void *wei_src;         /* the weight data the reordered copy was made from */
+    bool src_nhwc, dst_nhwc;     /* user-side layouts the primitive was built for */
+    vt_act act;                  /* built with this activation as a post-op (vt_opctx.fuse) */
+    int64_t cut[VT_WINDOW_AXES]; /* ConvTranspose: trailing outputs past the last window per axis (bias only) */
 } conv_state;
 
 static void conv_release(vt_node *n)
@@ -205,53 +219,69 @@ static vt_status state_exec(vt_opctx *c, conv_state *s, void *dst_data, const ch
     return vt_dnnl_check(c, e, what);
 }
 
+/* oneDNN's view of a window: 2-D (1-D as height 1) or 3-D spatial dims, and the first of them in the
+ * window's (d, h, w) axes. */
+static int dnnl_spatial(const vt_window *w, int *first)
+{
+    int ns = w->nsp == 3 ? 3 : 2;
+    *first = VT_WINDOW_AXES - ns;
+    return ns;
+}
+
 /* Builds the oneDNN primitive for the prepared shapes; weights (and bias) are copied into the
  * primitive's preferred layout once, as long as they are constants of the graph. */
 static vt_status conv_create(vt_opctx *c, const vt_window *w, conv_state *s)
 {
     const vt_tensor *x = c->in[0], *wt = c->in[1];
     int64_t G = vt_attr_int(c->node, "group", 1), M = wt->shape[0];
-    int64_t src_dims[4] = {x->shape[0], x->shape[1], w->in[0], w->in[1]};
-    int64_t dst_dims[4] = {x->shape[0], M, w->out[0], w->out[1]};
-    dnnl_dims_t wdims = {G, M / G, wt->shape[1], w->k[0], w->k[1]}, wdims4 = {M, wt->shape[1], w->k[0], w->k[1]};
+    int a0, ns = dnnl_spatial(w, &a0), nd = 2 + ns;
+    bool vol = ns == 3;
+    dnnl_dims_t src_dims = {x->shape[0], x->shape[1]}, dst_dims = {x->shape[0], M};
+    dnnl_dims_t wdims = {G, M / G, wt->shape[1]}, wdims1 = {M, wt->shape[1]};
+    dnnl_dims_t strides, dil, pl, pr;
+    for (int i = 0; i < ns; i++) {
+        src_dims[2 + i] = w->in[a0 + i];
+        dst_dims[2 + i] = w->out[a0 + i];
+        wdims[3 + i] = wdims1[2 + i] = w->k[a0 + i];
+        strides[i] = w->s[a0 + i];
+        dil[i] = w->d[a0 + i] - 1;
+        pl[i] = w->pb[a0 + i];
+        pr[i] = w->pe[a0 + i];
+    }
+    dnnl_format_tag_t plain = vol ? dnnl_ncdhw : dnnl_nchw, blocked = vol ? dnnl_aBcde16b : dnnl_aBcd16b;
+    dnnl_format_tag_t wplain = vol ? dnnl_oidhw : dnnl_oihw, gplain = vol ? dnnl_goidhw : dnnl_goihw;
     dnnl_memory_desc_t src_user, dst_user, wei_user, bias_md, src_any, dst_any, wei_any;
     dnnl_data_type_t cdt = c->g->precision == VT_PRECISION_BF16 ? dnnl_bf16 : dnnl_f32;
-    dnnl_dims_t ud;
-    for (int i = 0; i < 4; i++) ud[i] = src_dims[i];
-    dnnl_status_t e = dnnl_memory_desc_init_by_tag(&src_user, 4, ud, dnnl_f32, s->src_nhwc ? dnnl_nhwc : dnnl_nchw);
-    for (int i = 0; i < 4; i++) ud[i] = dst_dims[i];
+    /* NHWC user layouts exist for 4-D activations only (conv_run). */
+    dnnl_status_t e = dnnl_memory_desc_init_by_tag(&src_user, nd, src_dims, dnnl_f32, s->src_nhwc ? dnnl_nhwc : plain);
     if (e == dnnl_success)
-        e = dnnl_memory_desc_init_by_tag(&dst_user, 4, ud, dnnl_f32, s->dst_nhwc ? dnnl_nhwc : dnnl_nchw);
+        e = dnnl_memory_desc_init_by_tag(&dst_user, nd, dst_dims, dnnl_f32, s->dst_nhwc ? dnnl_nhwc : plain);
     if (e == dnnl_success)
-        e = G == 1 ? dnnl_memory_desc_init_by_tag(&wei_user, 4, wdims4, dnnl_f32, dnnl_oihw)
-                   : dnnl_memory_desc_init_by_tag(&wei_user, 5, wdims, dnnl_f32, dnnl_goihw);
+        e = G == 1 ? dnnl_memory_desc_init_by_tag(&wei_user, nd, wdims1, dnnl_f32, wplain)
+                   : dnnl_memory_desc_init_by_tag(&wei_user, nd + 1, wdims, dnnl_f32, gplain);
     if (e == dnnl_success) e = vt_dnnl_plain_md(&bias_md, 1, &M, dnnl_f32);
-    dnnl_dims_t sd;
-    for (int i = 0; i < 4; i++) sd[i] = src_dims[i];
     /* float32: oneDNN's channel-blocked layout (nChw16c) selects its jit convolutions, measured here 2.2x
      * faster than the brgconv kernels it picks for format "any" (resnet50: 0.92 s vs 2.04 s of convolution
      * per 16 images, one thread), reorders included. Channel counts that are not multiples of 16 (the
      * RGB input) keep "any". bf16 likewise on AVX512-BF16 without AMX: its jit nChw16c kernels with blocked
      * reorders ran resnet50 at 34.1 images/s here against 27.4 for the brgconv kernels of "any", whose
-     * plain-to-NHWC bf16 reorders took a third of the time. With AMX, "any" (brgconv AMX) is kept. */
+     * plain-to-NHWC bf16 reorders took a third of the time. With AMX, "any" (brgconv AMX) is kept.
+     * 3-D convolutions take the same choice with nCdhw16c. */
     bool blk = (cdt == dnnl_f32 || !__builtin_cpu_supports("amx-bf16")) && !getenv("VENTRAL_NN_CONV_ANY");
-    dnnl_format_tag_t src_tag = blk && x->shape[1] % 16 == 0 ? dnnl_aBcd16b : dnnl_format_tag_any;
-    dnnl_format_tag_t dst_tag = blk && M % 16 == 0 ? dnnl_aBcd16b : dnnl_format_tag_any;
-    if (e == dnnl_success) e = dnnl_memory_desc_init_by_tag(&src_any, 4, sd, cdt, src_tag);
-    for (int i = 0; i < 4; i++) sd[i] = dst_dims[i];
-    if (e == dnnl_success) e = dnnl_memory_desc_init_by_tag(&dst_any, 4, sd, dnnl_f32, dst_tag);
+    dnnl_format_tag_t src_tag = blk && x->shape[1] % 16 == 0 ? blocked : dnnl_format_tag_any;
+    dnnl_format_tag_t dst_tag = blk && M % 16 == 0 ? blocked : dnnl_format_tag_any;
+    if (e == dnnl_success) e = dnnl_memory_desc_init_by_tag(&src_any, nd, src_dims, cdt, src_tag);
+    if (e == dnnl_success) e = dnnl_memory_desc_init_by_tag(&dst_any, nd, dst_dims, dnnl_f32, dst_tag);
     if (e == dnnl_success)
-        e = G == 1 ? dnnl_memory_desc_init_by_tag(&wei_any, 4, wdims4, cdt, dnnl_format_tag_any)
-                   : dnnl_memory_desc_init_by_tag(&wei_any, 5, wdims, cdt, dnnl_format_tag_any);
+        e = G == 1 ? dnnl_memory_desc_init_by_tag(&wei_any, nd, wdims1, cdt, dnnl_format_tag_any)
+                   : dnnl_memory_desc_init_by_tag(&wei_any, nd + 1, wdims, cdt, dnnl_format_tag_any);
     vt_status st = vt_dnnl_check(c, e, "memory descriptors");
     if (st != VT_OK) return st;
-    dnnl_dims_t strides = {w->s[0], w->s[1]}, dil = {w->d[0] - 1, w->d[1] - 1}, pl = {w->pb[0], w->pb[1]},
-                pr = {w->pe[0], w->pe[1]};
     bool has_bias = c->n_in > 2 && c->in[2];
-    /* f32-winograd: oneDNN's Winograd kernel for 3x3 stride-1 undilated ungrouped convolutions where it
-     * has one (AVX-512, the blocked layout); every other convolution, or no such kernel, runs direct. */
-    bool wino = c->g->precision == VT_PRECISION_F32_WINOGRAD && G == 1 && w->k[0] == 3 && w->k[1] == 3 &&
-                w->s[0] == 1 && w->s[1] == 1 && w->d[0] == 1 && w->d[1] == 1 && blk;
+    /* f32-winograd: oneDNN's Winograd kernel for 3x3 stride-1 undilated ungrouped 2-D convolutions where
+     * it has one (AVX-512, the blocked layout); every other convolution, or no such kernel, runs direct. */
+    bool wino = c->g->precision == VT_PRECISION_F32_WINOGRAD && !vol && G == 1 && w->k[1] == 3 && w->k[2] == 3 &&
+                w->s[1] == 1 && w->s[2] == 1 && w->d[1] == 1 && w->d[2] == 1 && blk;
     dnnl_primitive_desc_t pd = NULL;
     for (int pass = wino ? 0 : 1; pass < 2 && !pd; pass++) {
         dnnl_convolution_desc_t cd;
@@ -274,7 +304,8 @@ static vt_status conv_run(vt_opctx *c)
 {
     vt_window w;
     const vt_tensor *wt = c->in[1];
-    int64_t kernel[2] = {wt->shape[2], wt->rank > 3 ? wt->shape[3] : 0};
+    int64_t kernel[VT_WINDOW_AXES] = {0, 0, 0};
+    for (int i = 0; i < wt->rank - 2 && i < VT_WINDOW_AXES; i++) kernel[i] = wt->shape[2 + i];
     vt_status st = vt_window_of(c, c->in[0], kernel, false, &w);
     if (st != VT_OK) return st;
     /* oneDNN needs constant weights (reordered once); graphs feeding W at run time use the reference. */
@@ -319,7 +350,10 @@ static vt_status convt_geom(const vt_opctx *c, vt_window *w, int64_t *oshape)
 {
     const vt_tensor *x = c->in[0], *wt = c->in[1];
     int nsp = x->rank - 2;
-    if (nsp < 1 || nsp > 2) return vt_node_fail(c, VT_ERR_UNSUPPORTED, "%d spatial dimensions", nsp);
+    if (nsp < 1 || nsp > VT_WINDOW_AXES)
+        return vt_node_fail(c, VT_ERR_UNSUPPORTED, "%d spatial dimensions (1, 2 or 3 are supported)",
+                            nsp < 0 ? 0 : nsp);
+    if (wt->rank != x->rank) return vt_node_fail(c, VT_ERR_ARG, "X and W ranks differ");
     memset(w, 0, sizeof *w);
     w->nsp = nsp;
     const int64_t *st, *dl, *pd, *op, *os;
@@ -327,8 +361,8 @@ static vt_status convt_geom(const vt_opctx *c, vt_window *w, int64_t *oshape)
     int np = vt_attr_ints(c->node, "pads", &pd), nop = vt_attr_ints(c->node, "output_padding", &op);
     int nos = vt_attr_ints(c->node, "output_shape", &os);
     const char *ap = vt_attr_str(c->node, "auto_pad", "NOTSET");
-    int off = 2 - nsp;
-    w->in[0] = w->out[0] = w->k[0] = w->s[0] = w->d[0] = 1;
+    int off = VT_WINDOW_AXES - nsp;
+    for (int j = 0; j < off; j++) w->in[j] = w->out[j] = w->k[j] = w->s[j] = w->d[j] = 1;
     for (int i = 0; i < nsp; i++) {
         int j = i + off;
         w->in[j] = x->shape[2 + i];
@@ -351,10 +385,7 @@ static vt_status convt_geom(const vt_opctx *c, vt_window *w, int64_t *oshape)
     int64_t g = vt_attr_int(c->node, "group", 1);
     if (g < 1 || x->shape[1] != wt->shape[0] || wt->shape[0] % g)
         return vt_node_fail(c, VT_ERR_ARG, "channels do not match the weights and group");
-    oshape[0] = x->shape[0];
-    oshape[1] = wt->shape[1] * g;
-    oshape[2] = w->out[off];
-    oshape[3] = w->out[1];
+    vt_window_shape(w, x->shape[0], wt->shape[1] * g, oshape);
     return VT_OK;
 }
 
@@ -364,7 +395,7 @@ static vt_status convt_infer(vt_opctx *c)
     if (st == VT_OK) st = vt_need_f32(c, 1);
     if (st != VT_OK) return st;
     vt_window w;
-    int64_t sh[4];
+    int64_t sh[2 + VT_WINDOW_AXES];
     if ((st = convt_geom(c, &w, sh)) != VT_OK) return st;
     vt_out_set(c->out[0], VT_F32, c->in[0]->rank, sh);
     return VT_OK;
@@ -379,31 +410,40 @@ static bool convt_create(vt_opctx *c, const vt_window *w, const int64_t *osh, co
 {
     const vt_tensor *x = c->in[0];
     int64_t G = vt_attr_int(c->node, "group", 1), C = x->shape[1], M = osh[1];
-    dnnl_dims_t pl = {w->pb[0], w->pb[1]}, pr, strides = {w->s[0], w->s[1]}, dil = {w->d[0] - 1, w->d[1] - 1};
-    for (int j = 0; j < 2; j++) {
+    int a0, ns = dnnl_spatial(w, &a0), nd = 2 + ns;
+    bool vol = ns == 3;
+    /* ONNX weights are (C_in, C_out/G, k...): oneDNN's (OC, IC, K...) in "io(d)hw" order. */
+    dnnl_dims_t sd = {x->shape[0], C}, dd = {x->shape[0], M}, wd1 = {M, C}, wdg = {G, M / G, C / G};
+    dnnl_dims_t pl, pr, strides, dil;
+    for (int i = 0; i < ns; i++) {
+        int j = a0 + i;
         /* oneDNN: out = (in − 1)·s + (k − 1)·d + 1 − pl − pr; ONNX's output_padding / output_shape sit in pr. */
-        pr[j] = (w->in[j] - 1) * w->s[j] + (w->k[j] - 1) * w->d[j] + 1 - w->pb[j] - w->out[j];
-        s->cut[j] = pr[j] < 0 ? -pr[j] : 0;
-        pr[j] += s->cut[j];
-        if (pl[j] < 0 || s->cut[j] >= w->out[j]) return false;
+        pl[i] = w->pb[j];
+        pr[i] = (w->in[j] - 1) * w->s[j] + (w->k[j] - 1) * w->d[j] + 1 - w->pb[j] - w->out[j];
+        s->cut[j] = pr[i] < 0 ? -pr[i] : 0;
+        pr[i] += s->cut[j];
+        if (pl[i] < 0 || s->cut[j] >= w->out[j]) return false;
+        strides[i] = w->s[j];
+        dil[i] = w->d[j] - 1;
+        sd[2 + i] = w->in[j];
+        dd[2 + i] = w->out[j] - s->cut[j];
+        wd1[2 + i] = wdg[3 + i] = w->k[j];
     }
     dnnl_data_type_t cdt = c->g->precision == VT_PRECISION_BF16 ? dnnl_bf16 : dnnl_f32;
-    dnnl_dims_t sd = {x->shape[0], C, w->in[0], w->in[1]};
-    dnnl_dims_t dd = {x->shape[0], M, w->out[0] - s->cut[0], w->out[1] - s->cut[1]};
-    /* ONNX weights are (C_in, C_out/G, kH, kW): oneDNN's (OC, IC, KH, KW) in "iohw" order. */
-    dnnl_dims_t wd4 = {M, C, w->k[0], w->k[1]}, wd5 = {G, M / G, C / G, w->k[0], w->k[1]};
+    dnnl_format_tag_t plain = vol ? dnnl_ncdhw : dnnl_nchw;
+    dnnl_format_tag_t wplain = vol ? dnnl_iodhw : dnnl_iohw, gplain = vol ? dnnl_giodhw : dnnl_giohw;
     dnnl_memory_desc_t src_user, dst_user, wei_user, bias_md, src_any, dst_any, wei_any;
-    dnnl_status_t e = dnnl_memory_desc_init_by_tag(&src_user, 4, sd, dnnl_f32, dnnl_nchw);
-    if (e == dnnl_success) e = dnnl_memory_desc_init_by_tag(&dst_user, 4, dd, dnnl_f32, dnnl_nchw);
+    dnnl_status_t e = dnnl_memory_desc_init_by_tag(&src_user, nd, sd, dnnl_f32, plain);
+    if (e == dnnl_success) e = dnnl_memory_desc_init_by_tag(&dst_user, nd, dd, dnnl_f32, plain);
     if (e == dnnl_success)
-        e = G == 1 ? dnnl_memory_desc_init_by_tag(&wei_user, 4, wd4, dnnl_f32, dnnl_iohw)
-                   : dnnl_memory_desc_init_by_tag(&wei_user, 5, wd5, dnnl_f32, dnnl_giohw);
+        e = G == 1 ? dnnl_memory_desc_init_by_tag(&wei_user, nd, wd1, dnnl_f32, wplain)
+                   : dnnl_memory_desc_init_by_tag(&wei_user, nd + 1, wdg, dnnl_f32, gplain);
     if (e == dnnl_success) e = vt_dnnl_plain_md(&bias_md, 1, &M, dnnl_f32);
-    if (e == dnnl_success) e = dnnl_memory_desc_init_by_tag(&src_any, 4, sd, cdt, dnnl_format_tag_any);
-    if (e == dnnl_success) e = dnnl_memory_desc_init_by_tag(&dst_any, 4, dd, dnnl_f32, dnnl_format_tag_any);
+    if (e == dnnl_success) e = dnnl_memory_desc_init_by_tag(&src_any, nd, sd, cdt, dnnl_format_tag_any);
+    if (e == dnnl_success) e = dnnl_memory_desc_init_by_tag(&dst_any, nd, dd, dnnl_f32, dnnl_format_tag_any);
     if (e == dnnl_success)
-        e = G == 1 ? dnnl_memory_desc_init_by_tag(&wei_any, 4, wd4, cdt, dnnl_format_tag_any)
-                   : dnnl_memory_desc_init_by_tag(&wei_any, 5, wd5, cdt, dnnl_format_tag_any);
+        e = G == 1 ? dnnl_memory_desc_init_by_tag(&wei_any, nd, wd1, cdt, dnnl_format_tag_any)
+                   : dnnl_memory_desc_init_by_tag(&wei_any, nd + 1, wdg, cdt, dnnl_format_tag_any);
     bool has_bias = c->n_in > 2 && c->in[2];
     dnnl_deconvolution_desc_t desc;
     if (e == dnnl_success)
@@ -420,39 +460,49 @@ static bool convt_create(vt_opctx *c, const vt_window *w, const int64_t *osh, co
     return e == dnnl_success;
 }
 
-/* The deconvolution into scratch (the covered H' × W' part), then each output plane: those rows and
- * columns, and the bias in the cut-off tail. */
+/* The deconvolution into scratch (the covered D' × H' × W' part), then each output volume: that part,
+ * and the bias in the cut-off tails. */
 static vt_status convt_run_cut(vt_opctx *c, conv_state *s, const vt_window *w)
 {
     const vt_tensor *y = c->out[0];
-    int64_t NM = y->shape[0] * y->shape[1], M = y->shape[1], OH = w->out[0], OW = w->out[1];
-    int64_t H = OH - s->cut[0], W = OW - s->cut[1];
-    float *part = vt_graph_scratch(c->g, 2, sizeof(float) * (size_t)(NM * H * W));
+    int64_t NM = y->shape[0] * y->shape[1], M = y->shape[1], OD = w->out[0], OH = w->out[1], OW = w->out[2];
+    int64_t D = OD - s->cut[0], H = OH - s->cut[1], W = OW - s->cut[2];
+    float *part = vt_graph_scratch(c->g, 2, sizeof(float) * (size_t)(NM * D * H * W));
     if (!part) return VT_ERR_NOMEM;
     vt_status st = state_exec(c, s, part, "deconvolution");
     if (st != VT_OK) return st;
     const float *bias = c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL;
     float *yd = y->data;
-#pragma omp parallel for schedule(static) if (NM * OH * OW > 65536)
+#pragma omp parallel for schedule(static) if (NM * OD * OH * OW > 65536)
     for (int64_t p = 0; p < NM; p++) {
         float b = bias ? bias[p % M] : 0.0f;
-        for (int64_t h = 0; h < OH; h++) {
-            float *row = yd + (p * OH + h) * OW;
-            int64_t w0 = 0;
-            if (h < H) {
-                memcpy(row, part + (p * H + h) * W, sizeof(float) * (size_t)W);
-                w0 = W;
+        for (int64_t z = 0; z < OD; z++)
+            for (int64_t h = 0; h < OH; h++) {
+                float *row = yd + ((p * OD + z) * OH + h) * OW;
+                int64_t w0 = 0;
+                if (z < D && h < H) {
+                    memcpy(row, part + ((p * D + z) * H + h) * W, sizeof(float) * (size_t)W);
+                    w0 = W;
+                }
+                for (int64_t x = w0; x < OW; x++) row[x] = b;
             }
-            for (int64_t x = w0; x < OW; x++) row[x] = b;
-        }
     }
     return VT_OK;
+}
+
+/* Whether output index o along window axis j takes input i from tap k (ConvTranspose's gather form). */
+static inline bool convt_tap(const vt_window *w, int j, int64_t o, int64_t k, int64_t *i)
+{
+    int64_t t = o + w->pb[j] - k * w->d[j];
+    if (t < 0 || t % w->s[j]) return false;
+    *i = t / w->s[j];
+    return *i < w->in[j];
 }
 
 static vt_status convt_run(vt_opctx *c)
 {
     vt_window w;
-    int64_t sh[4];
+    int64_t sh[2 + VT_WINDOW_AXES];
     vt_status st = convt_geom(c, &w, sh);
     if (st != VT_OK) return st;
     /* oneDNN for constant weights (reordered once); the reference loop otherwise, and for what
@@ -468,39 +518,40 @@ static vt_status convt_run(vt_opctx *c)
                 c->node->state = s; /* no primitive: the reference loop */
             }
         }
-        if (s->prim && !s->cut[0] && !s->cut[1]) return state_exec(c, s, c->out[0]->data, "deconvolution");
+        if (s->prim && !s->cut[0] && !s->cut[1] && !s->cut[2])
+            return state_exec(c, s, c->out[0]->data, "deconvolution");
         if (s->prim) return convt_run_cut(c, s, &w);
     }
     const float *xd = c->in[0]->data, *wd = c->in[1]->data, *bd = c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL;
     float *yd = c->out[0]->data;
     int64_t N = sh[0], M = sh[1], C = c->in[0]->shape[1], G = vt_attr_int(c->node, "group", 1);
-    int64_t Cg = C / G, Mg = M / G, IH = w.in[0], IW = w.in[1], OH = w.out[0], OW = w.out[1];
-    /* Gather form: each output pixel sums the inputs whose window covers it (one writer each). */
+    int64_t Cg = C / G, Mg = M / G, ID = w.in[0], IH = w.in[1], IW = w.in[2];
+    int64_t OD = w.out[0], OH = w.out[1], OW = w.out[2], KD = w.k[0], KH = w.k[1], KW = w.k[2];
+    /* Gather form: each output voxel sums the inputs whose window covers it (one writer each). */
 #pragma omp parallel for schedule(static)
     for (int64_t nm = 0; nm < N * M; nm++) {
         int64_t nb = nm / M, m = nm % M, g = m / Mg, mg = m % Mg;
-        for (int64_t oh = 0; oh < OH; oh++)
-            for (int64_t ow = 0; ow < OW; ow++) {
-                double acc = bd ? bd[m] : 0.0;
-                for (int64_t kh = 0; kh < w.k[0]; kh++) {
-                    int64_t th = oh + w.pb[0] - kh * w.d[0];
-                    if (th < 0 || th % w.s[0]) continue;
-                    int64_t ih = th / w.s[0];
-                    if (ih >= IH) continue;
-                    for (int64_t kw = 0; kw < w.k[1]; kw++) {
-                        int64_t tw = ow + w.pb[1] - kw * w.d[1];
-                        if (tw < 0 || tw % w.s[1]) continue;
-                        int64_t iw = tw / w.s[1];
-                        if (iw >= IW) continue;
-                        for (int64_t ci = 0; ci < Cg; ci++) {
-                            int64_t cc = g * Cg + ci;
-                            acc += (double)xd[((nb * C + cc) * IH + ih) * IW + iw] *
-                                   wd[((cc * Mg + mg) * w.k[0] + kh) * w.k[1] + kw];
+        for (int64_t od = 0; od < OD; od++)
+            for (int64_t oh = 0; oh < OH; oh++)
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    double acc = bd ? bd[m] : 0.0;
+                    int64_t id, ih, iw;
+                    for (int64_t kd = 0; kd < KD; kd++) {
+                        if (!convt_tap(&w, 0, od, kd, &id)) continue;
+                        for (int64_t kh = 0; kh < KH; kh++) {
+                            if (!convt_tap(&w, 1, oh, kh, &ih)) continue;
+                            for (int64_t kw = 0; kw < KW; kw++) {
+                                if (!convt_tap(&w, 2, ow, kw, &iw)) continue;
+                                for (int64_t ci = 0; ci < Cg; ci++) {
+                                    int64_t cc = g * Cg + ci;
+                                    acc += (double)xd[(((nb * C + cc) * ID + id) * IH + ih) * IW + iw] *
+                                           wd[(((cc * Mg + mg) * KD + kd) * KH + kh) * KW + kw];
+                                }
+                            }
                         }
                     }
+                    yd[((nb * M + m) * OD * OH + od * OH + oh) * OW + ow] = (float)acc;
                 }
-                yd[((nb * M + m) * OH + oh) * OW + ow] = (float)acc;
-            }
     }
     return VT_OK;
 }

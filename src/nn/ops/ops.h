@@ -49,19 +49,23 @@ vt_status vt_copy_data(vt_tensor *dst, const vt_tensor *src);
 /* Maps an ONNX TensorProto data type number to a vt_dtype; false when unsupported. */
 bool vt_onnx_dtype(int64_t onnx_type, vt_dtype *out);
 
-/* Geometry of a sliding window over 1-D or 2-D spatial dims (Conv, ConvTranspose, pooling).
- * 1-D inputs are handled as 2-D with height 1. */
+/* Geometry of a sliding window over 1-D, 2-D or 3-D spatial dims (Conv, ConvTranspose, pooling).
+ * Axes are (d, h, w); lower-rank inputs are aligned to the right: 2-D has d = 1, 1-D also h = 1. */
+#define VT_WINDOW_AXES 3
 typedef struct vt_window {
-    int nsp;                  /* spatial rank of the node: 1 or 2 */
-    int64_t in[2], out[2];    /* spatial sizes (h, w); h = 1 for 1-D */
-    int64_t k[2], s[2], d[2]; /* kernel, stride, dilation */
-    int64_t pb[2], pe[2];     /* padding at the beginning / end */
+    int nsp;                                                         /* spatial rank of the node: 1, 2 or 3 */
+    int64_t in[VT_WINDOW_AXES], out[VT_WINDOW_AXES];                 /* spatial sizes (d, h, w) */
+    int64_t k[VT_WINDOW_AXES], s[VT_WINDOW_AXES], d[VT_WINDOW_AXES]; /* kernel, stride, dilation */
+    int64_t pb[VT_WINDOW_AXES], pe[VT_WINDOW_AXES];                  /* padding at the beginning / end */
 } vt_window;
 
 /* Reads kernel_shape (or `kernel` when given), strides, dilations, pads and auto_pad of the node
  * for input spatial sizes taken from `x` (N, C, spatial...), and computes the output size
  * (floor, or ceil_mode with PyTorch's rule that the last window must start inside the input). */
 vt_status vt_window_of(const vt_opctx *c, const vt_tensor *x, const int64_t *kernel, bool ceil_mode, vt_window *w);
+
+/* The output shape of a windowed op: (n, c, then the node's spatial output sizes). */
+void vt_window_shape(const vt_window *w, int64_t n, int64_t c, int64_t *shape);
 
 /* ---- oneDNN glue (ops/dnnl.c) ---- */
 #include <oneapi/dnnl/dnnl.h>

@@ -1,5 +1,5 @@
 /* Pooling: MaxPool, AveragePool (ceil_mode, count_include_pad, dilations), GlobalAveragePool,
- * GlobalMaxPool over 1-D/2-D spatial dims. Memory-bound: plain C with OpenMP over planes, one
+ * GlobalMaxPool over 1-D/2-D/3-D spatial dims. Memory-bound: plain C with OpenMP over planes, one
  * writer per output, a fixed summation order. */
 #include <math.h>
 #include <stdlib.h>
@@ -17,22 +17,25 @@ static vt_status pool_infer(vt_opctx *c)
     vt_window w;
     bool ceil_mode = vt_attr_int(c->node, "ceil_mode", 0) != 0;
     if ((st = vt_window_of(c, c->in[0], NULL, ceil_mode, &w)) != VT_OK) return st;
-    int64_t sh[4] = {c->in[0]->shape[0], c->in[0]->shape[1], w.out[0], w.out[1]};
-    if (w.nsp == 1) sh[2] = w.out[1];
+    int64_t sh[2 + VT_WINDOW_AXES];
+    vt_window_shape(&w, c->in[0]->shape[0], c->in[0]->shape[1], sh);
     vt_out_set(c->out[0], VT_F32, c->in[0]->rank, sh);
     for (int k = 1; k < c->n_out; k++) vt_out_set(c->out[k], VT_I64, 0, NULL);
     return VT_OK;
 }
 
-/* The divisor of an average window: its taps inside the input, or with count_include_pad the
- * window clipped to the padded extent (PyTorch: not beyond it in ceil mode). */
-static int64_t avg_count(const vt_window *w, int64_t h0, int64_t w0, int64_t inside, bool include_pad)
+/* The divisor of an average window starting at (d0, h0, w0): its taps inside the input, or with
+ * count_include_pad the window clipped to the padded extent (PyTorch: not beyond it in ceil mode). */
+static int64_t avg_count(const vt_window *w, const int64_t *start, int64_t inside, bool include_pad)
 {
     if (!include_pad) return inside;
-    int64_t he = h0 + (w->k[0] - 1) * w->d[0] + 1, we = w0 + (w->k[1] - 1) * w->d[1] + 1;
-    if (he > w->in[0] + w->pe[0]) he = w->in[0] + w->pe[0];
-    if (we > w->in[1] + w->pe[1]) we = w->in[1] + w->pe[1];
-    return ((he - h0 + w->d[0] - 1) / w->d[0]) * ((we - w0 + w->d[1] - 1) / w->d[1]);
+    int64_t n = 1;
+    for (int j = 0; j < VT_WINDOW_AXES; j++) {
+        int64_t end = start[j] + (w->k[j] - 1) * w->d[j] + 1;
+        if (end > w->in[j] + w->pe[j]) end = w->in[j] + w->pe[j];
+        n *= (end - start[j] + w->d[j] - 1) / w->d[j];
+    }
+    return n;
 }
 
 /* The max-pool update: a larger value or a NaN replaces the running maximum, so a window yields its
@@ -56,7 +59,7 @@ static vt_status pool_nhwc(vt_opctx *c, const vt_window *w, bool is_max, bool in
     const float *xd = c->in[0]->data;
     float *yd = c->out[0]->data;
     int64_t N = c->in[0]->shape[0], C = c->in[0]->shape[1];
-    int64_t IH = w->in[0], IW = w->in[1], OH = w->out[0], OW = w->out[1];
+    int64_t IH = w->in[1], IW = w->in[2], OH = w->out[1], OW = w->out[2];
     c->out_nhwc[0] = true;
     bool nomem = false;
 #pragma omp parallel
@@ -67,14 +70,14 @@ static vt_status pool_nhwc(vt_opctx *c, const vt_window *w, bool is_max, bool in
         for (int64_t p = 0; p < N * OH * OW; p++) {
             if (!acc) continue;
             int64_t n = p / (OH * OW), oh = p / OW % OH, ow = p % OW;
-            int64_t h0 = oh * w->s[0] - w->pb[0], w0 = ow * w->s[1] - w->pb[1], cnt = 0;
+            int64_t h0 = oh * w->s[1] - w->pb[1], w0 = ow * w->s[2] - w->pb[2], cnt = 0;
             float *yp = yd + p * C;
             for (int64_t ch = 0; ch < C; ch++) acc[ch] = 0, yp[ch] = -INFINITY;
-            for (int64_t kh = 0; kh < w->k[0]; kh++) {
-                int64_t ih = h0 + kh * w->d[0];
+            for (int64_t kh = 0; kh < w->k[1]; kh++) {
+                int64_t ih = h0 + kh * w->d[1];
                 if (ih < 0 || ih >= IH) continue;
-                for (int64_t kw = 0; kw < w->k[1]; kw++) {
-                    int64_t iw = w0 + kw * w->d[1];
+                for (int64_t kw = 0; kw < w->k[2]; kw++) {
+                    int64_t iw = w0 + kw * w->d[2];
                     if (iw < 0 || iw >= IW) continue;
                     const float *xp = xd + ((n * IH + ih) * IW + iw) * C;
                     if (is_max)
@@ -85,7 +88,7 @@ static vt_status pool_nhwc(vt_opctx *c, const vt_window *w, bool is_max, bool in
                 }
             }
             if (!is_max) {
-                int64_t div = avg_count(w, h0, w0, cnt, include_pad);
+                int64_t div = avg_count(w, (int64_t[]){0, h0, w0}, cnt, include_pad);
                 for (int64_t ch = 0; ch < C; ch++) yp[ch] = div ? (float)(acc[ch] / (double)div) : 0.0f;
             }
         }
@@ -103,7 +106,7 @@ static bool pool_accepts_nhwc(const vt_opctx *c)
  * wholly inside the row (all but a few at the edges) run without bound checks, vectorised. */
 VT_CLONES static void max_row(const float *x, float *hm, const vt_window *w)
 {
-    int64_t IW = w->in[1], OW = w->out[1], K = w->k[1], S = w->s[1], D = w->d[1], P = w->pb[1];
+    int64_t IW = w->in[2], OW = w->out[2], K = w->k[2], S = w->s[2], D = w->d[2], P = w->pb[2];
     /* Interior: P <= ow*S and ow*S - P + (K-1)*D < IW. */
     int64_t lo = (P + S - 1) / S, hi = IW - 1 - (K - 1) * D + P >= 0 ? (IW - 1 - (K - 1) * D + P) / S + 1 : 0;
     if (hi > OW) hi = OW;
@@ -152,12 +155,12 @@ VT_CLONES static void max_col(const float *const *rows, int n, float *y, int64_t
  * result is the same bits (the last NaN, else the first maximum). */
 static vt_status max_planes(const float *xd, float *yd, int64_t planes, const vt_window *w)
 {
-    int64_t IH = w->in[0], IW = w->in[1], OH = w->out[0], OW = w->out[1];
+    int64_t IH = w->in[1], IW = w->in[2], OH = w->out[1], OW = w->out[2];
     bool nomem = false;
 #pragma omp parallel
     {
         float *hm = malloc(sizeof(float) * (size_t)(IH * OW > 0 ? IH * OW : 1));
-        const float **rows = malloc(sizeof *rows * (size_t)(w->k[0] > 0 ? w->k[0] : 1));
+        const float **rows = malloc(sizeof *rows * (size_t)(w->k[1] > 0 ? w->k[1] : 1));
         if (!hm || !rows) nomem = true;
 #pragma omp for schedule(static)
         for (int64_t p = 0; p < planes; p++) {
@@ -165,8 +168,8 @@ static vt_status max_planes(const float *xd, float *yd, int64_t planes, const vt
             for (int64_t ih = 0; ih < IH; ih++) max_row(xd + (p * IH + ih) * IW, hm + ih * OW, w);
             for (int64_t oh = 0; oh < OH; oh++) {
                 int n = 0;
-                for (int64_t kh = 0; kh < w->k[0]; kh++) {
-                    int64_t ih = oh * w->s[0] - w->pb[0] + kh * w->d[0];
+                for (int64_t kh = 0; kh < w->k[1]; kh++) {
+                    int64_t ih = oh * w->s[1] - w->pb[1] + kh * w->d[1];
                     if (ih >= 0 && ih < IH) rows[n++] = hm + ih * OW;
                 }
                 max_col(rows, n, yd + (p * OH + oh) * OW, OW);
@@ -189,38 +192,46 @@ static vt_status pool_run(vt_opctx *c)
     const float *xd = c->in[0]->data;
     float *yd = c->out[0]->data;
     int64_t planes = c->in[0]->shape[0] * c->in[0]->shape[1];
-    int64_t IH = w.in[0], IW = w.in[1], OH = w.out[0], OW = w.out[1];
+    int64_t ID = w.in[0], IH = w.in[1], IW = w.in[2], OD = w.out[0], OH = w.out[1], OW = w.out[2];
     if (c->in_nhwc[0]) return pool_nhwc(c, &w, is_max, include_pad);
-    if (is_max && vt_nn_fast(c->g)) return max_planes(xd, yd, planes, &w);
+    if (is_max && w.nsp < 3 && vt_nn_fast(c->g)) return max_planes(xd, yd, planes, &w);
+        /* Direct loop (the reference, and 3-D pooling): taps in row-major order. */
 #pragma omp parallel for schedule(static)
     for (int64_t p = 0; p < planes; p++) {
-        const float *xp = xd + p * IH * IW;
-        float *yp = yd + p * OH * OW;
-        for (int64_t oh = 0; oh < OH; oh++)
-            for (int64_t ow = 0; ow < OW; ow++) {
-                int64_t h0 = oh * w.s[0] - w.pb[0], w0 = ow * w.s[1] - w.pb[1];
-                float mx = -INFINITY;
-                double sum = 0;
-                int64_t cnt = 0;
-                for (int64_t kh = 0; kh < w.k[0]; kh++) {
-                    int64_t ih = h0 + kh * w.d[0];
-                    if (ih < 0 || ih >= IH) continue;
-                    for (int64_t kw = 0; kw < w.k[1]; kw++) {
-                        int64_t iw = w0 + kw * w.d[1];
-                        if (iw < 0 || iw >= IW) continue;
-                        float v = xp[ih * IW + iw];
-                        if (v > mx || v != v) mx = v;
-                        sum += v;
-                        cnt++;
+        const float *xp = xd + p * ID * IH * IW;
+        float *yp = yd + p * OD * OH * OW;
+        for (int64_t od = 0; od < OD; od++)
+            for (int64_t oh = 0; oh < OH; oh++)
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    int64_t start[VT_WINDOW_AXES] = {od * w.s[0] - w.pb[0], oh * w.s[1] - w.pb[1],
+                                                     ow * w.s[2] - w.pb[2]};
+                    float mx = -INFINITY;
+                    double sum = 0;
+                    int64_t cnt = 0;
+                    for (int64_t kd = 0; kd < w.k[0]; kd++) {
+                        int64_t id = start[0] + kd * w.d[0];
+                        if (id < 0 || id >= ID) continue;
+                        for (int64_t kh = 0; kh < w.k[1]; kh++) {
+                            int64_t ih = start[1] + kh * w.d[1];
+                            if (ih < 0 || ih >= IH) continue;
+                            for (int64_t kw = 0; kw < w.k[2]; kw++) {
+                                int64_t iw = start[2] + kw * w.d[2];
+                                if (iw < 0 || iw >= IW) continue;
+                                float v = xp[(id * IH + ih) * IW + iw];
+                                mx = max_step(mx, v);
+                                sum += v;
+                                cnt++;
+                            }
+                        }
+                    }
+                    float *y = yp + (od * OH + oh) * OW + ow;
+                    if (is_max)
+                        *y = mx;
+                    else {
+                        cnt = avg_count(&w, start, cnt, include_pad);
+                        *y = cnt ? (float)(sum / (double)cnt) : 0.0f;
                     }
                 }
-                if (is_max)
-                    yp[oh * OW + ow] = mx;
-                else {
-                    cnt = avg_count(&w, h0, w0, cnt, include_pad);
-                    yp[oh * OW + ow] = cnt ? (float)(sum / (double)cnt) : 0.0f;
-                }
-            }
     }
     return VT_OK;
 }
