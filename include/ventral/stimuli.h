@@ -27,6 +27,7 @@ typedef struct vt_stimuli {
     int64_t count;
     char **ids;        /* [count], owned */
     int height, width; /* of the model input (after the transform) */
+    int frames;        /* float32 N x 3 x T x H x W .npy (video clips): T; 0 for still images */
     vt_transform transform;
     bool pretransformed; /* float32 .npy: the transform is not applied */
     char *source;        /* as given */
@@ -37,9 +38,20 @@ vt_status vt_stimuli_open(const char *source, const vt_transform *tf, vt_stimuli
 void vt_stimuli_free(vt_stimuli *s);
 static inline int64_t vt_stimuli_item_floats(const vt_stimuli *s)
 {
-    return 3 * (int64_t)s->height * s->width;
+    return 3 * (int64_t)s->height * s->width * (s->frames ? s->frames : 1);
 }
-/* Writes stimuli [start, start + n) as n × 3 × height × width floats. Images whose transformed
+/* The model-input shape of n stimuli: n x 3 x H x W, or n x 3 x T x H x W for clips; returns the rank. */
+static inline int vt_stimuli_input_shape(const vt_stimuli *s, int64_t n, int64_t *shape)
+{
+    int r = 0;
+    shape[r++] = n;
+    shape[r++] = 3;
+    if (s->frames) shape[r++] = s->frames;
+    shape[r++] = s->height;
+    shape[r++] = s->width;
+    return r;
+}
+/* Writes stimuli [start, start + n) as n × 3 × height × width floats (× frames for clips). Images whose transformed
  * size differs from the first one's are refused, naming the file. */
 vt_status vt_stimuli_read(vt_stimuli *s, int64_t start, int64_t n, float *out);
 

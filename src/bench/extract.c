@@ -228,7 +228,8 @@ static vt_status on_layer(void *user, const vt_layer_info *layer, const vt_tenso
     return st;
 }
 
-vt_status vt_extract_image_input(const char *model, vt_graph *g, int height, int width, int64_t batch, vt_shape *shape)
+vt_status vt_extract_image_input(const char *model, vt_graph *g, int frames, int height, int width, int64_t batch,
+                                 vt_shape *shape)
 {
     if (vt_graph_input_count(g) != 1)
         return vt_fail(VT_ERR_UNSUPPORTED, "%s: extract needs a model with one image input, this one has %d", model,
@@ -237,17 +238,25 @@ vt_status vt_extract_image_input(const char *model, vt_graph *g, int height, int
     vt_dtype dtype;
     vt_status st = vt_graph_input(g, 0, &name, &dtype, shape);
     if (st != VT_OK) return st;
-    if (dtype != VT_F32 || shape->rank != 4)
-        return vt_fail(VT_ERR_UNSUPPORTED, "%s: input '%s' is not a float32 N x C x H x W image batch", model, name);
-    int64_t want[4] = {batch, 3, height, width};
-    for (int d = 1; d < 4; d++)
+    int rank = frames ? 5 : 4;
+    if (dtype != VT_F32 || shape->rank != rank)
+        return vt_fail(VT_ERR_UNSUPPORTED, "%s: input '%s' is not a float32 %s batch%s", model, name,
+                       frames ? "N x C x T x H x W clip" : "N x C x H x W image",
+                       shape->rank == 5 && !frames  ? " (a video model: give it N x 3 x T x H x W clips in a .npy)"
+                       : shape->rank == 4 && frames ? " (an image model: the stimuli are clips)"
+                                                    : "");
+    int64_t want[5] = {batch, 3};
+    if (frames) want[2] = frames;
+    want[rank - 2] = height;
+    want[rank - 1] = width;
+    for (int d = 1; d < rank; d++)
         if (shape->dims[d] > 0 && shape->dims[d] != want[d])
             return vt_fail(VT_ERR_ARG, "%s: input '%s' expects dimension %d = %lld, the stimuli give %lld", model, name,
                            d, (long long)shape->dims[d], (long long)want[d]);
     if (shape->dims[0] > 0 && shape->dims[0] != batch)
         return vt_fail(VT_ERR_ARG, "%s: input '%s' has a fixed batch size %lld; use --batch %lld", model, name,
                        (long long)shape->dims[0], (long long)shape->dims[0]);
-    for (int d = 0; d < 4; d++) shape->dims[d] = want[d];
+    for (int d = 0; d < rank; d++) shape->dims[d] = want[d];
     return VT_OK;
 }
 
@@ -402,7 +411,8 @@ vt_status vt_extract(const char *model_path, vt_stimuli *stimuli, const char *ou
     float *x = NULL;
     vt_shape shape;
     if ((st = vt_onnx_load(model_path, &g)) != VT_OK) goto done;
-    if ((st = vt_extract_image_input(model_path, g, stimuli->height, stimuli->width, batch, &shape)) != VT_OK)
+    if ((st = vt_extract_image_input(model_path, g, stimuli->frames, stimuli->height, stimuli->width, batch, &shape)) !=
+        VT_OK)
         goto done;
     if ((st = vt_graph_prepare(g, 1, &shape)) != VT_OK) goto done;
     c.batch = batch;
@@ -448,8 +458,9 @@ vt_status vt_extract(const char *model_path, vt_stimuli *stimuli, const char *ou
         }
         unlink(c.spill_path);
     }
-    int64_t xs[4] = {batch, 3, stimuli->height, stimuli->width};
-    vt_tensor *xt = vt_tensor_wrap(VT_F32, 4, xs, x);
+    int64_t xs[5];
+    int xrank = vt_stimuli_input_shape(stimuli, batch, xs);
+    vt_tensor *xt = vt_tensor_wrap(VT_F32, xrank, xs, x);
     for (int64_t start = 0; st == VT_OK && start < stimuli->count; start += batch) {
         /* The last batch is padded with zeros to the full batch size, so the engine never
          * re-prepares; only its real rows are written. */

@@ -571,7 +571,7 @@ static vt_status check_model(const vt_sim_options *o)
     vt_shape in;
     vt_status st = vt_onnx_load(o->model, &g);
     if (st == VT_OK)
-        st = vt_extract_image_input(o->model, g, o->size, o->size, eo.batch < o->n_stimuli ? eo.batch : o->n_stimuli,
+        st = vt_extract_image_input(o->model, g, 0, o->size, o->size, eo.batch < o->n_stimuli ? eo.batch : o->n_stimuli,
                                     &in);
     if (st == VT_OK) {
         vt_graph_set_locate_stimuli(g, false);

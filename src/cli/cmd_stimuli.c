@@ -12,7 +12,8 @@
 static const char usage[] =
     "usage: ventral stimuli SOURCE -o X.npy [--transform torchvision|inception|clip|none] [--ids IDS.txt]\n"
     "  SOURCE: a folder of JPEG/PNG images (sorted by name), a text file with one image path per line,\n"
-    "  a uint8 N x H x W x 3 .npy, or an NSD-style HDF5 brick (imgBrick). Applies the test-time transform\n"
+    "  a uint8 N x H x W x 3 .npy, or an NSD-style HDF5 brick (imgBrick); a float32 N x 3 x H x W or\n"
+    "  N x 3 x T x H x W (video clips) .npy is taken as already transformed. Applies the test-time transform\n"
     "  (default torchvision = Resize(256) CenterCrop(224) ImageNet normalisation, equal to torchvision on\n"
     "  PIL images) and writes float32 N x 3 x H x W; --ids writes the stimulus ids, one per line.\n";
 
@@ -55,9 +56,10 @@ int cmd_stimuli(int argc, char **argv)
     if (vt_transform_preset(tname, &tf) != VT_OK) return cli_usage_error("%s", vt_last_error());
     vt_stimuli *s;
     if (vt_stimuli_open(argv[optind], &tf, &s) != VT_OK) return cli_fail_status();
-    int64_t shape[4] = {s->count, 3, s->height, s->width};
+    int64_t shape[5];
+    int rank = vt_stimuli_input_shape(s, s->count, shape);
     vt_npy_out *o = NULL;
-    int rc = vt_npy_create(out, VT_F32, 4, shape, &o) == VT_OK ? CLI_OK : cli_fail_status();
+    int rc = vt_npy_create(out, VT_F32, rank, shape, &o) == VT_OK ? CLI_OK : cli_fail_status();
     if (rc == CLI_OK && vt_stimuli_read(s, 0, s->count, vt_tensor_f32(vt_npy_out_tensor(o))) != VT_OK)
         rc = cli_fail_status();
     if (rc == CLI_OK && ids) rc = write_ids(ids, s);
@@ -65,9 +67,12 @@ int cmd_stimuli(int argc, char **argv)
         rc = vt_npy_commit(o) == VT_OK ? CLI_OK : cli_fail_status();
     else
         vt_npy_abandon(o);
-    if (rc == CLI_OK)
-        fprintf(stderr, "ventral stimuli: %lld stimuli -> %s (3x%dx%d, transform %s)\n", (long long)s->count, out,
-                s->height, s->width, s->pretransformed ? "none (already transformed)" : tf.name);
+    if (rc == CLI_OK) {
+        char frames[32] = "";
+        if (s->frames) snprintf(frames, sizeof frames, "%dx", s->frames);
+        fprintf(stderr, "ventral stimuli: %lld stimuli -> %s (3x%s%dx%d, transform %s)\n", (long long)s->count, out,
+                frames, s->height, s->width, s->pretransformed ? "none (already transformed)" : tf.name);
+    }
     vt_stimuli_free(s);
     return rc;
 }

@@ -133,15 +133,21 @@ static vt_status open_npy(vt_stimuli *s, impl *im)
         im->src_h = (int)t->shape[1];
         im->src_w = (int)t->shape[2];
         vt_transform_output_size(&s->transform, im->src_w, im->src_h, &s->width, &s->height);
-    } else if (t->rank == 4 && t->dtype == VT_F32 && t->shape[1] == 3) {
+    } else if ((t->rank == 4 || t->rank == 5) && t->dtype == VT_F32 && t->shape[1] == 3) {
+        /* Model inputs as they are: images, or clips (N x 3 x T x H x W) for video models. */
         im->kind = SRC_NPY_F32;
         s->pretransformed = true;
-        s->height = (int)t->shape[2];
-        s->width = (int)t->shape[3];
+        s->frames = t->rank == 5 ? (int)t->shape[2] : 0;
+        s->height = (int)t->shape[t->rank - 2];
+        s->width = (int)t->shape[t->rank - 1];
+        for (int d = 2; d < t->rank; d++)
+            if (t->shape[d] < 1 || t->shape[d] > INT32_MAX)
+                return vt_fail(VT_ERR_ARG, "%s: dimension %d is %lld", s->source, d, (long long)t->shape[d]);
         if ((st = vt_tensor_check_finite(t, s->source)) != VT_OK) return st;
     } else {
         return vt_fail(VT_ERR_ARG,
-                       "%s: stimuli must be uint8 N x H x W x 3 images or float32 N x 3 x H x W inputs, got %s %s",
+                       "%s: stimuli must be uint8 N x H x W x 3 images, float32 N x 3 x H x W inputs or float32 "
+                       "N x 3 x T x H x W clips, got %s %s",
                        s->source, vt_dtype_name(t->dtype), vt_tensor_shape_str(t, shape, sizeof shape));
     }
     s->count = t->shape[0];

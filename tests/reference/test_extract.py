@@ -2,7 +2,7 @@
 ONNX, whose attention tensors merge the stimuli with the heads): every layer `ventral layers`
 lists is stored, per stimulus, identically for any batch size; the logits equal PyTorch's; layers
 wider than k are projected exactly as `ventral srp` projects the same features; bad inputs fail
-cleanly with no output file."""
+cleanly with no output file. The same for a small video model (3-D convolutions) on clips."""
 import json
 import os
 
@@ -82,3 +82,47 @@ os.makedirs(v.path("adir.h5"), exist_ok=True)
 v.expect_error("a directory as --out", "extract", onnx_path, "--stimuli", v.save("ok.npy", x), "--out",
                v.path("adir.h5"), contains="is a directory")
 vtref.check(not [f for f in os.listdir(v.dir) if f.startswith("adir.h5.tmp")], "a directory as --out: no temporary file")
+
+# Video models: float32 N x 3 x T x H x W clips go through extract as they are (no transform); the same
+# checks (batch invariance, logits vs PyTorch, projections vs `ventral srp`), and a clear error where the
+# model and the stimuli disagree (clips for an image model, images for a video model).
+video = nn.Sequential(nn.Conv3d(3, 8, (3, 5, 5), (1, 2, 2), (1, 2, 2)), nn.ReLU(), nn.MaxPool3d((1, 2, 2)),
+                      nn.Conv3d(8, 8, 3, padding=1), nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(8, 3)).eval()
+video_path = v.path("video.onnx")
+torch.onnx.export(video, torch.zeros(2, 3, 4, 16, 16), video_path, opset_version=13, input_names=["clip"],
+                  dynamic_axes={"clip": {0: "batch"}})
+clips = rng.standard_normal((9, 3, 4, 16, 16)).astype(np.float32)
+clip_path = v.save("clips.npy", clips)
+vstores = {}
+for batch in ["4", "3"]:
+    out = v.path(f"v{batch}.h5")
+    r = v.run("extract", video_path, "--stimuli", clip_path, "--out", out, "--batch", batch, "-k", "64")
+    vtref.check(r.returncode == 0, f"extract of clips (batch {batch}): {r.stderr.strip()[-300:]}")
+    vstores[batch] = h5py.File(out, "r") if r.returncode == 0 else None
+if vstores["4"] and vstores["3"]:
+    v4, v3 = vstores["4"], vstores["3"]
+    vnames = list(v4["layers"])
+    vtref.check(len(vnames) >= 7 and all(np.array_equal(v4["layers"][k][()], v3["layers"][k][()]) for k in vnames),
+                f"clips: {len(vnames)} layers, bit-identical for batch 4 and 3")
+    with torch.no_grad():
+        vlogits = video(torch.from_numpy(clips)).numpy()
+    vlast = [k for k in vnames if v4["layers"][k].attrs["op"] == "Gemm"][-1]
+    vtref.check_close("clips: logits vs PyTorch", v4["layers"][vlast][()], vlogits, atol=1e-4, rtol=1e-4)
+    vraw = v.path("vraw")
+    v.run("run", video_path, "--input", clip_path, "--out", vraw, "--capture", "all")
+    with open(os.path.join(vraw, "manifest.json")) as fh:
+        vfiles = {e["name"]: e["file"] for e in json.load(fh) if e["kind"] == "layer"}
+    vwide = [k for k in vnames if v4["layers"][k].attrs["projected"] == 1]
+    worst = 0.0
+    for k in vwide:
+        feats = np.load(os.path.join(vraw, vfiles[v4["layers"][k].attrs["name"]])).reshape(9, -1)
+        v.run("srp", v.save("vfeats.npy", feats.astype(np.float32)), "-o", v.path("vz.npy"), "-k", "64")
+        z = np.load(v.path("vz.npy"))
+        worst = max(worst, float(np.abs(v4["layers"][k][()] - z).max() / max(np.abs(z).max(), 1e-30)))
+    vtref.check(len(vwide) >= 3 and worst < 1e-5,
+                f"clips: {len(vwide)} projected layers vs ventral srp: max relative difference {worst:.2g}")
+v.expect_error("clips for an image model", "extract", onnx_path, "--stimuli", clip_path, "--out", v.path("bad.h5"),
+               contains="the stimuli are clips")
+v.expect_error("images for a video model", "extract", video_path, "--stimuli", stim, "--out", v.path("bad.h5"),
+               contains="N x 3 x T x H x W clips")
+vtref.check(not os.path.exists(v.path("bad.h5")), "no output after a failure")

@@ -78,3 +78,20 @@ open(missing, "w").write(os.path.join(folder, names[0]) + "\n\n" + v.path("gone.
 v.expect_error("list naming a missing image", "stimuli", missing, "-o", v.path("bad.npy"),
                contains="missing.txt: " + v.path("gone.png"))
 vtref.check(not os.path.exists(v.path("bad.npy")), "no output after a bad list")
+# Video clips (float32 N x 3 x T x H x W) pass through as they are, with numbered ids; clips of the wrong
+# layout, empty frames and NaN are refused naming the file.
+clips = np.random.default_rng(1).standard_normal((4, 3, 5, 6, 7)).astype(np.float32)
+r = v.run("stimuli", v.save("clips.npy", clips), "-o", v.path("clips_out.npy"), "--ids", v.path("clips_ids.txt"))
+vtref.check(r.returncode == 0 and np.array_equal(np.load(v.path("clips_out.npy")), clips),
+            f"clips pass through unchanged ({r.stderr.strip()[-200:]})")
+vtref.check(r.returncode == 0 and open(v.path("clips_ids.txt")).read().split() == ["0", "1", "2", "3"],
+            "clips: numbered ids")
+v.expect_error("clips with 4 channels", "stimuli", v.save("clips4.npy", np.zeros((2, 4, 3, 6, 6), np.float32)), "-o",
+               v.path("bad.npy"), contains="clips4.npy: stimuli must be")
+v.expect_error("clips with no frames", "stimuli", v.save("clips0.npy", np.zeros((2, 3, 0, 6, 6), np.float32)), "-o",
+               v.path("bad.npy"), contains="dimension 2 is 0")
+nan = clips.copy()
+nan[2, 1, 3, 0, 0] = np.nan
+v.expect_error("clips with NaN", "stimuli", v.save("clipsnan.npy", nan), "-o", v.path("bad.npy"),
+               contains="clipsnan.npy")
+vtref.check(not os.path.exists(v.path("bad.npy")), "no output after bad clips")
