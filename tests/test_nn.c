@@ -2,6 +2,7 @@
  * error codes, capture callbacks (and a failing one stopping the run), every prefix of a model file
  * refused cleanly, reference vs oneDNN kernels on a Conv model. Models come from Debian's ONNX test
  * data (skipped when absent). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -381,10 +382,39 @@ static void test_maxpool_fast_vs_reference(void)
     }
 }
 
+/* Every float16 and bfloat16 number survives the trip through float32 and rounding unchanged; halfway
+ * points between neighbours round to the even one; beyond the largest finite float16, to infinity. */
+static void test_narrow_rounding(void)
+{
+    int bad = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        float f = vt_f16_bits_to_f32((uint16_t)h), b = vt_bf16_bits_to_f32((uint16_t)h), r[2] = {f, b};
+        vt_narrow_round(VT_NARROW_F16, &r[0], 1);
+        vt_narrow_round(VT_NARROW_BF16, &r[1], 1);
+        bool same = (isnan(f) ? isnan(r[0]) : memcmp(&f, &r[0], 4) == 0) &&
+                    (isnan(b) ? isnan(r[1]) : memcmp(&b, &r[1], 4) == 0);
+        bad += !same;
+        /* The midpoint between float16 h and h + 1 (both finite, same sign, nonzero gap) goes to the even one. */
+        uint32_t e = (h >> 10) & 31;
+        if (e < 30 || (e == 30 && (h & 0x3ff) != 0x3ff)) {
+            float lo = f, hi = vt_f16_bits_to_f32((uint16_t)(h + 1));
+            float mid = (float)(((double)lo + (double)hi) / 2);
+            vt_narrow_round(VT_NARROW_F16, &mid, 1);
+            float want = (h & 1) ? hi : lo;
+            bad += memcmp(&mid, &want, 4) != 0;
+        }
+    }
+    CHECK(bad == 0);
+    float big[4] = {65504.0f, 65519.99f, 65520.0f, -1e6f};
+    vt_narrow_round(VT_NARROW_F16, big, 4);
+    CHECK(big[0] == 65504.0f && big[1] == 65504.0f && isinf(big[2]) && big[2] > 0 && isinf(big[3]) && big[3] < 0);
+}
+
 int main(void)
 {
     vt_threads_init();
     RUN(test_capture_spec);
+    RUN(test_narrow_rounding);
     RUN(test_load_errors);
     RUN(test_truncations);
     RUN(test_mutations);

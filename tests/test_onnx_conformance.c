@@ -6,7 +6,7 @@
  * prepare) are counted, not failed. Prints passed / failed / unsupported; any failure fails.
  *
  * VENTRAL_ONNX_TESTDATA overrides the data folder; VENTRAL_ONNX_TEST=substring runs a subset and
- * VENTRAL_ONNX_VERBOSE=1 prints the reason of every unsupported test. */
+ * VENTRAL_ONNX_VERBOSE=1 prints the reason of every unsupported or skipped test. */
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -91,6 +91,20 @@ static void compare(const vt_tensor *got, const vt_tensor *want, char *msg, size
 
 typedef enum { R_PASS, R_FAIL, R_UNSUP } result;
 
+/* The suite stores bfloat16 test data as uint16 tensors of the bit patterns (numpy has no bfloat16):
+ * where a float32 tensor is wanted, *t becomes their float32 values. */
+static void bf16_from_bits(vt_tensor **t)
+{
+    if ((*t)->dtype != VT_U16) return;
+    vt_tensor *f = vt_tensor_new(VT_F32, (*t)->rank, (*t)->shape);
+    if (!f) return;
+    const uint16_t *b = (*t)->data;
+    float *y = f->data;
+    for (int64_t i = 0; i < vt_tensor_numel(f); i++) y[i] = vt_bf16_bits_to_f32(b[i]);
+    vt_tensor_free(*t);
+    *t = f;
+}
+
 static result run_case(const char *dir, const char *name, bool reference, char *why, size_t len)
 {
     char path[4096];
@@ -112,10 +126,14 @@ static result run_case(const char *dir, const char *name, bool reference, char *
         vt_tensor *inputs[VT_NN_MAX_IO] = {0}, **outs = NULL;
         for (int i = 0; i < nin && res == R_PASS; i++) {
             snprintf(path, sizeof path, "%s/%s/%s/input_%d.pb", dir, name, sets[s], i);
+            const char *iname;
+            vt_dtype idt;
+            vt_shape ishape;
             if (vt_onnx_read_tensor(path, &inputs[i]) != VT_OK) {
                 snprintf(why, len, "%s", vt_last_error());
-                res = R_UNSUP; /* e.g. a string or float16 input */
-            }
+                res = R_UNSUP; /* e.g. a string input */
+            } else if (vt_graph_input(g, i, &iname, &idt, &ishape) == VT_OK && idt == VT_F32)
+                bf16_from_bits(&inputs[i]);
         }
         if (res == R_PASS) {
             st = vt_graph_run(g, nin, (const vt_tensor *const *)inputs, NULL, NULL, NULL, &outs);
@@ -132,6 +150,7 @@ static result run_case(const char *dir, const char *name, bool reference, char *
                 res = R_UNSUP;
                 break;
             }
+            if (outs[o]->dtype == VT_F32) bf16_from_bits(&want);
             char msg[256];
             compare(outs[o], want, msg, sizeof msg);
             if (msg[0]) {
@@ -150,11 +169,36 @@ static result run_case(const char *dir, const char *name, bool reference, char *
 }
 
 /* Tests that must run (an "unsupported" here is a failure): 3-D convolution, transposed convolution
- * and pooling, which the suites cover only through these. */
-static const char *const required[] = {"test_averagepool_3d_default", "test_maxpool_3d_default",
-                                       "test_convtranspose_3d",       "test_Conv3d",
-                                       "test_Conv3d_groups",          "test_Conv3d_dilated_strided",
-                                       "test_AvgPool3d_stride",       "test_MaxPool3d_stride_padding"};
+ * and pooling, and float16 / bfloat16 values, which the suites cover only through these. */
+static const char *const required[] = {
+    "test_averagepool_3d_default", "test_maxpool_3d_default", "test_convtranspose_3d", "test_Conv3d",
+    "test_Conv3d_groups", "test_Conv3d_dilated_strided", "test_AvgPool3d_stride", "test_MaxPool3d_stride_padding",
+    /* float16 / bfloat16 values held in float32 */
+    "test_cast_FLOAT_to_FLOAT16", "test_cast_FLOAT16_to_FLOAT", "test_cast_BFLOAT16_to_FLOAT",
+    "test_castlike_FLOAT_to_FLOAT16", "test_max_float16", "test_mod_mixed_sign_float16"};
+
+/* Tests whose data is wrong in the suite Debian ships (onnx 1.12): skipped and counted, with the reason.
+ * Checked by hand with onnx's own numpy_helper. */
+static const struct {
+    const char *name, *why;
+} defective[] = {
+    {"test_cast_FLOAT_to_BFLOAT16", "its expected values truncate float32 to bfloat16 (0.48033667 -> 0.478515625); "
+                                    "ventral rounds to nearest even, as PyTorch and onnx >= 1.14's reference do"},
+    {"test_castlike_BFLOAT16_to_FLOAT", "its 'like' data is shape [1], the model declares [3, 4]"},
+    {"test_castlike_FLOAT_to_BFLOAT16", "its 'like' data is shape [1], the model declares [3, 4]; and the expected "
+                                        "values truncate, as above"},
+    {"test_castlike_BFLOAT16_to_FLOAT_expanded", "its 'like' data is shape [1], the model declares [3, 4]"},
+    {"test_castlike_FLOAT_to_BFLOAT16_expanded", "its 'like' data is shape [1], the model declares [3, 4]; and "
+                                                 "the expected values truncate, as above"},
+};
+static int n_defective;
+
+static const char *defect_of(const char *name)
+{
+    for (size_t i = 0; i < sizeof defective / sizeof defective[0]; i++)
+        if (!strcmp(name, defective[i].name)) return defective[i].why;
+    return NULL;
+}
 
 static bool is_required(const char *name)
 {
@@ -171,6 +215,11 @@ static void run_suite(const char *dir)
     int n = list_dir(dir, "test_", &tests);
     for (int i = 0; i < n; i++) {
         if (filter && !strstr(tests[i], filter)) continue;
+        if (defect_of(tests[i])) {
+            n_defective++;
+            if (verbose) printf("  skipped %s: %s\n", tests[i], defect_of(tests[i]));
+            continue;
+        }
         char why[1024] = "";
         result r = run_case(dir, tests[i], false, why, sizeof why);
         if (r == R_PASS) r = run_case(dir, tests[i], true, why, sizeof why);
@@ -202,7 +251,8 @@ int main(void)
     }
     printf("test_onnx_conformance: %s\n", dir);
     run_suite(dir);
-    printf("node tests: %d passed, %d failed, %d unsupported\n", n_pass, n_fail, n_unsup);
+    printf("node tests: %d passed, %d failed, %d unsupported, %d skipped (defective test data)\n", n_pass, n_fail,
+           n_unsup, n_defective);
     CHECK(n_fail == 0);
     CHECK(n_pass > 0);
     /* The second suites: PyTorch-converted modules and operators, and the small "simple" models. */

@@ -382,12 +382,25 @@ vt_status vt_graph_run_prepared(vt_graph *g, const vt_tensor *const *inputs, con
         free(fused);
         return VT_ERR_NOMEM;
     }
-    for (int i = 0; i < n_inputs; i++) {
+    vt_status st = VT_OK;
+    for (int i = 0; i < n_inputs && st == VT_OK; i++) {
+        const vt_value *v = &g->values[g->inputs[i]];
+        if (v->narrow && inputs[i]->dtype == VT_F32) {
+            /* A float16/bfloat16 input: the float32 stimuli rounded to it, in a copy of our own. */
+            vt_tensor *t = vt_pool_tensor(g, VT_F32, inputs[i]->rank, inputs[i]->shape);
+            if (!t) {
+                st = VT_ERR_NOMEM;
+                break;
+            }
+            memcpy(t->data, inputs[i]->data, vt_tensor_nbytes(t));
+            vt_narrow_round(v->narrow, t->data, vt_tensor_numel(t));
+            live[g->inputs[i]] = t;
+            continue;
+        }
         live[g->inputs[i]] = (vt_tensor *)inputs[i]; /* never written: inputs are read-only to every op */
         borrowed[g->inputs[i]] = true;
     }
 
-    vt_status st = VT_OK;
     for (int i = 0; i < g->n_nodes && st == VT_OK; i++) {
         vt_node *n = &g->nodes[i];
         if (n->folded) continue;
@@ -439,6 +452,8 @@ vt_status vt_graph_run_prepared(vt_graph *g, const vt_tensor *const *inputs, con
             n->seconds += omp_get_wtime() - t0;
             for (int k = 0; k < n->n_out; k++) {
                 if (n->out[k] >= 0 && st == VT_OK) {
+                    /* A float16/bfloat16 output is rounded as written (its layout does not matter). */
+                    vt_narrow_round(g->values[n->out[k]].narrow, scratch[k]->data, vt_tensor_numel(scratch[k]));
                     live[n->out[k]] = scratch[k];
                     nhwc[n->out[k]] = c.out_nhwc[k];
                 } else

@@ -285,6 +285,18 @@ static bool is_const(const vt_value *v)
     return v->init || v->folded;
 }
 
+/* The narrow type (narrow.h) of a node's float32 outputs when the op does not set it: that of its
+ * first narrow float input, else of its "value" tensor attribute (Constant, ConstantOfShape). */
+static vt_narrow node_narrow(const vt_opctx *c)
+{
+    for (int k = 0; k < c->n_in; k++)
+        if (c->in[k] && c->in[k]->dtype == VT_F32 && c->in_narrow[k]) return c->in_narrow[k];
+    for (int a = 0; a < c->node->n_attrs; a++)
+        if (c->node->attrs[a].type == VT_ATTR_TENSOR && !strcmp(c->node->attrs[a].name, "value"))
+            return c->node->attrs[a].t_narrow;
+    return VT_NARROW_NONE;
+}
+
 static vt_status prepare_once(vt_graph *g, int n_inputs, const vt_shape *shapes)
 {
     if (!g) return vt_fail(VT_ERR_ARG, "graph is NULL");
@@ -304,6 +316,7 @@ static vt_status prepare_once(vt_graph *g, int n_inputs, const vt_shape *shapes)
         v->folded = NULL;
         v->last_use = -1;
         v->readers = 0;
+        v->narrow = v->decl_narrow;
         if (v->init) {
             v->dtype = v->init->dtype;
             v->rank = v->init->rank;
@@ -363,6 +376,7 @@ static vt_status prepare_once(vt_graph *g, int n_inputs, const vt_shape *shapes)
                                n->name, n->op_type, v->name);
             value_header(v, &hin[k]);
             c.in[k] = &hin[k];
+            c.in_narrow[k] = v->narrow;
             if (!is_const(v)) all_const = false;
         }
         for (int k = 0; k < n->n_out; k++) {
@@ -373,10 +387,12 @@ static vt_status prepare_once(vt_graph *g, int n_inputs, const vt_shape *shapes)
         if (n->op->shape_only) all_const = true; /* shapes are static after prepare */
         vt_status st = n->op->infer(&c);
         if (st != VT_OK) return st;
+        vt_narrow narrow = node_narrow(&c);
         for (int k = 0; k < n->n_out; k++) {
             if (hout[k].rank < 0) return vt_node_fail(&c, VT_ERR_INTERNAL, "output %d was not inferred", k);
             if (n->out[k] < 0) continue;
             vt_value *v = &g->values[n->out[k]];
+            v->narrow = hout[k].dtype != VT_F32 ? VT_NARROW_NONE : c.narrow_set ? c.out_narrow[k] : narrow;
             v->dtype = hout[k].dtype;
             v->rank = hout[k].rank;
             memcpy(v->shape, hout[k].shape, sizeof v->shape);
@@ -394,9 +410,11 @@ static vt_status prepare_once(vt_graph *g, int n_inputs, const vt_shape *shapes)
             }
             if (st == VT_OK) st = n->op->run(&c);
             for (int k = 0; k < n->n_out; k++) {
-                if (st == VT_OK && n->out[k] >= 0)
-                    g->values[n->out[k]].folded = outs[k];
-                else
+                if (st == VT_OK && n->out[k] >= 0) {
+                    vt_value *v = &g->values[n->out[k]];
+                    vt_narrow_round(v->narrow, outs[k]->data, vt_tensor_numel(outs[k]));
+                    v->folded = outs[k];
+                } else
                     vt_tensor_free(outs[k]);
             }
             if (n->state && n->op->release) n->op->release(n);

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 
+#include "nn/narrow.h"
 #include "ventral/graph.h"
 
 #define VT_NN_SCRATCH 4
@@ -37,7 +38,8 @@ typedef struct vt_attr {
     int64_t i;
     char *s;
     vt_tensor *t;
-    int n; /* FLOATS / INTS / STRINGS */
+    vt_narrow t_narrow; /* TENSOR: a float16/bfloat16 tensor, held in float32 */
+    int n;              /* FLOATS / INTS / STRINGS */
     float *floats;
     int64_t *ints;
     char **strings;
@@ -55,6 +57,9 @@ typedef struct vt_value {
     int readers;       /* runtime node inputs reading it (prepare; a node reading it twice counts twice) */
     bool is_input;     /* a graph input to be fed */
     bool is_output;    /* a graph output */
+    /* A float16/bfloat16 value of the model, held in float32 (narrow.h): as declared (graph inputs and
+     * initializers), and as prepared (every value; node outputs follow their inputs or the op). */
+    vt_narrow decl_narrow, narrow;
     /* Declared type of a graph input: */
     vt_dtype decl_dtype;
     int decl_rank;
@@ -162,6 +167,11 @@ typedef struct vt_opctx {
      * (comparisons and selections), so the values are the same bits either way. */
     vt_act fuse;
     bool fused;
+    /* Float16/bfloat16 values (narrow.h), at infer time: in_narrow of each input; an op that decides its
+     * outputs' narrow type itself (Cast) sets out_narrow and narrow_set. Otherwise a float32 output is
+     * as narrow as the node's first narrow float input, or as its "value" tensor attribute. */
+    vt_narrow in_narrow[VT_NN_MAX_IO], out_narrow[VT_NN_MAX_IO];
+    bool narrow_set;
 } vt_opctx;
 
 typedef struct vt_op {

@@ -35,9 +35,19 @@ static vt_status read_file(const char *path, uint8_t **data, size_t *len)
     return VT_OK;
 }
 
-static bool map_dtype(int32_t onnx_type, vt_dtype *out)
+/* ONNX element type -> ventral dtype; float16 and bfloat16 are held in float32 (*narrow says which). */
+static bool map_dtype(int32_t onnx_type, vt_dtype *out, vt_narrow *narrow)
 {
+    *narrow = VT_NARROW_NONE;
     switch (onnx_type) {
+    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16:
+        *narrow = VT_NARROW_F16;
+        *out = VT_F32;
+        return true;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16:
+        *narrow = VT_NARROW_BF16;
+        *out = VT_F32;
+        return true;
     case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT: *out = VT_F32; return true;
     case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: *out = VT_F64; return true;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: *out = VT_I64; return true;
@@ -106,16 +116,60 @@ static vt_status read_external(const Onnx__TensorProto *tp, const char *dir, con
     return st;
 }
 
-/* TensorProto -> new owned tensor (raw_data, typed fields or external data). */
-/* TensorProto -> new owned tensor. Raw data of the right size is taken over rather than copied
- * (protobuf-c allocates each bytes field on its own with malloc), so a model's weights are held
- * once, not twice, while it loads. */
-static vt_status tensor_from_proto(Onnx__TensorProto *tp, const char *dir, const char *what, vt_tensor **out)
+/* A float16 / bfloat16 TensorProto (raw_data, int32_data holding the bit patterns, or external data)
+ * -> new float32 tensor of the same values. */
+static vt_status narrow_from_proto(Onnx__TensorProto *tp, const char *dir, const char *what, vt_narrow narrow, int rank,
+                                   const int64_t *shape, vt_tensor **out)
+{
+    const char *tname = tp->name ? tp->name : "";
+    vt_tensor *t = vt_tensor_new(VT_F32, rank, shape);
+    if (!t) return vt_fail_context(VT_ERR_NOMEM, "%s: tensor '%s': ", what, tname);
+    int64_t n = vt_tensor_numel(t);
+    size_t nbytes = 2 * (size_t)n;
+    uint16_t *bits = NULL;
+    vt_status st = VT_OK;
+    bool external = tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    if (external || tp->has_raw_data) {
+        bits = vt_malloc(n ? (size_t)n : 1, sizeof *bits);
+        if (!bits)
+            st = VT_ERR_NOMEM;
+        else if (external)
+            st = read_external(tp, dir, what, bits, nbytes);
+        else if (tp->raw_data.len != nbytes)
+            st = vt_fail(VT_ERR_FORMAT, "%s: tensor '%s' holds %zu bytes of raw data, its shape needs %zu", what, tname,
+                         tp->raw_data.len, nbytes);
+        else if (nbytes)
+            memcpy(bits, tp->raw_data.data, nbytes); /* little-endian host, as ONNX stores it */
+    } else if (n > 0 && tp->n_int32_data != (size_t)n)
+        st = vt_fail(VT_ERR_FORMAT, "%s: tensor '%s' holds %zu values, its shape needs %lld", what, tname,
+                     tp->n_int32_data, (long long)n);
+    float *y = t->data;
+    for (int64_t i = 0; st == VT_OK && i < n; i++) {
+        uint16_t b = bits ? bits[i] : (uint16_t)tp->int32_data[i];
+        y[i] = narrow == VT_NARROW_F16 ? vt_f16_bits_to_f32(b) : vt_bf16_bits_to_f32(b);
+    }
+    free(bits);
+    if (st != VT_OK) {
+        vt_tensor_free(t);
+        return st;
+    }
+    *out = t;
+    return VT_OK;
+}
+
+/* TensorProto -> new owned tensor (raw_data, typed fields or external data). Raw data of the right
+ * size is taken over rather than copied (protobuf-c allocates each bytes field on its own with
+ * malloc), so a model's weights are held once, not twice, while it loads. Float16 and bfloat16
+ * tensors come back as float32 with *narrow saying which (narrow may be NULL). */
+static vt_status tensor_from_proto(Onnx__TensorProto *tp, const char *dir, const char *what, vt_tensor **out,
+                                   vt_narrow *narrow_out)
 {
     *out = NULL;
     const char *tname = tp->name ? tp->name : "";
     vt_dtype dt;
-    if (!map_dtype(tp->data_type, &dt))
+    vt_narrow narrow;
+    if (narrow_out) *narrow_out = VT_NARROW_NONE;
+    if (!map_dtype(tp->data_type, &dt, &narrow))
         return vt_fail(VT_ERR_UNSUPPORTED, "%s: tensor '%s' has element type %s, which ventral does not support", what,
                        tname, onnx_type_name(tp->data_type));
     if (tp->n_dims > VT_MAX_RANK)
@@ -125,6 +179,10 @@ static vt_status tensor_from_proto(Onnx__TensorProto *tp, const char *dir, const
     for (size_t d = 0; d < tp->n_dims; d++) {
         if (tp->dims[d] < 0) return vt_fail(VT_ERR_FORMAT, "%s: tensor '%s' has a negative dimension", what, tname);
         shape[d] = tp->dims[d];
+    }
+    if (narrow) {
+        if (narrow_out) *narrow_out = narrow;
+        return narrow_from_proto(tp, dir, what, narrow, (int)tp->n_dims, shape, out);
     }
     bool external = tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
     if (!external && tp->has_raw_data && tp->raw_data.data && tp->raw_data.len > 0) {
@@ -232,7 +290,7 @@ static vt_status copy_attr(Onnx__AttributeProto *ap, const char *dir, const char
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR:
         a->type = VT_ATTR_TENSOR;
         if (!ap->t) return vt_fail(VT_ERR_FORMAT, "%s: attribute '%s' has no tensor", what, a->name);
-        return tensor_from_proto(ap->t, dir, what, &a->t);
+        return tensor_from_proto(ap->t, dir, what, &a->t, &a->t_narrow);
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS:
         a->type = VT_ATTR_FLOATS;
         a->n = (int)ap->n_floats;
@@ -296,7 +354,7 @@ static vt_status build_graph(Onnx__ModelProto *m, const char *dir, vt_graph *g)
         int v = vt_graph_add_value(g, tp->name ? tp->name : "");
         if (v < 0) return VT_ERR_NOMEM;
         vt_tensor_free(g->values[v].init);
-        vt_status st = tensor_from_proto(tp, dir, what, &g->values[v].init);
+        vt_status st = tensor_from_proto(tp, dir, what, &g->values[v].init, &g->values[v].decl_narrow);
         if (st != VT_OK) return st;
     }
     g->inputs = vt_calloc(gp->n_input + 1, sizeof(int));
@@ -313,7 +371,7 @@ static vt_status build_graph(Onnx__ModelProto *m, const char *dir, vt_graph *g)
         const Onnx__TypeProto *tp = vi->type;
         if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
             return vt_fail(VT_ERR_UNSUPPORTED, "%s: input '%s' is not a tensor", what, name);
-        if (!map_dtype(tp->tensor_type->elem_type, &val->decl_dtype))
+        if (!map_dtype(tp->tensor_type->elem_type, &val->decl_dtype, &val->decl_narrow))
             return vt_fail(VT_ERR_UNSUPPORTED, "%s: input '%s' has element type %s, which ventral does not support",
                            what, name, onnx_type_name(tp->tensor_type->elem_type));
         const Onnx__TensorShapeProto *sp = tp->tensor_type->shape;
@@ -457,7 +515,7 @@ vt_status vt_onnx_read_tensor(const char *path, vt_tensor **out)
     free(data);
     if (!tp) return vt_fail(VT_ERR_FORMAT, "%s: not a serialized ONNX tensor (corrupt or truncated)", path);
     char *dir = dir_of(path);
-    st = dir ? tensor_from_proto(tp, dir, path, out) : vt_fail(VT_ERR_NOMEM, "out of memory");
+    st = dir ? tensor_from_proto(tp, dir, path, out, NULL) : vt_fail(VT_ERR_NOMEM, "out of memory");
     free(dir);
     onnx__tensor_proto__free_unpacked(tp, NULL);
     return st;

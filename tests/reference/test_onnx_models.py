@@ -12,7 +12,9 @@ independent references (numpy; torch.nn.functional for convolutions):
 - bit-identical rows for batch sizes 1, 3 and 5 and for 1 and 2 threads;
 - external-data initializers; opsets outside 6-18, unknown ops and domains, corrupt and truncated files
   refused with one clean line naming the problem;
-- `ventral layers` table and capture specs (op:, name:, index:, bad specs).
+- `ventral layers` table and capture specs (op:, name:, index:, bad specs);
+- float16 / bfloat16: Cast rounding bit for bit against numpy / torch (ties, subnormals, overflow, NaN), a
+  float16 CNN against a per-op float16-rounded reference, and a mixed float32/float16 graph.
 """
 import json
 import os
@@ -182,6 +184,92 @@ def test_3d(v):
         check(f"avgpool3d_{inc}", [node], x, {}, F.avg_pool3d(xt, (3, 3, 2), 2, (1, 1, 0), ceil_mode=True,
                                                               count_include_pad=bool(inc)).numpy())
     print(f"  3-D Conv / ConvTranspose / pooling vs torch.nn.functional: {n} cases, max relative error {worst:.3g}")
+
+
+def f16_exact(a):
+    return np.array_equal(np.asarray(a, np.float32), np.asarray(a, np.float32).astype(np.float16).astype(np.float32),
+                          equal_nan=True)
+
+
+def test_narrow(v):
+    """float16 / bfloat16 models: values held in float32, each op's result rounded to the declared type."""
+    import torch
+    # Cast to float16 and bfloat16, bit for bit against numpy's and torch's round-to-nearest-even.
+    rng = np.random.default_rng(11)
+    with np.errstate(over="ignore"):
+        x = (rng.standard_normal(20000) * np.exp2(rng.integers(-30, 20, 20000))).astype(np.float32)
+    edges = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 65504, 65519.996, 65520, -65520, 1e-8, 2.0 ** -25,
+                      3 * 2.0 ** -25, 2.0 ** -24, 2.0 ** -14 - 2.0 ** -26, 1 + 2.0 ** -11, 1 + 3 * 2.0 ** -11,
+                      3.4e38, 1 + 2.0 ** -8, 1 + 3 * 2.0 ** -8, 1.4e-45], np.float32)
+    x = np.concatenate([edges, x]).reshape(1, -1)
+    for to, name in ((TensorProto.FLOAT16, "float16"), (TensorProto.BFLOAT16, "bfloat16")):
+        nodes = [helper.make_node("Cast", ["x"], ["h"], to=to), helper.make_node("Cast", ["h"], ["y"], to=1)]
+        path = save_model(v, f"cast_{name}", nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                                  ["N", x.shape[1]])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], {})
+        outs, _ = run_model(v, path, x, capture="none")
+        if name == "float16":
+            with np.errstate(over="ignore"):
+                want = x.astype(np.float16).astype(np.float32)
+        else:
+            want = torch.from_numpy(x).to(torch.bfloat16).to(torch.float32).numpy()
+        # Bit for bit (so -0 counts), NaN as NaN (payloads differ between implementations).
+        nan = np.isnan(want)
+        ok = outs is not None and np.array_equal(np.isnan(outs[0]), nan) and \
+            np.array_equal(outs[0][~nan].view(np.uint32), want[~nan].view(np.uint32))
+        print(f"  Cast to {name}: {x.size} values, {'bit-identical' if ok else 'DIFFERENT'}")
+        vtref.check(ok, f"Cast to {name}: {x.size} values (ties, subnormals, overflow, NaN, -0) equal "
+                        f"{'numpy' if name == 'float16' else 'torch'}'s rounding")
+    # A float16 model: Conv -> Relu -> MaxPool -> Flatten -> Gemm, float16 input, weights and output.
+    h = np.float16
+    w = (rng.standard_normal((6, 3, 3, 3)) * 0.3).astype(h)
+    b = rng.standard_normal(6).astype(h)
+    wg = (rng.standard_normal((6 * 4 * 4, 5)) * 0.1).astype(h)
+    bg = rng.standard_normal(5).astype(h)
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("Flatten", ["p"], ["f"]),
+             helper.make_node("Gemm", ["f", "wg", "bg"], ["y"])]
+    path = save_model(v, "fp16_cnn", nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT16, ["N", 3, 8, 8])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT16, None)],
+                      {"w": w, "b": b, "wg": wg, "bg": bg})
+    xin = rng.standard_normal((4, 3, 8, 8)).astype(np.float32)
+    xh = xin.astype(h).astype(np.float64)
+    import torch.nn.functional as F
+    conv = F.conv2d(torch.from_numpy(xh), torch.from_numpy(w.astype(np.float64)), torch.from_numpy(b.astype(np.float64)),
+                    padding=1).numpy().astype(h)
+    pool = F.max_pool2d(torch.from_numpy(np.maximum(conv, 0).astype(np.float64)), 2).numpy()
+    ref = (pool.reshape(4, -1) @ wg.astype(np.float64) + bg.astype(np.float64)).astype(h).astype(np.float32)
+    for capture in ("all", "none"):
+        outs, man = run_model(v, path, xin, capture=capture, batch=3)
+        if outs is None:
+            vtref.check(False, f"float16 model (capture {capture}): ventral run failed")
+            continue
+        got = outs[0]
+        ulp = np.abs(np.spacing(ref.astype(h)).astype(np.float32))
+        diff = np.abs(got - ref)
+        vtref.check(got.shape == ref.shape and f16_exact(got) and bool(np.all(diff <= ulp)),
+                    f"float16 model (capture {capture}): logits are float16 values within one float16 ulp of the "
+                    f"per-op rounded reference ({int((diff > 0).sum())} of {diff.size} differ by one ulp)")
+        print(f"  float16 model (capture {capture}): {int((diff > 0).sum())} of {diff.size} logits one float16 ulp "
+              f"from the per-op rounded float64 reference, the rest equal")
+        if capture == "all":
+            layers = [np.load(os.path.join(path + "_out", e["file"])) for e in man if e["kind"] == "layer"]
+            vtref.check(len(layers) == 5 and all(f16_exact(a) for a in layers),
+                        f"float16 model: all {len(layers)} captured layers hold float16 values")
+    # Mixed precision (an autocast export): float32 in, a float16 segment, float32 out.
+    k = np.array([0.1], h)
+    nodes = [helper.make_node("Cast", ["x"], ["xh"], to=TensorProto.FLOAT16),
+             helper.make_node("Mul", ["xh", "k"], ["m"]),
+             helper.make_node("Cast", ["m"], ["y"], to=TensorProto.FLOAT)]
+    path = save_model(v, "mixed", nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 7])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], {"k": k})
+    xm = rng.standard_normal((3, 7)).astype(np.float32) * 100
+    outs, _ = run_model(v, path, xm, capture="none")
+    want = (xm.astype(h).astype(np.float64) * np.float64(k[0])).astype(h).astype(np.float32)
+    vtref.check(outs is not None and np.array_equal(outs[0], want), "mixed float32/float16 graph equals numpy's "
+                                                                     "per-op float16 rounding")
 
 
 def test_matmul(v):
@@ -360,6 +448,7 @@ def main():
     v = vtref.Ventral(args.ventral)
     test_conv(v)
     test_3d(v)
+    test_narrow(v)
     test_matmul(v)
     test_maxpool(v)
     test_determinism_external(v)

@@ -1,6 +1,6 @@
 /* Element-wise operators: unary activations and math (float32), numpy-broadcast binary
  * arithmetic and comparisons (float32/float64/int32/int64), variadic Sum/Max/Min/Mean, Where,
- * Cast, Identity/Dropout (pass-through). Each output element is computed by one thread from
+ * Cast, CastLike, Identity/Dropout (pass-through). Each output element is computed by one thread from
  * its inputs alone, so results never depend on the thread count. The float32 loops are vectorised
  * (exp, erf, tanh, sigmoid from vecmath.h; bit-identical to their scalar evaluation). */
 #include <math.h>
@@ -380,7 +380,7 @@ static inline int64_t apply_i(binary_kind k, int64_t a, int64_t b, bool fmod_mod
 /* po[i] = pa[i * ia] (op) pb[i * ib] over n floats, ia and ib in {0, 1} (0: one value broadcast). po may be pa
  * (the variadic ops fold into their output). */
 VT_CLONES static void binary_f32(binary_kind k, const float *pa, int64_t ia, const float *pb, int64_t ib, float *po,
-                                     int64_t n, bool fmod_mode)
+                                 int64_t n, bool fmod_mode)
 {
 #define BLOOP(expr)                                                                                                    \
     if (ia && ib) {                                                                                                    \
@@ -611,10 +611,26 @@ static vt_status cast_infer(vt_opctx *c)
 {
     vt_status st = vt_need_input(c, 0);
     if (st != VT_OK) return st;
-    vt_dtype to;
+    vt_dtype to = VT_F32;
     int64_t t = vt_attr_int(c->node, "to", -1);
-    if (!vt_onnx_dtype(t, &to)) return vt_node_fail(c, VT_ERR_UNSUPPORTED, "cast to ONNX type %lld", (long long)t);
+    /* To float16 / bfloat16 (ONNX types 10 and 16): float32 rounded to it (narrow.h). */
+    c->narrow_set = true;
+    c->out_narrow[0] = t == 10 ? VT_NARROW_F16 : t == 16 ? VT_NARROW_BF16 : VT_NARROW_NONE;
+    if (!c->out_narrow[0] && !vt_onnx_dtype(t, &to))
+        return vt_node_fail(c, VT_ERR_UNSUPPORTED, "cast to ONNX type %lld", (long long)t);
     vt_out_set(c->out[0], to, c->in[0]->rank, c->in[0]->shape);
+    return VT_OK;
+}
+
+/* CastLike: to the element type of input 1 (float16 / bfloat16 included). */
+static vt_status castlike_infer(vt_opctx *c)
+{
+    vt_status st = vt_need_input(c, 0);
+    if (st == VT_OK) st = vt_need_input(c, 1);
+    if (st != VT_OK) return st;
+    c->narrow_set = true;
+    c->out_narrow[0] = c->in[1]->dtype == VT_F32 ? c->in_narrow[1] : VT_NARROW_NONE;
+    vt_out_set(c->out[0], c->in[1]->dtype, c->in[0]->rank, c->in[0]->shape);
     return VT_OK;
 }
 
@@ -721,6 +737,7 @@ static const vt_op ops[] = {
     {.domain = "", .type = "Not", .since = 1, .infer = not_infer, .run = not_run},
     {.domain = "", .type = "Where", .since = 9, .infer = where_infer, .run = where_run},
     {.domain = "", .type = "Cast", .since = 6, .infer = cast_infer, .run = cast_run},
+    {.domain = "", .type = "CastLike", .since = 15, .infer = castlike_infer, .run = cast_run},
     {.domain = "",
      .type = "Identity",
      .since = 1,
