@@ -57,6 +57,8 @@ typedef struct vt_layer_info {
     const char *op;     /* ONNX op type, e.g. "Conv" */
     const char *output; /* name of the output value */
     vt_dtype dtype;
+    const char *model_type; /* the element type the model gives it: vt_dtype_name(dtype), or "float16" /
+                             * "bfloat16" for such values, which ventral holds (and hands out) in float32 */
     int rank;
     const int64_t *shape; /* shape[0] is the batch size for batched inputs */
     double seconds;       /* time spent in the layer's node over all runs since the last prepare */
@@ -81,6 +83,8 @@ int vt_graph_input_count(const vt_graph *g);
 vt_status vt_graph_input(const vt_graph *g, int i, const char **name, vt_dtype *dtype, vt_shape *shape);
 int vt_graph_output_count(const vt_graph *g);
 const char *vt_graph_output_name(const vt_graph *g, int i);
+/* The element type the model gives output i, as vt_layer_info.model_type (after prepare). */
+const char *vt_graph_output_type(const vt_graph *g, int i);
 
 /* Static shape inference and constant folding for these input shapes (NULL: the declared
  * shapes, with symbolic dims set to 1). VT_ERR_ARG names the node whose shapes do not agree;

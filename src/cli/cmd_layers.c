@@ -9,7 +9,8 @@
 static const char usage[] =
     "usage: ventral layers MODEL.onnx [--input-shape 1,3,224,224] [--capture SPEC]\n"
     "  Lists the layers (runtime node outputs, after constant folding) of an ONNX model for one input\n"
-    "  shape: index, name, op type, output shape and features per stimulus (elements / batch size).\n"
+    "  shape: index, name, op type, output shape, features per stimulus (elements / batch size) and the\n"
+    "  element type the model gives it (float16 / bfloat16 values are computed and handed out in float32).\n"
     "  --input-shape  shape of the (first) input; default: the model's declared shape, symbolic dims = 1\n"
     "  --capture      only the layers a capture spec selects (all | op:TYPE | name:GLOB | index:A-B, "
     "comma-separated)\n";
@@ -89,7 +90,7 @@ int cmd_layers(int argc, char **argv)
         return cli_fail_status();
     }
     int64_t batch = nin > 0 && shapes[0].rank > 0 && shapes[0].dims[0] > 0 ? shapes[0].dims[0] : 1;
-    printf("%5s  %-48s %-20s %-20s %12s\n", "index", "name", "op", "shape", "features");
+    printf("%5s  %-48s %-20s %-20s %12s  %s\n", "index", "name", "op", "shape", "features", "type");
     int n = vt_graph_layer_count(g);
     for (int i = 0; i < n; i++) {
         vt_layer_info l;
@@ -104,7 +105,8 @@ int cmd_layers(int argc, char **argv)
             numel *= l.shape[d];
         }
         if (l.rank == 0) snprintf(shape, sizeof shape, "scalar");
-        printf("%5d  %-48s %-20s %-20s %12lld\n", l.index, l.name, l.op, shape, (long long)(numel / batch));
+        printf("%5d  %-48s %-20s %-20s %12lld  %s\n", l.index, l.name, l.op, shape, (long long)(numel / batch),
+               l.model_type);
     }
     vt_graph_free(g);
     vt_capture_free(sel);

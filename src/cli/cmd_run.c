@@ -12,7 +12,9 @@ static const char usage[] =
     "usage: ventral run MODEL.onnx --input X.npy --out DIR [--capture SPEC] [--batch N] [--precision P]\n"
     "  Runs an ONNX model over the stimuli in X (N x ..., float32; the model's first input) and writes\n"
     "  one .npy per captured layer (N x layer shape), the final outputs, and DIR/manifest.json: an array of\n"
-    "  {kind, index, name, op, output, shape, batch_axis, stimuli_first, file} (kind \"layer\" or \"output\").\n"
+    "  {kind, index, name, op, output, shape, model_dtype, batch_axis, stimuli_first, file} (kind \"layer\" or\n"
+    "  \"output\"; model_dtype: the element type the model declares, e.g. float16, whose values are written as "
+    "float32).\n"
     "  Layers whose stimuli sit on another axis (batch_axis > 0, e.g. sequence-first attention) or are merged\n"
     "  with another factor into one dim (batch_axis -1, e.g. [N*heads, T, T] attention weights) are written\n"
     "  stimuli-first (stimuli_first true, the file shape then has the stimuli as dim 0); a layer whose stimuli\n"
@@ -27,6 +29,7 @@ static const char usage[] =
 typedef struct out_file {
     int index; /* layer index, or -1 - k for graph output k */
     char *name, *op, *output, *file, *path;
+    const char *model_type; /* the element type the model gives it ("float16" values are written as float32) */
     vt_npy_out *npy;
     int rank;
     int64_t shape[VT_MAX_RANK];
@@ -176,8 +179,8 @@ static vt_status write_manifest(const run_ctx *r)
             ok = ok && json_string(f, o->output);
             fprintf(f, ", \"shape\": [");
             for (int d = 0; d < o->rank; d++) fprintf(f, "%s%lld", d ? ", " : "", (long long)o->shape[d]);
-            fprintf(f, "], \"batch_axis\": %d, \"stimuli_first\": %s, \"file\": ", o->batch_axis,
-                    o->stimuli_first ? "true" : "false");
+            fprintf(f, "], \"model_dtype\": \"%s\", \"batch_axis\": %d, \"stimuli_first\": %s, \"file\": ",
+                    o->model_type ? o->model_type : "float32", o->batch_axis, o->stimuli_first ? "true" : "false");
             ok = ok && json_string(f, o->file);
             fprintf(f, "}");
             first = false;
@@ -300,6 +303,7 @@ static int run_model(const char *model, const char *input, const char *dir, cons
             o->name = strdup(l.name);
             o->op = strdup(l.op);
             o->output = strdup(l.output);
+            o->model_type = l.model_type;
             snprintf(buf, sizeof buf, "%04d_%.250s.npy", i, l.name);
         } else {
             int k = i - r.n_layers;
@@ -309,6 +313,7 @@ static int run_model(const char *model, const char *input, const char *dir, cons
             o->name = strdup(vt_graph_output_name(g, k));
             o->op = strdup("output");
             o->output = strdup(vt_graph_output_name(g, k));
+            o->model_type = vt_graph_output_type(g, k);
             snprintf(buf, sizeof buf, "output_%d_%.250s.npy", k, vt_graph_output_name(g, k));
         }
         sanitize(buf);

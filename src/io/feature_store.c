@@ -124,6 +124,7 @@ vt_status vt_features_add_layer(vt_features_writer *w, const vt_layer_info *laye
     vt_status st = attr_str(L->dset, "name", layer->name, file);
     if (st == VT_OK) st = attr_str(L->dset, "op", layer->op, file);
     if (st == VT_OK) st = attr_str(L->dset, "shape", shape, file);
+    if (st == VT_OK) st = attr_str(L->dset, "model_dtype", layer->model_type ? layer->model_type : "float32", file);
     if (st == VT_OK) st = vt_h5_attr_write_i64(L->dset, "index", layer->index, file);
     if (st == VT_OK) st = vt_h5_attr_write_i64(L->dset, "features", features, file);
     if (st == VT_OK) st = vt_h5_attr_write_i64(L->dset, "projected", projected, file);

@@ -229,6 +229,16 @@ const char *vt_graph_output_name(const vt_graph *g, int i)
     return g && i >= 0 && i < g->n_outputs ? g->values[g->outputs[i]].name : NULL;
 }
 
+static const char *model_type(const vt_value *v)
+{
+    return v->narrow ? vt_narrow_name(v->narrow) : vt_dtype_name(v->dtype);
+}
+
+const char *vt_graph_output_type(const vt_graph *g, int i)
+{
+    return g && g->prepared && i >= 0 && i < g->n_outputs ? model_type(&g->values[g->outputs[i]]) : NULL;
+}
+
 int vt_graph_layer_count(const vt_graph *g)
 {
     return g && g->prepared ? g->n_layers : 0;
@@ -245,6 +255,7 @@ vt_status vt_graph_layer(const vt_graph *g, int index, vt_layer_info *info)
     info->op = g->nodes[l->node].op_type;
     info->output = v->name;
     info->dtype = v->dtype;
+    info->model_type = model_type(v);
     info->rank = v->rank;
     info->shape = v->shape;
     info->seconds = g->nodes[l->node].seconds;

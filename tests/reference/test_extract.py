@@ -45,6 +45,8 @@ for batch in ["16", "5"]:
     stores[batch] = h5py.File(out, "r")
 f16, f5 = stores["16"], stores["5"]
 vtref.check(f16.attrs.get("precision") == "f32", f"the store records the engine precision ({f16.attrs.get('precision')})")
+vtref.check(all(f16["layers"][k].attrs["model_dtype"] == "float32" for k in f16["layers"]),
+            "every layer records the model's element type (float32)")
 names = list(f16["layers"])
 vtref.check(len(names) == n_layers, f"every layer stored: {len(names)} of {n_layers}")
 vtref.check(all(np.array_equal(f16["layers"][k][()], f5["layers"][k][()]) for k in names),

@@ -258,6 +258,11 @@ def test_narrow(v):
             layers = [np.load(os.path.join(path + "_out", e["file"])) for e in man if e["kind"] == "layer"]
             vtref.check(len(layers) == 5 and all(f16_exact(a) for a in layers),
                         f"float16 model: all {len(layers)} captured layers hold float16 values")
+            vtref.check(all(e["model_dtype"] == "float16" for e in man),
+                        f"float16 model: the manifest says float16 ({sorted({e['model_dtype'] for e in man})})")
+            table = v.run("layers", path, "--input-shape", "1,3,8,8").stdout.strip().splitlines()
+            vtref.check(table[0].split()[-1] == "type" and all(l.split()[-1] == "float16" for l in table[1:]),
+                        "float16 model: `ventral layers` gives each layer's type as float16")
     # Mixed precision (an autocast export): float32 in, a float16 segment, float32 out.
     k = np.array([0.1], h)
     nodes = [helper.make_node("Cast", ["x"], ["xh"], to=TensorProto.FLOAT16),
@@ -266,7 +271,9 @@ def test_narrow(v):
     path = save_model(v, "mixed", nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 7])],
                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], {"k": k})
     xm = rng.standard_normal((3, 7)).astype(np.float32) * 100
-    outs, _ = run_model(v, path, xm, capture="none")
+    outs, man = run_model(v, path, xm, capture="all")
+    vtref.check(man is not None and [e["model_dtype"] for e in man] == ["float16", "float16", "float32", "float32"],
+                f"mixed graph: the manifest's types follow the casts ({man and [e['model_dtype'] for e in man]})")
     want = (xm.astype(h).astype(np.float64) * np.float64(k[0])).astype(h).astype(np.float32)
     vtref.check(outs is not None and np.array_equal(outs[0], want), "mixed float32/float16 graph equals numpy's "
                                                                      "per-op float16 rounding")
