@@ -1,5 +1,5 @@
-/* NumPy .npy reader (versions 1.0-3.0, any supported dtype, C or Fortran order) and an
- * atomic writer. Format: "\x93NUMPY", major, minor, header length (uint16 for 1.x,
+/* NumPy .npy reader (versions 1.0-3.0, any supported dtype, C or Fortran order; float16 read as
+ * float32) and an atomic writer. Format: "\x93NUMPY", major, minor, header length (uint16 for 1.x,
  * uint32 for 2.x/3.x), then a Python dict literal with 'descr', 'fortran_order', 'shape'. */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/half.h"
 #include "io/atomic_file.h"
 #include "ventral/npy.h"
 
@@ -19,6 +20,7 @@ typedef struct npy_header {
     int rank;
     int64_t shape[VT_MAX_RANK];
     size_t data_offset;
+    bool half; /* '<f2': read as uint16 bit patterns (dtype VT_U16), handed out as float32 */
 } npy_header;
 
 static const struct {
@@ -48,8 +50,9 @@ static const char *dict_value(const char *text, const char *key)
     return p;
 }
 
-static vt_status parse_descr(const char *path, const char *v, vt_dtype *dtype)
+static vt_status parse_descr(const char *path, const char *v, vt_dtype *dtype, bool *half)
 {
+    *half = false;
     if (*v != '\'' && *v != '"')
         return vt_fail(VT_ERR_UNSUPPORTED, "%s: structured or non-string dtype descriptions are not supported", path);
     char quote = *v++;
@@ -69,8 +72,15 @@ static vt_status parse_descr(const char *path, const char *v, vt_dtype *dtype)
             *dtype = descr_table[i].dtype;
             return VT_OK;
         }
+    if (strcmp(code + 1, "f2") == 0) { /* float16: two bytes each, converted to float32 once read */
+        *dtype = VT_U16;
+        *half = true;
+        return VT_OK;
+    }
     return vt_fail(VT_ERR_UNSUPPORTED,
-                   "%s: dtype '%s' is not supported (bool, int8-64, uint8-64, float32, float64 are)", path, code);
+                   "%s: dtype '%s' is not supported (bool, int8-64, uint8-64, float16 (read as float32), float32, "
+                   "float64 are)",
+                   path, code);
 }
 
 static vt_status parse_shape(const char *path, const char *v, npy_header *h)
@@ -127,7 +137,7 @@ static vt_status read_header(const char *path, FILE *f, npy_header *h)
                *shape = dict_value(text, "shape");
     if (!descr || !fortran || !shape)
         st = vt_fail(VT_ERR_FORMAT, "%s: header lacks 'descr', 'fortran_order' or 'shape'", path);
-    if (st == VT_OK) st = parse_descr(path, descr, &h->dtype);
+    if (st == VT_OK) st = parse_descr(path, descr, &h->dtype, &h->half);
     if (st == VT_OK) {
         if (strncmp(fortran, "True", 4) == 0)
             h->fortran = true;
@@ -222,6 +232,18 @@ vt_status vt_npy_read(const char *path, vt_tensor **out)
     if (buf != t->data) free(buf);
     fclose(f);
     if (st == VT_OK) st = validate_bools(path, t);
+    if (st == VT_OK && h.half) {
+        vt_tensor *f32 = vt_tensor_new_uninit(VT_F32, t->rank, t->shape);
+        if (!f32)
+            st = vt_fail_context(VT_ERR_NOMEM, "%s: ", path);
+        else {
+            const uint16_t *b = t->data;
+            float *y = f32->data;
+            for (int64_t i = 0, n = vt_tensor_numel(t); i < n; i++) y[i] = vt_f16_bits_to_f32(b[i]);
+            vt_tensor_free(t);
+            t = f32;
+        }
+    }
     if (st != VT_OK) {
         vt_tensor_free(t);
         return st;
@@ -238,7 +260,7 @@ vt_status vt_npy_map(const char *path, vt_tensor **out)
     size_t nbytes;
     vt_status st = open_npy(path, &f, &h, &nbytes);
     if (st != VT_OK) return st;
-    if ((h.fortran && h.rank > 1) || nbytes == 0 || h.dtype == VT_BOOL) {
+    if ((h.fortran && h.rank > 1) || nbytes == 0 || h.dtype == VT_BOOL || h.half) {
         fclose(f);
         return vt_npy_read(path, out);
     }

@@ -21,22 +21,6 @@ static inline float u2f(uint32_t u)
     return f;
 }
 
-float vt_f16_bits_to_f32(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
-    if (exp == 0) { /* zero or subnormal: man x 2^-24, exact in float32 */
-        float v = ldexpf((float)man, -24);
-        return sign ? -v : v;
-    }
-    if (exp == 31) return u2f(sign | 0x7f800000u | (man << 13)); /* infinity, NaN (payload kept) */
-    return u2f(sign | ((exp + 112u) << 23) | (man << 13));
-}
-
-float vt_bf16_bits_to_f32(uint16_t b)
-{
-    return u2f((uint32_t)b << 16);
-}
-
 /* float16: 10 mantissa bits (13 of float32's dropped), normal from 2^-14, largest finite 65504. */
 static inline float round_f16(float f)
 {

@@ -10,11 +10,10 @@
 
 #include <stdint.h>
 
+#include "core/half.h" /* vt_f16_bits_to_f32, vt_bf16_bits_to_f32 */
+
 typedef enum vt_narrow { VT_NARROW_NONE = 0, VT_NARROW_F16, VT_NARROW_BF16 } vt_narrow;
 
-/* The float32 value of a float16 / bfloat16 bit pattern. */
-float vt_f16_bits_to_f32(uint16_t h);
-float vt_bf16_bits_to_f32(uint16_t b);
 /* Rounds x[0..n) in place to the nearest kind-representable value (VT_NARROW_NONE: unchanged). */
 void vt_narrow_round(vt_narrow kind, float *x, int64_t n);
 const char *vt_narrow_name(vt_narrow kind); /* "float16", "bfloat16", "float32" */

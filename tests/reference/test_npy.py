@@ -1,5 +1,5 @@
 """NPY reading and writing against numpy: every supported dtype, format versions 1.0-3.0,
-C and Fortran order, 0-d and empty arrays; corrupt, truncated and unsupported files give a
+C and Fortran order, 0-d and empty arrays, float16 read as float32; corrupt, truncated and unsupported files give a
 one-line error and no output file."""
 import os
 import subprocess
@@ -45,6 +45,19 @@ for dt in dtypes:
                     ok = b.dtype == a.dtype and b.shape == a.shape and np.array_equal(a, b) and b.flags.c_contiguous
                 vtref.check(ok, f"round trip {np.dtype(dt).name} v{version} {order} {mode}: {r.stderr.strip()}")
 print(f"  {len(dtypes) * 12} dtype/version/order/mode round trips compared bit for bit")
+
+# float16 is read as float32 (exact), C and Fortran order, read and mapped; specials and subnormals included.
+h = np.concatenate([rng.standard_normal(50) * 100, [0.0, -0.0, np.inf, -np.inf, np.nan, 65504, 6e-8, -6.1e-5]])
+h = np.resize(h.astype(np.float16), (4, 3, 5))
+for order in ["C", "F"]:
+    src = v.save("half.npy", np.asfortranarray(h) if order == "F" else h)
+    for mode in [(), ("--map",)]:
+        r, out = roundtrip(src, mode)
+        ok = r.returncode == 0 and os.path.exists(out)
+        if ok:
+            b = np.load(out)
+            ok = b.dtype == np.float32 and b.shape == h.shape and np.array_equal(b, h.astype(np.float32), equal_nan=True)
+        vtref.check(ok, f"float16 {order} {mode} read as float32: {r.stderr.strip()}")
 
 # Shapes: 0-d, 1-d, empty, rank 8.
 for a in [np.array(3.5), np.arange(7.0), np.zeros((0, 4), np.float32), np.ones((1, 2, 1, 2, 1, 2, 1, 2))]:
