@@ -169,13 +169,17 @@ static result run_case(const char *dir, const char *name, bool reference, char *
 }
 
 /* Tests that must run (an "unsupported" here is a failure): 3-D convolution, transposed convolution
- * and pooling, and float16 / bfloat16 values, which the suites cover only through these. */
+ * and pooling, float16 / bfloat16 values and Resize, which the suites cover only through these. */
 static const char *const required[] = {
     "test_averagepool_3d_default", "test_maxpool_3d_default", "test_convtranspose_3d", "test_Conv3d",
     "test_Conv3d_groups", "test_Conv3d_dilated_strided", "test_AvgPool3d_stride", "test_MaxPool3d_stride_padding",
     /* float16 / bfloat16 values held in float32 */
     "test_cast_FLOAT_to_FLOAT16", "test_cast_FLOAT16_to_FLOAT", "test_cast_BFLOAT16_to_FLOAT",
-    "test_castlike_FLOAT_to_FLOAT16", "test_max_float16", "test_mod_mixed_sign_float16"};
+    "test_castlike_FLOAT_to_FLOAT16", "test_max_float16", "test_mod_mixed_sign_float16",
+    /* Resize / Upsample */
+    "test_resize_upsample_scales_cubic_A_n0p5_exclude_outside", "test_resize_tf_crop_and_resize",
+    "test_resize_downsample_sizes_linear_pytorch_half_pixel", "test_resize_upsample_sizes_nearest_ceil_half_pixel",
+    "test_upsample_nearest"};
 
 /* Tests whose data is wrong in the suite Debian ships (onnx 1.12): skipped and counted, with the reason.
  * Checked by hand with onnx's own numpy_helper. */

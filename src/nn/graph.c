@@ -165,6 +165,8 @@ vt_status vt_node_fail(const vt_opctx *c, vt_status st, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     const vt_node *n = c->node;
+    if (!n->name[0]) /* unnamed: its position, as the import names it */
+        return vt_fail(st, "%s: node #%td (%s, opset %d): %s", c->g->what, n - c->g->nodes, n->op_type, n->opset, msg);
     return vt_fail(st, "%s: node '%s' (%s, opset %d): %s", c->g->what, n->name, n->op_type, n->opset, msg);
 }
 
@@ -296,6 +298,19 @@ static bool is_const(const vt_value *v)
     return v->init || v->folded;
 }
 
+/* Whether value v is read as a float that defines a shape (Resize's roi, scales; Upsample's scales): fed as
+ * a graph input, it is then folded like the integer inputs, as the output shape cannot be known without it. */
+static bool shape_defining(const vt_graph *g, int v)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        const vt_node *n = &g->nodes[i];
+        if (strcmp(n->op_type, "Resize") && strcmp(n->op_type, "Upsample")) continue;
+        for (int k = 1; k < n->n_in; k++)
+            if (n->in[k] == v) return true;
+    }
+    return false;
+}
+
 /* The narrow type (narrow.h) of a node's float32 outputs when the op does not set it: that of its
  * first narrow float input, else of its "value" tensor attribute (Constant, ConstantOfShape). */
 static vt_narrow node_narrow(const vt_opctx *c)
@@ -362,7 +377,7 @@ static vt_status prepare_once(vt_graph *g, int n_inputs, const vt_shape *shapes)
         memcpy(v->shape, s.dims, sizeof v->shape);
         g->prepared_shapes[i] = s;
         const vt_tensor *fed = g->feed ? g->feed[i] : NULL;
-        if (fed && !vt_dtype_is_float(fed->dtype)) {
+        if (fed && (!vt_dtype_is_float(fed->dtype) || shape_defining(g, g->inputs[i]))) {
             vt_status st = vt_tensor_convert(fed, fed->dtype, &v->folded);
             if (st != VT_OK) return st;
             g->int_feed = true;

@@ -118,7 +118,8 @@ struct vt_graph {
     int n_pool, cap_pool;
     vt_pool_entry *pool;
     /* During a prepare called by run: the fed inputs. Integer inputs (shape-like: Reshape targets,
-     * Slice bounds) are then treated as constants so the shapes they define are static. */
+     * Slice bounds) and the float inputs that define shapes (Resize scales) are then treated as
+     * constants so the shapes they define are static. */
     const vt_tensor *const *feed;
     bool int_feed;                /* the last prepare folded integer inputs: re-prepare on every run */
     void *scratch[VT_NN_SCRATCH]; /* layout-conversion buffers shared by all nodes (see ops.h) */

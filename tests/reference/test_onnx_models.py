@@ -13,6 +13,8 @@ independent references (numpy; torch.nn.functional for convolutions):
 - external-data initializers; opsets outside 6-18, unknown ops and domains, corrupt and truncated files
   refused with one clean line naming the problem;
 - `ventral layers` table and capture specs (op:, name:, index:, bad specs);
+- Resize against F.interpolate (nearest, bilinear, bicubic, trilinear; align_corners; scale
+  factors and sizes; opsets 11 and 13);
 - float16 / bfloat16: Cast rounding bit for bit against numpy / torch (ties, subnormals, overflow, NaN), a
   float16 CNN against a per-op float16-rounded reference, and a mixed float32/float16 graph.
 """
@@ -279,6 +281,62 @@ def test_narrow(v):
                                                                      "per-op float16 rounding")
 
 
+def test_resize(v):
+    """Resize as PyTorch exports F.interpolate (opsets 11 and 13): nearest, bilinear and bicubic
+    with and without align_corners, trilinear, by scale factor and by size, up and down."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class Planar(nn.Module):
+        def forward(self, x):
+            return (F.interpolate(x, scale_factor=2, mode="nearest"),
+                    F.interpolate(x, size=(5, 13), mode="nearest"),
+                    F.interpolate(x, scale_factor=1.7, mode="nearest"),
+                    F.interpolate(x, scale_factor=2.5, mode="bilinear", align_corners=False),
+                    F.interpolate(x, size=(4, 6), mode="bilinear", align_corners=False),
+                    F.interpolate(x, size=(17, 9), mode="bilinear", align_corners=True),
+                    F.interpolate(x, scale_factor=3, mode="bicubic", align_corners=False),
+                    F.interpolate(x, size=(6, 20), mode="bicubic", align_corners=True))
+
+    class Volume(nn.Module):
+        def forward(self, v):
+            return (F.interpolate(v, scale_factor=(2, 1.5, 0.5), mode="trilinear", align_corners=False),
+                    F.interpolate(v, size=(3, 5, 7), mode="nearest"))
+
+    torch.manual_seed(0)
+    worst, n = 0.0, 0
+    for name, mod, inp in (("planar", Planar(), torch.randn(2, 3, 7, 10)), ("volume", Volume(), torch.randn(2, 2, 4, 6, 8))):
+        with torch.no_grad():
+            want = [r.numpy() for r in mod(inp)]
+        for opset in (11, 13):
+            path = v.path(f"interp_{name}{opset}.onnx")
+            torch.onnx.export(mod, inp, path, opset_version=opset, input_names=["x"],
+                              output_names=[f"y{i}" for i in range(len(want))])
+            outs, _ = run_model(v, path, inp.numpy(), capture="none")
+            if outs is None:
+                vtref.check(False, f"interp {name} opset {opset}: ventral run failed")
+                continue
+            for i, (got, ref) in enumerate(zip(outs, want)):
+                e = rel_err(got, ref) if got.shape == ref.shape else float("inf")
+                worst, n = max(worst, e), n + 1
+                vtref.check(e < 1e-5, f"interp {name} opset {opset} output {i}: shape {got.shape} vs {ref.shape}, "
+                                      f"error {e:.3g}")
+    print(f"  Resize vs F.interpolate: {n} outputs (opsets 11, 13), max relative error {worst:.3g}")
+    # What is not built says so: antialiased downsampling (opset 18), scales computed from the data.
+    sc = np.array([1, 1, 0.5, 0.5], np.float32)
+    node = helper.make_node("Resize", ["x", "", "s"], ["y"], mode="linear", antialias=1)
+    path = save_model(v, "resize_aa", [node], [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 8, 8])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], {"s": sc}, opset=18)
+    v.expect_error("Resize antialias", "layers", path, contains="antialias=1 is not supported")
+    nodes = [helper.make_node("ReduceMax", ["x"], ["m"], keepdims=0), helper.make_node("Expand", ["m", "four"], ["s"]),
+             helper.make_node("Resize", ["x", "", "s"], ["y"])]
+    path = save_model(v, "resize_dyn", nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 8, 8])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                      {"four": np.array([4], np.int64)})
+    v.expect_error("Resize with data-dependent scales", "layers", path, contains="must be constants")
+
+
 def test_matmul(v):
     worst = 0.0
     cases = [((2, 3, 5, 7), (7, 4)), ((3, 1, 6, 8), (1, 4, 8, 5)), ((7,), (2, 7, 3)), ((4, 6), (6,)),
@@ -456,6 +514,7 @@ def main():
     test_conv(v)
     test_3d(v)
     test_narrow(v)
+    test_resize(v)
     test_matmul(v)
     test_maxpool(v)
     test_determinism_external(v)

@@ -13,7 +13,7 @@ typedef struct vt_op_table {
 } vt_op_table;
 
 extern const vt_op_table vt_ops_elementwise, vt_ops_shape, vt_ops_reduce, vt_ops_conv, vt_ops_pool, vt_ops_norm,
-    vt_ops_matmul;
+    vt_ops_matmul, vt_ops_resize;
 
 #define VT_OP_TABLE(name, array) const vt_op_table name = {array, (int)(sizeof array / sizeof array[0])}
 
