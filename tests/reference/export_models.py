@@ -93,6 +93,13 @@ def small_googlenet():
     return torchvision.models.googlenet(num_classes=10, aux_logits=False, init_weights=True)
 
 
+def small_maxvit():
+    """maxvit_t's blocks (MBConv, block and grid attention, whose relative-position attention is an Einsum)."""
+    from torchvision.models.maxvit import MaxVit
+    return MaxVit(input_size=(32, 32), stem_channels=16, partition_size=2, block_channels=[16, 32],
+                  block_layers=[1, 1], head_dim=8, stochastic_depth_prob=0.0, num_classes=10)
+
+
 class SmallVideo(nn.Module):
     """A video network (N x 3 x T x H x W) from torchvision's video ResNet blocks (r3d's Conv3DSimple and
     r(2+1)d's Conv2Plus1D), with 3-D max / average pooling and a transposed 3-D convolution."""
@@ -139,6 +146,7 @@ MODELS = {
     "efficientnet_v2": (small_efficientnet_v2, (2, 3, 64, 64), 13),
     "vgg11_bn": (lambda: small_vgg11_bn(), (2, 3, 32, 32), 7),
     "video": (SmallVideo, (2, 3, 4, 32, 32), 13),
+    "maxvit": (small_maxvit, (2, 3, 32, 32), 13),
 }
 
 

@@ -15,6 +15,7 @@ independent references (numpy; torch.nn.functional for convolutions):
 - `ventral layers` table and capture specs (op:, name:, index:, bad specs);
 - Resize against F.interpolate (nearest, bilinear, bicubic, trilinear; align_corners; scale
   factors and sizes; opsets 11 and 13);
+- Einsum against torch.einsum (products, attention contractions, implicit outputs, ellipsis, diagonals, sums);
 - float16 / bfloat16: Cast rounding bit for bit against numpy / torch (ties, subnormals, overflow, NaN), a
   float16 CNN against a per-op float16-rounded reference, and a mixed float32/float16 graph.
 """
@@ -337,6 +338,61 @@ def test_resize(v):
     v.expect_error("Resize with data-dependent scales", "layers", path, contains="must be constants")
 
 
+def test_einsum(v):
+    """Einsum against torch.einsum: matrix and batched products, attention-style contractions, implicit
+    outputs, ellipsis broadcasting, diagonals, labels summed away, one operand; a constant second operand."""
+    import torch
+    cases = [  # (equation, shape 0, shape 1 or None, second operand constant)
+        ("ij,jk->ik", (5, 7), (7, 3), False),
+        ("bhid,bhjd->bhij", (2, 3, 5, 4), (2, 3, 6, 4), False),
+        ("bhij,bhjd->bhid", (2, 3, 5, 6), (2, 3, 6, 4), False),
+        ("bij,jk", (3, 4, 5), (5, 6), True),
+        ("...ij,...jk->...ik", (2, 1, 4, 5), (3, 5, 2), False),
+        ("i,i", (7,), (7,), False),
+        ("ij,ij->i", (4, 5), (4, 5), False),
+        ("bid,jd->bij", (2, 5, 8), (6, 8), True),
+        ("nchw,c->nhw", (2, 3, 4, 5), (3,), True),
+        ("ii->i", (5, 5), None, False),
+        ("...ii->...i", (2, 3, 4, 4), None, False),
+        ("ij->ji", (3, 6), None, False),
+        ("ijk->", (3, 4, 5), None, False),
+        ("bij->bj", (2, 3, 4), None, False),
+        ("abc,cd->abd", (4, 1, 3), (3, 2), False),
+        ("xy,yz", (3, 0), (0, 2), False),  # nothing to contract: zeros
+    ]
+    worst, n = 0.0, 0
+    for i, (eq, s0, s1, const) in enumerate(cases):
+        x0 = RNG.standard_normal(s0).astype(np.float32)
+        x1 = RNG.standard_normal(s1).astype(np.float32) if s1 else None
+        ins = ["x"] + (["w"] if s1 else [])
+        node = helper.make_node("Einsum", ins, ["y"], equation=eq)
+        graph_inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(s0))]
+        inits = {}
+        if s1 and const:
+            inits["w"] = x1
+        elif s1:  # a second runtime operand: feed it as a Constant node so `ventral run` has one input
+            node = [helper.make_node("Constant", [], ["w"], value=numpy_helper.from_array(x1, "w")), node]
+        nodes = node if isinstance(node, list) else [node]
+        path = save_model(v, f"einsum{i}", nodes, graph_inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT,
+                                                                                              None)], inits)
+        # One batch holding every row, so outputs that do not keep dim 0 (sums, inner products) come back whole.
+        outs, _ = run_model(v, path, x0, capture="none", batch=s0[0])
+        ref = torch.einsum(eq, *[torch.from_numpy(a).double() for a in ([x0, x1] if s1 else [x0])]).numpy()
+        if outs is None:
+            vtref.check(False, f"einsum '{eq}': ventral run failed")
+            continue
+        got = outs[0].reshape(ref.shape) if ref.ndim == 0 and outs[0].size == 1 else outs[0]
+        e = (rel_err(got, ref) if ref.size and ref.any() else float(np.abs(got).max(initial=0))) \
+            if got.shape == ref.shape else float("inf")
+        worst, n = max(worst, e), n + 1
+        vtref.check(e < 1e-5, f"einsum '{eq}': shape {got.shape} vs {ref.shape}, error {e:.3g}")
+    print(f"  Einsum vs torch.einsum: {n} equations, max relative error {worst:.3g}")
+    bad = save_model(v, "einsum_bad", [helper.make_node("Einsum", ["x"], ["y"], equation="ij->k")],
+                     [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+                     [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], {})
+    v.expect_error("Einsum output label in no operand", "layers", bad, contains="output label not in any operand")
+
+
 def test_matmul(v):
     worst = 0.0
     cases = [((2, 3, 5, 7), (7, 4)), ((3, 1, 6, 8), (1, 4, 8, 5)), ((7,), (2, 7, 3)), ((4, 6), (6,)),
@@ -515,6 +571,7 @@ def main():
     test_3d(v)
     test_narrow(v)
     test_resize(v)
+    test_einsum(v)
     test_matmul(v)
     test_maxpool(v)
     test_determinism_external(v)

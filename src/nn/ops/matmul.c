@@ -299,6 +299,26 @@ static vt_status mm_exec(vt_opctx *c, const mm_shape *p, const vt_tensor *bias, 
     return vt_dnnl_check(c, e, "matmul");
 }
 
+void vt_matmul_release(vt_node *n)
+{
+    mm_release(n);
+}
+
+vt_status vt_matmul_batched(vt_opctx *c, const float *A, const float *B, float *C, int64_t batch, int64_t M, int64_t K,
+                            int64_t N)
+{
+    mm_shape p = {.nb = batch > 1 ? 1 : 0, .bshape = {batch}, .astr = {M * K}, .bstr = {K * N}, .M = M, .K = K, .N = N};
+    vt_tensor ta = {.dtype = VT_F32, .rank = 3, .shape = {batch, M, K}, .data = (void *)A};
+    vt_tensor tb = {.dtype = VT_F32, .rank = 3, .shape = {batch, K, N}, .data = (void *)B};
+    vt_tensor tc = {.dtype = VT_F32, .rank = 3, .shape = {batch, M, N}, .data = C};
+    vt_opctx mc = *c;
+    mc.in[0] = &ta;
+    mc.in[1] = &tb;
+    mc.out[0] = &tc;
+    mc.fuse = (vt_act){.kind = VT_ACT_NONE};
+    return mm_exec(&mc, &p, NULL, 1.0f, 0.0f);
+}
+
 static vt_status matmul_infer(vt_opctx *c)
 {
     vt_status st = vt_need_f32(c, 0);

@@ -13,7 +13,15 @@ typedef struct vt_op_table {
 } vt_op_table;
 
 extern const vt_op_table vt_ops_elementwise, vt_ops_shape, vt_ops_reduce, vt_ops_conv, vt_ops_pool, vt_ops_norm,
-    vt_ops_matmul, vt_ops_resize;
+    vt_ops_matmul, vt_ops_resize, vt_ops_einsum;
+
+/* C[b] = A[b] (M x K) x B[b] (K x N) over `batch` contiguous products, through node c's cached oneDNN matmul
+ * (or the reference kernel): for ops that reduce to a batched matrix product (Einsum). Input 1 of the node
+ * being a graph constant means B is the same every run (it is then packed once). vt_matmul_release frees
+ * the cached primitive (the op's release). */
+vt_status vt_matmul_batched(vt_opctx *c, const float *A, const float *B, float *C, int64_t batch, int64_t M, int64_t K,
+                            int64_t N);
+void vt_matmul_release(vt_node *n);
 
 #define VT_OP_TABLE(name, array) const vt_op_table name = {array, (int)(sizeof array / sizeof array[0])}
 
