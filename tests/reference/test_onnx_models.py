@@ -393,6 +393,33 @@ def test_einsum(v):
     v.expect_error("Einsum output label in no operand", "layers", bad, contains="output label not in any operand")
 
 
+def test_misc_ops(v):
+    """Pixel shuffle (DepthToSpace, CRD), CELU, soft and hard shrink, asin/atan/tan as PyTorch exports them."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class M(nn.Module):
+        def forward(self, x):
+            return (F.pixel_shuffle(x, 2), F.celu(x, 0.7), F.softshrink(x, 0.3), F.hardshrink(x, 0.4),
+                    torch.asin(torch.tanh(x) * 0.9), torch.atan(x), torch.tan(x * 0.5))
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 8, 3, 5)
+    with torch.no_grad():
+        want = [r.numpy() for r in M()(x)]
+    path = v.path("misc.onnx")
+    torch.onnx.export(M(), x, path, opset_version=13, input_names=["x"], output_names=[f"y{i}" for i in range(7)])
+    outs, _ = run_model(v, path, x.numpy(), capture="none")
+    worst = 0.0
+    for i, ref in enumerate(want):
+        got = outs[i] if outs else None
+        e = rel_err(got, ref) if got is not None and got.shape == ref.shape else float("inf")
+        worst = max(worst, e)
+        vtref.check(e < 1e-5, f"misc op output {i}: error {e:.3g}")
+    print(f"  pixel shuffle, CELU, shrinks, asin/atan/tan vs PyTorch: max relative error {worst:.3g}")
+
+
 def test_matmul(v):
     worst = 0.0
     cases = [((2, 3, 5, 7), (7, 4)), ((3, 1, 6, 8), (1, 4, 8, 5)), ((7,), (2, 7, 3)), ((4, 6), (6,)),
@@ -572,6 +599,7 @@ def main():
     test_narrow(v)
     test_resize(v)
     test_einsum(v)
+    test_misc_ops(v)
     test_matmul(v)
     test_maxpool(v)
     test_determinism_external(v)

@@ -36,7 +36,19 @@ typedef enum {
     U_SIN,
     U_COS,
     U_ROUND,
-    U_SIGN
+    U_SIGN,
+    U_TAN,
+    U_ASIN,
+    U_ACOS,
+    U_ATAN,
+    U_SINH,
+    U_COSH,
+    U_ASINH,
+    U_ACOSH,
+    U_ATANH,
+    U_CELU,
+    U_THRESHOLDED,
+    U_SHRINK
 } unary_kind;
 
 static unary_kind unary_of(const char *type)
@@ -44,18 +56,42 @@ static unary_kind unary_of(const char *type)
     static const struct {
         const char *name;
         unary_kind k;
-    } map[] = {{"Relu", U_RELU},         {"LeakyRelu", U_LEAKY},
-               {"Sigmoid", U_SIGMOID},   {"Tanh", U_TANH},
-               {"Erf", U_ERF},           {"Exp", U_EXP},
-               {"Log", U_LOG},           {"Sqrt", U_SQRT},
-               {"Neg", U_NEG},           {"Abs", U_ABS},
-               {"Reciprocal", U_RECIP},  {"Floor", U_FLOOR},
-               {"Ceil", U_CEIL},         {"HardSigmoid", U_HSIGMOID},
-               {"HardSwish", U_HSWISH},  {"Clip", U_CLIP},
-               {"Elu", U_ELU},           {"Selu", U_SELU},
-               {"Softplus", U_SOFTPLUS}, {"Softsign", U_SOFTSIGN},
-               {"Sin", U_SIN},           {"Cos", U_COS},
-               {"Round", U_ROUND},       {"Sign", U_SIGN}};
+    } map[] = {{"Relu", U_RELU},
+               {"LeakyRelu", U_LEAKY},
+               {"Sigmoid", U_SIGMOID},
+               {"Tanh", U_TANH},
+               {"Erf", U_ERF},
+               {"Exp", U_EXP},
+               {"Log", U_LOG},
+               {"Sqrt", U_SQRT},
+               {"Neg", U_NEG},
+               {"Abs", U_ABS},
+               {"Reciprocal", U_RECIP},
+               {"Floor", U_FLOOR},
+               {"Ceil", U_CEIL},
+               {"HardSigmoid", U_HSIGMOID},
+               {"HardSwish", U_HSWISH},
+               {"Clip", U_CLIP},
+               {"Elu", U_ELU},
+               {"Selu", U_SELU},
+               {"Softplus", U_SOFTPLUS},
+               {"Softsign", U_SOFTSIGN},
+               {"Sin", U_SIN},
+               {"Cos", U_COS},
+               {"Round", U_ROUND},
+               {"Sign", U_SIGN},
+               {"Tan", U_TAN},
+               {"Asin", U_ASIN},
+               {"Acos", U_ACOS},
+               {"Atan", U_ATAN},
+               {"Sinh", U_SINH},
+               {"Cosh", U_COSH},
+               {"Asinh", U_ASINH},
+               {"Acosh", U_ACOSH},
+               {"Atanh", U_ATANH},
+               {"Celu", U_CELU},
+               {"ThresholdedRelu", U_THRESHOLDED},
+               {"Shrink", U_SHRINK}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(map[i].name, type) == 0) return map[i].k;
     return U_RELU;
@@ -172,6 +208,18 @@ VT_CLONES static void unary_f32(unary_kind k, const unary_params *pr, const floa
     case U_COS: SLOOP(cosf(v));
     case U_ROUND: SLOOP(round_half_even(v));
     case U_SIGN: VLOOP((float)((v > 0) - (v < 0)));
+    case U_TAN: SLOOP(tanf(v));
+    case U_ASIN: SLOOP(asinf(v));
+    case U_ACOS: SLOOP(acosf(v));
+    case U_ATAN: SLOOP(atanf(v));
+    case U_SINH: SLOOP(sinhf(v));
+    case U_COSH: SLOOP(coshf(v));
+    case U_ASINH: SLOOP(asinhf(v));
+    case U_ACOSH: SLOOP(acoshf(v));
+    case U_ATANH: SLOOP(atanhf(v));
+    case U_CELU: SLOOP(fmaxf(0.0f, v) + fminf(0.0f, alpha * expm1f(v / alpha)));
+    case U_THRESHOLDED: SLOOP(v > alpha ? v : 0.0f);
+    case U_SHRINK: SLOOP(v < -alpha ? v + beta : v > alpha ? v - beta : 0.0f);
     }
 #undef VLOOP
 #undef SLOOP
@@ -196,7 +244,13 @@ static vt_status unary_run(vt_opctx *c)
         pr.alpha = vt_attr_float(nd, "alpha", 0.2f);
         pr.beta = vt_attr_float(nd, "beta", 0.5f);
         break;
-    case U_ELU: pr.alpha = vt_attr_float(nd, "alpha", 1.0f); break;
+    case U_ELU:
+    case U_CELU:
+    case U_THRESHOLDED: pr.alpha = vt_attr_float(nd, "alpha", 1.0f); break;
+    case U_SHRINK:
+        pr.alpha = vt_attr_float(nd, "lambd", 0.5f);
+        pr.beta = vt_attr_float(nd, "bias", 0.0f);
+        break;
     case U_SELU:
         pr.alpha = vt_attr_float(nd, "alpha", 1.67326319217681884765625f);
         pr.gamma = vt_attr_float(nd, "gamma", 1.05070102214813232421875f);
@@ -715,6 +769,18 @@ static const vt_op ops[] = {
     UN("Cos"),
     UN("Round"),
     UN("Sign"),
+    UN("Tan"),
+    UN("Asin"),
+    UN("Acos"),
+    UN("Atan"),
+    UN("Sinh"),
+    UN("Cosh"),
+    UN("Asinh"),
+    UN("Acosh"),
+    UN("Atanh"),
+    UN("Celu"),
+    UN("ThresholdedRelu"),
+    UN("Shrink"),
     BIN("Add", 1),
     BIN("Sub", 1),
     BIN("Mul", 1),

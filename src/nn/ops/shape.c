@@ -918,7 +918,62 @@ static vt_status scatternd_run(vt_opctx *c)
     return VT_OK;
 }
 
+/* ---- DepthToSpace / SpaceToDepth (pixel shuffle) ---- */
+
+static vt_status d2s_infer(vt_opctx *c)
+{
+    vt_status st = vt_need_input(c, 0);
+    if (st != VT_OK) return st;
+    const vt_tensor *x = c->in[0];
+    int64_t b = vt_attr_int(c->node, "blocksize", 0);
+    bool to_space = !strcmp(c->node->op_type, "DepthToSpace");
+    const char *mode = to_space ? vt_attr_str(c->node, "mode", "DCR") : "DCR";
+    if (x->rank != 4) return vt_node_fail(c, VT_ERR_ARG, "input must be N x C x H x W");
+    if (b < 1) return vt_node_fail(c, VT_ERR_ARG, "blocksize must be >= 1");
+    if (strcmp(mode, "DCR") && strcmp(mode, "CRD")) return vt_node_fail(c, VT_ERR_UNSUPPORTED, "mode '%s'", mode);
+    int64_t sh[4] = {x->shape[0], x->shape[1], x->shape[2], x->shape[3]};
+    if (to_space) {
+        if (sh[1] % (b * b)) return vt_node_fail(c, VT_ERR_ARG, "channels are not a multiple of blocksize^2");
+        sh[1] /= b * b, sh[2] *= b, sh[3] *= b;
+    } else {
+        if (sh[2] % b || sh[3] % b)
+            return vt_node_fail(c, VT_ERR_ARG, "height and width must be multiples of blocksize");
+        sh[1] *= b * b, sh[2] /= b, sh[3] /= b;
+    }
+    vt_out_set(c->out[0], x->dtype, 4, sh);
+    return VT_OK;
+}
+
+/* Output element (n, c, h, w) of DepthToSpace reads input channel (DCR) (h%b*b + w%b)*C' + c or (CRD)
+ * c*b*b + h%b*b + w%b at (h/b, w/b); SpaceToDepth is the inverse of the DCR form. */
+static vt_status d2s_run(vt_opctx *c)
+{
+    const vt_tensor *x = c->in[0];
+    vt_tensor *y = c->out[0];
+    int64_t b = vt_attr_int(c->node, "blocksize", 1);
+    bool to_space = !strcmp(c->node->op_type, "DepthToSpace");
+    bool crd = to_space && !strcmp(vt_attr_str(c->node, "mode", "DCR"), "CRD");
+    const vt_tensor *big = to_space ? y : x, *small = to_space ? x : y; /* big: the spatial side */
+    int64_t N = big->shape[0], C = big->shape[1], H = big->shape[2], W = big->shape[3];
+    size_t es = vt_dtype_size(x->dtype);
+#pragma omp parallel for collapse(2) schedule(static) if (N * C * H * W > 65536)
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t ch = 0; ch < C; ch++)
+            for (int64_t h = 0; h < H; h++)
+                for (int64_t w = 0; w < W; w++) {
+                    int64_t off = (h % b) * b + w % b, cs = crd ? ch * b * b + off : off * C + ch;
+                    int64_t si = ((n * small->shape[1] + cs) * small->shape[2] + h / b) * small->shape[3] + w / b;
+                    int64_t bi = ((n * C + ch) * H + h) * W + w;
+                    char *dst = (char *)y->data + (size_t)(to_space ? bi : si) * es;
+                    const char *src = (const char *)x->data + (size_t)(to_space ? si : bi) * es;
+                    memcpy(dst, src, es);
+                }
+    return VT_OK;
+}
+
 static const vt_op ops[] = {
+    {.domain = "", .type = "DepthToSpace", .since = 1, .infer = d2s_infer, .run = d2s_run},
+    {.domain = "", .type = "SpaceToDepth", .since = 1, .infer = d2s_infer, .run = d2s_run},
     {.domain = "", .type = "Shape", .since = 1, .infer = shape_infer, .run = shape_run, .shape_only = true},
     {.domain = "", .type = "Size", .since = 1, .infer = size_infer, .run = size_run, .shape_only = true},
     {.domain = "", .type = "Reshape", .since = 5, .infer = reshape_infer, .run = copy_run, .view = true},
