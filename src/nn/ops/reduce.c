@@ -1,4 +1,4 @@
-/* Reductions (ReduceMean/Sum/Max/Min/Prod/SumSquare/L2, ArgMax/ArgMin) and Softmax/LogSoftmax.
+/* Reductions (ReduceMean/Sum/Max/Min/Prod/SumSquare/L1/L2/LogSum/LogSumExp, ArgMax/ArgMin) and Softmax/LogSoftmax.
  * Every output element is reduced by one thread in a fixed order, accumulating in double:
  * results are independent of the thread count and batch size. */
 #include <float.h>
@@ -9,7 +9,7 @@
 #include "nn/ops/ops.h"
 #include "nn/ops/vecmath.h"
 
-typedef enum { R_MEAN, R_SUM, R_MAX, R_MIN, R_PROD, R_SUMSQ, R_L2, R_L1, R_LOGSUMEXP } reduce_kind;
+typedef enum { R_MEAN, R_SUM, R_MAX, R_MIN, R_PROD, R_SUMSQ, R_L2, R_L1, R_LOGSUM, R_LOGSUMEXP } reduce_kind;
 
 static reduce_kind reduce_of(const char *t)
 {
@@ -21,6 +21,7 @@ static reduce_kind reduce_of(const char *t)
     if (!strcmp(t, "ReduceSumSquare")) return R_SUMSQ;
     if (!strcmp(t, "ReduceL2")) return R_L2;
     if (!strcmp(t, "ReduceL1")) return R_L1;
+    if (!strcmp(t, "ReduceLogSum")) return R_LOGSUM;
     return R_LOGSUMEXP;
 }
 
@@ -163,7 +164,8 @@ static vt_status reduce_run(vt_opctx *c)
                 f32 ? ((const float *)x->data)[base + roff[j]] : (double)((const int64_t *)x->data)[base + roff[j]];
             switch (k) {
             case R_MEAN:
-            case R_SUM: acc += v; break;
+            case R_SUM:
+            case R_LOGSUM: acc += v; break;
             case R_MAX: acc = v > acc || v != v ? v : acc; break;
             case R_MIN: acc = v < acc || v != v ? v : acc; break;
             case R_PROD: acc *= v; break;
@@ -176,6 +178,7 @@ static vt_status reduce_run(vt_opctx *c)
         if (k == R_MEAN) acc /= (double)nred;
         if (k == R_L2) acc = sqrt(acc);
         if (k == R_LOGSUMEXP) acc = log(acc) + mx;
+        if (k == R_LOGSUM) acc = log(acc);
         if (f32)
             ((float *)c->out[0]->data)[o] = (float)acc;
         else
@@ -347,6 +350,7 @@ static const vt_op ops[] = {
     RED("ReduceL2"),
     RED("ReduceL1"),
     RED("ReduceLogSumExp"),
+    RED("ReduceLogSum"),
     {.domain = "", .type = "ArgMax", .since = 1, .infer = arg_infer, .run = arg_run},
     {.domain = "", .type = "ArgMin", .since = 1, .infer = arg_infer, .run = arg_run},
     {.domain = "", .type = "Softmax", .since = 1, .infer = softmax_infer, .run = softmax_run},

@@ -1,5 +1,6 @@
 /* Shape and data-movement operators: Shape, Size, Reshape, Flatten, Squeeze, Unsqueeze, Transpose,
- * Concat, Split, Slice, Gather, Expand, Tile, Pad, Constant, ConstantOfShape, Range, ScatterND.
+ * Concat, Split, Slice, Gather, GatherElements, Trilu, Expand, Tile, Pad, Constant, ConstantOfShape, Range,
+ * ScatterND, DepthToSpace, SpaceToDepth.
  * Shape-defining inputs (Reshape's shape, Slice's starts, ...) must be constants at prepare time:
  * the folding in vt_graph_prepare turns the Shape/Gather/Concat chains of exports into constants. */
 #include <math.h>
@@ -579,17 +580,25 @@ static vt_status slice_run(vt_opctx *c)
 
 /* ---- Gather ---- */
 
-static vt_status gather_infer(vt_opctx *c)
+/* Gather's and GatherElements' inputs: data and int32/int64 indices present, the axis in range. */
+static vt_status gather_args(const vt_opctx *c, int *axis)
 {
     vt_status st = vt_need_input(c, 0);
     if (st == VT_OK) st = vt_need_input(c, 1);
     if (st != VT_OK) return st;
-    const vt_tensor *x = c->in[0], *idx = c->in[1];
-    int axis = 0;
-    if (!vt_axis(vt_attr_int(c->node, "axis", 0), x->rank, &axis))
+    if (!vt_axis(vt_attr_int(c->node, "axis", 0), c->in[0]->rank, axis))
         return vt_node_fail(c, VT_ERR_ARG, "axis out of range");
-    if (idx->dtype != VT_I64 && idx->dtype != VT_I32)
+    if (c->in[1]->dtype != VT_I64 && c->in[1]->dtype != VT_I32)
         return vt_node_fail(c, VT_ERR_ARG, "indices must be int32 or int64");
+    return VT_OK;
+}
+
+static vt_status gather_infer(vt_opctx *c)
+{
+    int axis;
+    vt_status st = gather_args(c, &axis);
+    if (st != VT_OK) return st;
+    const vt_tensor *x = c->in[0], *idx = c->in[1];
     int r = x->rank - 1 + idx->rank;
     if (r > VT_MAX_RANK) return vt_node_fail(c, VT_ERR_UNSUPPORTED, "output rank %d exceeds %d", r, VT_MAX_RANK);
     int64_t sh[VT_MAX_RANK];
@@ -623,6 +632,78 @@ static vt_status gather_run(vt_opctx *c)
             memcpy((char *)c->out[0]->data + (size_t)((o * ni + j) * inner) * es,
                    (const char *)x->data + (size_t)((o * dim + v) * inner) * es, (size_t)inner * es);
         }
+    return VT_OK;
+}
+
+/* ---- GatherElements: out[i...] = x[i... with index[i...] along axis] ---- */
+
+static vt_status gather_elements_infer(vt_opctx *c)
+{
+    int axis;
+    vt_status st = gather_args(c, &axis);
+    if (st != VT_OK) return st;
+    const vt_tensor *x = c->in[0], *idx = c->in[1];
+    if (idx->rank != x->rank) return vt_node_fail(c, VT_ERR_ARG, "indices must have the data's rank");
+    for (int d = 0; d < x->rank; d++)
+        if (d != axis && idx->shape[d] > x->shape[d])
+            return vt_node_fail(c, VT_ERR_ARG, "indices dimension %d exceeds the data's", d);
+    vt_out_set(c->out[0], x->dtype, idx->rank, idx->shape);
+    return VT_OK;
+}
+
+static vt_status gather_elements_run(vt_opctx *c)
+{
+    const vt_tensor *x = c->in[0], *idx = c->in[1];
+    int axis = 0, r = x->rank;
+    vt_axis(vt_attr_int(c->node, "axis", 0), r, &axis);
+    size_t es = vt_dtype_size(x->dtype);
+    int64_t n = vt_tensor_numel(idx), dim = x->shape[axis], xstr[VT_MAX_RANK], acc = 1;
+    for (int d = r - 1; d >= 0; d--) xstr[d] = acc, acc *= x->shape[d];
+    for (int64_t i = 0; i < n; i++) {
+        int64_t v = vt_elem_i64(idx, i);
+        if (v < -dim || v >= dim)
+            return vt_node_fail(c, VT_ERR_ARG, "index %lld out of range [-%lld, %lld)", (long long)v, (long long)dim,
+                                (long long)dim);
+        if (v < 0) v += dim;
+        int64_t off = 0, q = i;
+        for (int d = r - 1; d >= 0; d--) {
+            int64_t k = q % idx->shape[d];
+            q /= idx->shape[d];
+            off += (d == axis ? v : k) * xstr[d];
+        }
+        memcpy((char *)c->out[0]->data + (size_t)i * es, (const char *)x->data + (size_t)off * es, es);
+    }
+    return VT_OK;
+}
+
+/* ---- Trilu: the upper (or lower) triangle of the last two dims, from diagonal k ---- */
+
+static vt_status trilu_infer(vt_opctx *c)
+{
+    vt_status st = vt_need_input(c, 0);
+    if (st != VT_OK) return st;
+    if (c->in[0]->rank < 2) return vt_node_fail(c, VT_ERR_ARG, "input must have rank >= 2");
+    if (c->n_in > 1 && c->in[1] && !c->in[1]->data) return vt_node_fail(c, VT_ERR_UNSUPPORTED, "k must be a constant");
+    vt_out_set(c->out[0], c->in[0]->dtype, c->in[0]->rank, c->in[0]->shape);
+    return VT_OK;
+}
+
+static vt_status trilu_run(vt_opctx *c)
+{
+    const vt_tensor *x = c->in[0];
+    int64_t k = c->n_in > 1 && c->in[1] ? vt_elem_i64(c->in[1], 0) : 0;
+    bool upper = vt_attr_int(c->node, "upper", 1) != 0;
+    int64_t R = x->shape[x->rank - 2], C = x->shape[x->rank - 1], n = vt_tensor_numel(x);
+    size_t es = vt_dtype_size(x->dtype);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t col = i % C, row = i / C % R;
+        bool keep = upper ? col - row >= k : col - row <= k;
+        char *dst = (char *)c->out[0]->data + (size_t)i * es;
+        if (keep)
+            memcpy(dst, (const char *)x->data + (size_t)i * es, es);
+        else
+            memset(dst, 0, es);
+    }
     return VT_OK;
 }
 
@@ -990,6 +1071,8 @@ static const vt_op ops[] = {
     {.domain = "", .type = "Split", .since = 2, .infer = split_infer, .run = split_run},
     {.domain = "", .type = "Slice", .since = 1, .infer = slice_infer, .run = slice_run},
     {.domain = "", .type = "Gather", .since = 1, .infer = gather_infer, .run = gather_run},
+    {.domain = "", .type = "GatherElements", .since = 11, .infer = gather_elements_infer, .run = gather_elements_run},
+    {.domain = "", .type = "Trilu", .since = 14, .infer = trilu_infer, .run = trilu_run},
     {.domain = "", .type = "Expand", .since = 8, .infer = expand_infer, .run = expand_run},
     {.domain = "", .type = "Tile", .since = 6, .infer = tile_infer, .run = tile_run},
     {.domain = "", .type = "Pad", .since = 2, .infer = pad_infer, .run = pad_run},
