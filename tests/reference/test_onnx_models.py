@@ -395,7 +395,7 @@ def test_einsum(v):
 
 def test_misc_ops(v):
     """Pixel shuffle (DepthToSpace, CRD), CELU, soft and hard shrink, asin/atan/tan, gather (GatherElements),
-    triu/tril (Trilu) as PyTorch exports them."""
+    triu/tril (Trilu), cumsum as PyTorch exports them."""
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
@@ -405,7 +405,7 @@ def test_misc_ops(v):
             idx = (torch.arange(8 * 3 * 5).reshape(1, 8, 3, 5) * 7 % 8).expand(2, 8, 3, 5)
             return (F.pixel_shuffle(x, 2), F.celu(x, 0.7), F.softshrink(x, 0.3), F.hardshrink(x, 0.4),
                     torch.asin(torch.tanh(x) * 0.9), torch.atan(x), torch.tan(x * 0.5), torch.gather(x, 1, idx),
-                    torch.triu(x, 1), torch.tril(x, -1))
+                    torch.triu(x, 1), torch.tril(x, -1), torch.cumsum(x, dim=2), torch.cumsum(x, dim=-1))
 
     torch.manual_seed(0)
     x = torch.randn(2, 8, 3, 5)
@@ -421,7 +421,7 @@ def test_misc_ops(v):
         e = rel_err(got, ref) if got is not None and got.shape == ref.shape else float("inf")
         worst = max(worst, e)
         vtref.check(e < 1e-5, f"misc op output {i}: error {e:.3g}")
-    print(f"  pixel shuffle, CELU, shrinks, asin/atan/tan, gather, triu/tril vs PyTorch: max relative error {worst:.3g}")
+    print(f"  pixel shuffle, CELU, shrinks, asin/atan/tan, gather, triu/tril, cumsum vs PyTorch: max relative error {worst:.3g}")
 
 
 def test_matmul(v):

@@ -618,6 +618,26 @@ static vt_status not_run(vt_opctx *c)
     return VT_OK;
 }
 
+/* IsNaN, IsInf (detect_negative / detect_positive): float32 -> bool. */
+static vt_status isclass_infer(vt_opctx *c)
+{
+    vt_status st = vt_need_f32(c, 0);
+    if (st != VT_OK) return st;
+    vt_out_set(c->out[0], VT_BOOL, c->in[0]->rank, c->in[0]->shape);
+    return VT_OK;
+}
+
+static vt_status isclass_run(vt_opctx *c)
+{
+    const float *x = c->in[0]->data;
+    uint8_t *y = c->out[0]->data;
+    int64_t n = vt_tensor_numel(c->in[0]);
+    bool nan = !strcmp(c->node->op_type, "IsNaN");
+    bool neg = vt_attr_int(c->node, "detect_negative", 1) != 0, pos = vt_attr_int(c->node, "detect_positive", 1) != 0;
+    for (int64_t i = 0; i < n; i++) y[i] = nan ? isnan(x[i]) : isinf(x[i]) && ((x[i] > 0 && pos) || (x[i] < 0 && neg));
+    return VT_OK;
+}
+
 static vt_status where_infer(vt_opctx *c)
 {
     for (int i = 0; i < 3; i++) {
@@ -801,6 +821,8 @@ static const vt_op ops[] = {
     BIN("Xor", 1),
     BIN("PRelu", 1),
     {.domain = "", .type = "Not", .since = 1, .infer = not_infer, .run = not_run},
+    {.domain = "", .type = "IsNaN", .since = 9, .infer = isclass_infer, .run = isclass_run},
+    {.domain = "", .type = "IsInf", .since = 10, .infer = isclass_infer, .run = isclass_run},
     {.domain = "", .type = "Where", .since = 9, .infer = where_infer, .run = where_run},
     {.domain = "", .type = "Cast", .since = 6, .infer = cast_infer, .run = cast_run},
     {.domain = "", .type = "CastLike", .since = 15, .infer = castlike_infer, .run = cast_run},

@@ -1,4 +1,5 @@
-/* Reductions (ReduceMean/Sum/Max/Min/Prod/SumSquare/L1/L2/LogSum/LogSumExp, ArgMax/ArgMin) and Softmax/LogSoftmax.
+/* Reductions (ReduceMean/Sum/Max/Min/Prod/SumSquare/L1/L2/LogSum/LogSumExp, ArgMax/ArgMin, Hardmax, CumSum)
+ * and Softmax/LogSoftmax.
  * Every output element is reduced by one thread in a fixed order, accumulating in double:
  * results are independent of the thread count and batch size. */
 #include <float.h>
@@ -235,6 +236,82 @@ static vt_status arg_run(vt_opctx *c)
     return VT_OK;
 }
 
+/* ---- Hardmax: 1 at the first maximum along the axis (opset < 13: over the dims from it), 0 elsewhere ---- */
+
+static vt_status hardmax_run(vt_opctx *c)
+{
+    const vt_tensor *x = c->in[0];
+    int axis = 0;
+    vt_axis(vt_attr_int(c->node, "axis", c->node->opset < 13 ? 1 : -1), x->rank, &axis);
+    int64_t outer = 1, dim = 1, inner = 1;
+    for (int d = 0; d < axis; d++) outer *= x->shape[d];
+    if (c->node->opset < 13)
+        for (int d = axis; d < x->rank; d++) dim *= x->shape[d];
+    else {
+        dim = x->shape[axis];
+        for (int d = axis + 1; d < x->rank; d++) inner *= x->shape[d];
+    }
+    const float *p = x->data;
+    float *y = c->out[0]->data;
+    memset(y, 0, sizeof(float) * (size_t)vt_tensor_numel(x));
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner && dim > 0; i++) {
+            int64_t best = 0;
+            for (int64_t j = 1; j < dim; j++)
+                if (p[(o * dim + j) * inner + i] > p[(o * dim + best) * inner + i]) best = j;
+            y[(o * dim + best) * inner + i] = 1.0f;
+        }
+    return VT_OK;
+}
+
+/* ---- CumSum (exclusive, reverse): floats summed in double, integers exactly ---- */
+
+static vt_status cumsum_infer(vt_opctx *c)
+{
+    vt_status st = vt_need_input(c, 0);
+    if (st == VT_OK) st = vt_need_input(c, 1);
+    if (st != VT_OK) return st;
+    vt_dtype dt = c->in[0]->dtype;
+    if (dt != VT_F32 && dt != VT_F64 && dt != VT_I32 && dt != VT_I64)
+        return vt_node_fail(c, VT_ERR_UNSUPPORTED, "input is %s (float32/64, int32/64 are supported)",
+                            vt_dtype_name(dt));
+    if (!c->in[1]->data) return vt_node_fail(c, VT_ERR_UNSUPPORTED, "axis must be a constant");
+    int axis;
+    if (vt_tensor_numel(c->in[1]) != 1 || !vt_axis(vt_elem_i64(c->in[1], 0), c->in[0]->rank, &axis))
+        return vt_node_fail(c, VT_ERR_ARG, "axis must be one value in range");
+    vt_out_set(c->out[0], dt, c->in[0]->rank, c->in[0]->shape);
+    return VT_OK;
+}
+
+static vt_status cumsum_run(vt_opctx *c)
+{
+    const vt_tensor *x = c->in[0];
+    int axis = 0;
+    vt_axis(vt_elem_i64(c->in[1], 0), x->rank, &axis);
+    bool excl = vt_attr_int(c->node, "exclusive", 0) != 0, rev = vt_attr_int(c->node, "reverse", 0) != 0;
+    bool fl = vt_dtype_is_float(x->dtype);
+    int64_t outer = 1, dim = x->shape[axis], inner = 1;
+    for (int d = 0; d < axis; d++) outer *= x->shape[d];
+    for (int d = axis + 1; d < x->rank; d++) inner *= x->shape[d];
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            double acc = 0;
+            int64_t iacc = 0;
+            for (int64_t s = 0; s < dim; s++) {
+                int64_t j = rev ? dim - 1 - s : s, at = (o * dim + j) * inner + i;
+                double v = fl ? vt_elem_f64(x, at) : 0;
+                int64_t iv = fl ? 0 : vt_elem_i64(x, at);
+                if (!excl) acc += v, iacc += iv;
+                if (fl)
+                    vt_elem_set_f64(c->out[0], at, acc);
+                else
+                    vt_elem_set_i64(c->out[0], at, iacc);
+                if (excl) acc += v, iacc += iv;
+            }
+        }
+    return VT_OK;
+}
+
 /* ---- Softmax / LogSoftmax ---- */
 
 static vt_status softmax_infer(vt_opctx *c)
@@ -353,6 +430,8 @@ static const vt_op ops[] = {
     RED("ReduceLogSum"),
     {.domain = "", .type = "ArgMax", .since = 1, .infer = arg_infer, .run = arg_run},
     {.domain = "", .type = "ArgMin", .since = 1, .infer = arg_infer, .run = arg_run},
+    {.domain = "", .type = "Hardmax", .since = 1, .infer = softmax_infer, .run = hardmax_run},
+    {.domain = "", .type = "CumSum", .since = 11, .infer = cumsum_infer, .run = cumsum_run},
     {.domain = "", .type = "Softmax", .since = 1, .infer = softmax_infer, .run = softmax_run},
     {.domain = "", .type = "LogSoftmax", .since = 1, .infer = softmax_infer, .run = softmax_run},
 };
