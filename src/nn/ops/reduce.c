@@ -238,19 +238,28 @@ static vt_status arg_run(vt_opctx *c)
 
 /* ---- Hardmax: 1 at the first maximum along the axis (opset < 13: over the dims from it), 0 elsewhere ---- */
 
-static vt_status hardmax_run(vt_opctx *c)
+/* The (outer, dim, inner) split of Softmax, LogSoftmax and Hardmax: along `axis` from opset 13; before, the
+ * input coerced to 2-D at `axis` (the op over all trailing dims). */
+static void softmax_geometry(const vt_opctx *c, int64_t *outer, int64_t *dim, int64_t *inner)
 {
     const vt_tensor *x = c->in[0];
     int axis = 0;
     vt_axis(vt_attr_int(c->node, "axis", c->node->opset < 13 ? 1 : -1), x->rank, &axis);
-    int64_t outer = 1, dim = 1, inner = 1;
-    for (int d = 0; d < axis; d++) outer *= x->shape[d];
+    *outer = *dim = *inner = 1;
+    for (int d = 0; d < axis; d++) *outer *= x->shape[d];
     if (c->node->opset < 13)
-        for (int d = axis; d < x->rank; d++) dim *= x->shape[d];
+        for (int d = axis; d < x->rank; d++) *dim *= x->shape[d];
     else {
-        dim = x->shape[axis];
-        for (int d = axis + 1; d < x->rank; d++) inner *= x->shape[d];
+        *dim = x->shape[axis];
+        for (int d = axis + 1; d < x->rank; d++) *inner *= x->shape[d];
     }
+}
+
+static vt_status hardmax_run(vt_opctx *c)
+{
+    const vt_tensor *x = c->in[0];
+    int64_t outer, dim, inner;
+    softmax_geometry(c, &outer, &dim, &inner);
     const float *p = x->data;
     float *y = c->out[0]->data;
     memset(y, 0, sizeof(float) * (size_t)vt_tensor_numel(x));
@@ -367,19 +376,9 @@ VT_CLONES static void softmax_row(const float *x, float *y, int64_t n, bool log_
 static vt_status softmax_run(vt_opctx *c)
 {
     const vt_tensor *x = c->in[0];
-    int axis = 0;
-    int64_t dflt = c->node->opset < 13 ? 1 : -1;
-    vt_axis(vt_attr_int(c->node, "axis", dflt), x->rank, &axis);
     bool log_mode = strcmp(c->node->op_type, "LogSoftmax") == 0;
-    /* Before opset 13 the input is coerced to 2-D at `axis`: softmax over all trailing dims. */
-    int64_t outer = 1, dim = 1, inner = 1;
-    for (int d = 0; d < axis; d++) outer *= x->shape[d];
-    if (c->node->opset < 13)
-        for (int d = axis; d < x->rank; d++) dim *= x->shape[d];
-    else {
-        dim = x->shape[axis];
-        for (int d = axis + 1; d < x->rank; d++) inner *= x->shape[d];
-    }
+    int64_t outer, dim, inner;
+    softmax_geometry(c, &outer, &dim, &inner);
     const float *p = x->data;
     float *y = c->out[0]->data;
     if (inner == 1) {
