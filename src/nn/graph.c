@@ -298,15 +298,19 @@ static bool is_const(const vt_value *v)
     return v->init || v->folded;
 }
 
-/* Whether value v is read as a float that defines a shape (Resize's roi, scales; Upsample's scales): fed as
- * a graph input, it is then folded like the integer inputs, as the output shape cannot be known without it. */
+/* Whether value v is read as a float that defines a shape (Resize's roi, scales; Upsample's scales; OneHot's
+ * depth): fed as a graph input, it is then folded like the integer inputs, as the output shape cannot be known
+ * without it. */
 static bool shape_defining(const vt_graph *g, int v)
 {
     for (int i = 0; i < g->n_nodes; i++) {
         const vt_node *n = &g->nodes[i];
-        if (strcmp(n->op_type, "Resize") && strcmp(n->op_type, "Upsample")) continue;
-        for (int k = 1; k < n->n_in; k++)
-            if (n->in[k] == v) return true;
+        bool resize = !strcmp(n->op_type, "Resize") || !strcmp(n->op_type, "Upsample");
+        if (resize) {
+            for (int k = 1; k < n->n_in; k++)
+                if (n->in[k] == v) return true;
+        } else if (!strcmp(n->op_type, "OneHot") && n->n_in > 1 && n->in[1] == v)
+            return true;
     }
     return false;
 }

@@ -16,6 +16,8 @@ independent references (numpy; torch.nn.functional for convolutions):
 - Resize against F.interpolate (nearest, bilinear, bicubic, trilinear; align_corners; scale
   factors and sizes; opsets 11 and 13);
 - Einsum against torch.einsum (products, attention contractions, implicit outputs, ellipsis, diagonals, sums);
+- GridSample against F.grid_sample (every mode / padding / align_corners), TopK, ScatterElements, OneHot
+  against torch.topk / scatter / scatter_add / one_hot;
 - float16 / bfloat16: Cast rounding bit for bit against numpy / torch (ties, subnormals, overflow, NaN), a
   float16 CNN against a per-op float16-rounded reference, and a mixed float32/float16 graph.
 """
@@ -424,6 +426,65 @@ def test_misc_ops(v):
     print(f"  pixel shuffle, CELU, shrinks, asin/atan/tan, gather, triu/tril, cumsum vs PyTorch: max relative error {worst:.3g}")
 
 
+def test_sampling_indexing(v):
+    """GridSample as PyTorch exports F.grid_sample (every mode, padding mode and align_corners, points past the
+    edges), topk (largest and smallest, ties), scatter and scatter_add (ScatterElements, reduction add) and
+    one_hot (OneHot), at opset 16."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class M(nn.Module):
+        def forward(self, x):
+            grid = torch.tanh(x[:, :2].permute(0, 2, 3, 1)) * 1.3  # about a fifth of the points outside [-1, 1]
+            outs = [F.grid_sample(x, grid, mode=mode, padding_mode=pad, align_corners=ac)
+                    for mode in ("bilinear", "nearest", "bicubic") for pad in ("zeros", "border", "reflection")
+                    for ac in (False, True)]
+            perm = torch.argsort(x[:, :, :, :1] * 0 + torch.arange(7.0).flip(0) + x[:, :1, :1, :] * 0, dim=3)
+            return (*outs, *torch.topk(x, 3, dim=-1), *torch.topk(torch.round(x * 2), 4, dim=1, largest=False),
+                    torch.scatter(torch.zeros_like(x), 3, perm, x), torch.scatter_add(x, 1, perm % 4, x * 2),
+                    F.one_hot(torch.clamp((x[:, 0] * 2 + 2).long(), 0, 4), num_classes=5))
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 4, 6, 7)
+    with torch.no_grad():
+        want = [r.numpy() for r in M()(x)]
+    path = v.path("sampling.onnx")
+    torch.onnx.export(M(), x, path, opset_version=16, input_names=["x"],
+                      output_names=[f"y{i}" for i in range(len(want))])
+    outs, _ = run_model(v, path, x.numpy(), capture="none")
+    vtref.check(outs is not None and len(outs) == len(want), "grid_sample/topk/scatter/one_hot model: ventral run failed")
+    worst = 0.0
+    for i, ref in enumerate(want):
+        got = outs[i] if outs and i < len(outs) else None
+        if got is None or got.shape != ref.shape:
+            vtref.check(False, f"sampling output {i}: shape {None if got is None else got.shape} vs {ref.shape}")
+        elif i == 21:  # topk indices over ties: torch leaves their order open, ONNX puts the lower index first
+            vals = np.take_along_axis(np.round(x.numpy() * 2), got, axis=1)
+            d = np.diff(got, axis=1)
+            tied = np.diff(vals, axis=1) == 0
+            vtref.check(np.array_equal(vals, want[20]) and bool((d[tied] > 0).all()) and bool(tied.any()),
+                        "topk over ties: indices must pick the values, equal values by ascending index")
+        elif ref.dtype.kind in "iu":  # topk indices without ties, one_hot: exact
+            vtref.check(np.array_equal(got, ref), f"sampling output {i} ({ref.dtype}): differs from PyTorch")
+        else:
+            e = rel_err(got, ref)
+            worst = max(worst, e)
+            vtref.check(e < 1e-5, f"sampling output {i}: error {e:.3g}")
+    print(f"  grid_sample (18 variants), topk, scatter, scatter_add, one_hot vs PyTorch: max relative error {worst:.3g}")
+    # Bad indices and sizes fail naming the node, at prepare (K) or at run time (data-dependent indices).
+    xin = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 7])]
+    yout = [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]
+    path = save_model(v, "topk_big", [helper.make_node("TopK", ["x", "k"], ["y", "i"])], xin, yout,
+                      {"k": np.array([9], np.int64)}, opset=11)
+    v.expect_error("TopK with K past the axis", "layers", path, contains="K = 9 is not in [0, 7]")
+    nodes = [helper.make_node("ScatterElements", ["x", "idx", "x"], ["y"], axis=1)]
+    path = save_model(v, "scatter_oob", nodes, xin, yout, {"idx": np.full((1, 7), 7, np.int64)}, opset=13)
+    xp = v.save("scatter_oob_x.npy", np.zeros((1, 7), np.float32))
+    v.expect_error("ScatterElements index out of range", "run", path, "--input", xp, "--out", v.path("scatter_oob"),
+                   contains="index 7 out of range [-7, 7)")
+
+
 def test_matmul(v):
     worst = 0.0
     cases = [((2, 3, 5, 7), (7, 4)), ((3, 1, 6, 8), (1, 4, 8, 5)), ((7,), (2, 7, 3)), ((4, 6), (6,)),
@@ -604,6 +665,7 @@ def main():
     test_resize(v)
     test_einsum(v)
     test_misc_ops(v)
+    test_sampling_indexing(v)
     test_matmul(v)
     test_maxpool(v)
     test_determinism_external(v)

@@ -1,6 +1,6 @@
 /* Normalisations in inference form: BatchNormalization (running statistics), LayerNormalization,
- * InstanceNormalization, LRN. Statistics accumulate in double in a fixed order per row, so the
- * result does not depend on threads or batch size. */
+ * InstanceNormalization, LRN, MeanVarianceNormalization. Statistics accumulate in double in a fixed
+ * order per row, so the result does not depend on threads or batch size. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +45,7 @@ static inline float bn_act(float v, vt_act_kind k, float lo, float hi)
 
 /* One row of y = act((x - m) * a + b): per element (m, a, b arrays, NHWC) or one channel (scalars, NCHW). */
 VT_CLONES static void bn_row(const float *x, float *y, int64_t n, const float *m, const float *a, const float *b,
-                                 float m1, float a1, float b1, vt_act_kind k, float lo, float hi)
+                             float m1, float a1, float b1, vt_act_kind k, float lo, float hi)
 {
     if (m) {
 #pragma omp simd
@@ -110,7 +110,7 @@ static vt_status ln_infer(vt_opctx *c)
  * interleaved partial sums (lane l takes elements l, l + 8, ...) added pairwise, then the tail: a fixed order
  * on every instruction set. */
 VT_CLONES static void ln_row(const float *x, float *y, int64_t n, const float *sc, const float *b, float eps,
-                                 double *mean_out, double *rstd_out)
+                             double *mean_out, double *rstd_out)
 {
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     int64_t j = 0;
@@ -235,6 +235,75 @@ static vt_status lrn_run(vt_opctx *c)
     return VT_OK;
 }
 
+/* ---- MeanVarianceNormalization: (x - E[x]) / (sqrt(E[(x - E[x])^2]) + 1e-9) over `axes` (default 0, 2, 3) ----
+ * The spec's function computes the variance as E[x^2] - E[x]^2 in the input type; two passes in double give the
+ * same quantity without its cancellation. */
+
+static vt_status mvn_axes(const vt_opctx *c, bool *red)
+{
+    const int64_t *axes;
+    static const int64_t dflt[] = {0, 2, 3};
+    int n = vt_attr_ints(c->node, "axes", &axes), r = c->in[0]->rank;
+    if (n < 0) n = 3, axes = dflt;
+    memset(red, 0, sizeof(bool) * VT_MAX_RANK);
+    for (int i = 0; i < n; i++) {
+        int a;
+        if (!vt_axis(axes[i], r, &a)) return vt_node_fail(c, VT_ERR_ARG, "axis %lld out of range", (long long)axes[i]);
+        red[a] = true;
+    }
+    return VT_OK;
+}
+
+static vt_status mvn_infer(vt_opctx *c)
+{
+    vt_status st = vt_need_f32(c, 0);
+    bool red[VT_MAX_RANK];
+    if (st == VT_OK) st = mvn_axes(c, red);
+    if (st != VT_OK) return st;
+    vt_out_set(c->out[0], VT_F32, c->in[0]->rank, c->in[0]->shape);
+    return VT_OK;
+}
+
+static vt_status mvn_run(vt_opctx *c)
+{
+    const vt_tensor *x = c->in[0];
+    bool red[VT_MAX_RANK];
+    vt_status st = mvn_axes(c, red);
+    if (st != VT_OK) return st;
+    int64_t n = vt_tensor_numel(x), groups = 1;
+    for (int d = 0; d < x->rank; d++)
+        if (!red[d]) groups *= x->shape[d];
+    int64_t *group = vt_malloc((size_t)(n ? n : 1), sizeof *group);
+    double *mean = vt_calloc((size_t)groups, sizeof *mean), *var = vt_calloc((size_t)groups, sizeof *var);
+    int64_t *count = vt_calloc((size_t)groups, sizeof *count);
+    if (!group || !mean || !var || !count) {
+        free(group), free(mean), free(var), free(count);
+        return VT_ERR_NOMEM;
+    }
+    /* Each element's group: its index over the kept dims. */
+    for (int64_t i = 0; i < n; i++) {
+        int64_t q = i, g = 0, scale = 1;
+        for (int d = x->rank - 1; d >= 0; d--) {
+            int64_t k = q % x->shape[d];
+            q /= x->shape[d];
+            if (!red[d]) g += k * scale, scale *= x->shape[d];
+        }
+        group[i] = g;
+    }
+    const float *xd = x->data;
+    float *yd = c->out[0]->data;
+    for (int64_t i = 0; i < n; i++) mean[group[i]] += xd[i], count[group[i]]++;
+    for (int64_t g = 0; g < groups; g++) mean[g] /= (double)(count[g] ? count[g] : 1);
+    for (int64_t i = 0; i < n; i++) {
+        double e = xd[i] - mean[group[i]];
+        var[group[i]] += e * e;
+    }
+    for (int64_t g = 0; g < groups; g++) var[g] = sqrt(var[g] / (double)(count[g] ? count[g] : 1)) + 1e-9;
+    for (int64_t i = 0; i < n; i++) yd[i] = (float)((xd[i] - mean[group[i]]) / var[group[i]]);
+    free(group), free(mean), free(var), free(count);
+    return VT_OK;
+}
+
 static const vt_op ops[] = {
     {.domain = "",
      .type = "BatchNormalization",
@@ -245,6 +314,7 @@ static const vt_op ops[] = {
     {.domain = "", .type = "LayerNormalization", .since = 17, .infer = ln_infer, .run = ln_run},
     {.domain = "", .type = "InstanceNormalization", .since = 6, .infer = in_infer, .run = in_run},
     {.domain = "", .type = "LRN", .since = 1, .infer = lrn_infer, .run = lrn_run},
+    {.domain = "", .type = "MeanVarianceNormalization", .since = 9, .infer = mvn_infer, .run = mvn_run},
 };
 
 VT_OP_TABLE(vt_ops_norm, ops);

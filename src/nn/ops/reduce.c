@@ -1,5 +1,5 @@
-/* Reductions (ReduceMean/Sum/Max/Min/Prod/SumSquare/L1/L2/LogSum/LogSumExp, ArgMax/ArgMin, Hardmax, CumSum)
- * and Softmax/LogSoftmax.
+/* Reductions (ReduceMean/Sum/Max/Min/Prod/SumSquare/L1/L2/LogSum/LogSumExp, ArgMax/ArgMin, TopK, Hardmax,
+ * CumSum) and Softmax/LogSoftmax.
  * Every output element is reduced by one thread in a fixed order, accumulating in double:
  * results are independent of the thread count and batch size. */
 #include <float.h>
@@ -62,7 +62,7 @@ static vt_status reduce_infer(vt_opctx *c)
     vt_status st = vt_need_input(c, 0);
     if (st != VT_OK) return st;
     const vt_tensor *x = c->in[0];
-    if (x->dtype != VT_F32 && x->dtype != VT_I64)
+    if (x->dtype != VT_F32 && x->dtype != VT_F64 && x->dtype != VT_I64)
         return vt_node_fail(c, VT_ERR_UNSUPPORTED, "element type %s", vt_dtype_name(x->dtype));
     bool red[VT_MAX_RANK];
     if ((st = reduce_axes(c, red)) != VT_OK) return st;
@@ -97,6 +97,16 @@ VT_CLONES static double sum_f32(const float *x, int64_t n, bool squares)
     double s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
     for (; j < n; j++) s += squares ? (double)x[j] * (double)x[j] : (double)x[j];
     return s;
+}
+
+/* Element i of a float32, float64 or int64 input as a double. */
+static inline double reduce_load(const vt_tensor *x, int64_t i)
+{
+    switch (x->dtype) {
+    case VT_F32: return ((const float *)x->data)[i];
+    case VT_F64: return ((const double *)x->data)[i];
+    default: return (double)((const int64_t *)x->data)[i];
+    }
 }
 
 static vt_status reduce_run(vt_opctx *c)
@@ -156,13 +166,11 @@ static vt_status reduce_run(vt_opctx *c)
         double mx = -INFINITY;
         if (k == R_LOGSUMEXP)
             for (int64_t j = 0; j < nred; j++) {
-                double v =
-                    f32 ? ((const float *)x->data)[base + roff[j]] : (double)((const int64_t *)x->data)[base + roff[j]];
+                double v = reduce_load(x, base + roff[j]);
                 if (v > mx) mx = v;
             }
         for (int64_t j = 0; j < nred; j++) {
-            double v =
-                f32 ? ((const float *)x->data)[base + roff[j]] : (double)((const int64_t *)x->data)[base + roff[j]];
+            double v = reduce_load(x, base + roff[j]);
             switch (k) {
             case R_MEAN:
             case R_SUM:
@@ -182,6 +190,8 @@ static vt_status reduce_run(vt_opctx *c)
         if (k == R_LOGSUM) acc = log(acc);
         if (f32)
             ((float *)c->out[0]->data)[o] = (float)acc;
+        else if (x->dtype == VT_F64)
+            ((double *)c->out[0]->data)[o] = acc;
         else
             ((int64_t *)c->out[0]->data)[o] = (int64_t)acc;
     }
@@ -233,6 +243,127 @@ static vt_status arg_run(vt_opctx *c)
             }
             y[o * inner + i] = best;
         }
+    return VT_OK;
+}
+
+/* ---- TopK: the k largest (or smallest) values along an axis and their indices ----
+ * Ordered by value, equal values by lower index first (the spec's tie rule); NaN counts as larger than every
+ * number, as torch.topk orders it. The output is sorted whether or not `sorted` asks for it (any order is
+ * allowed then). */
+
+typedef struct topk_item {
+    double f;  /* float32 / float64 / int32 values */
+    int64_t i; /* int64 values (exact beyond 2^53) */
+    int64_t idx;
+} topk_item;
+
+/* Positive when a ranks after b for "largest" (ties by index). */
+static int topk_after_f(const void *pa, const void *pb)
+{
+    const topk_item *a = pa, *b = pb;
+    bool an = isnan(a->f), bn = isnan(b->f);
+    if (an != bn) return an ? -1 : 1;
+    if (!an && a->f != b->f) return a->f > b->f ? -1 : 1;
+    return (a->idx > b->idx) - (a->idx < b->idx);
+}
+
+static int topk_before_f(const void *pa, const void *pb)
+{
+    const topk_item *a = pa, *b = pb;
+    bool an = isnan(a->f), bn = isnan(b->f);
+    if (an != bn) return an ? 1 : -1;
+    if (!an && a->f != b->f) return a->f < b->f ? -1 : 1;
+    return (a->idx > b->idx) - (a->idx < b->idx);
+}
+
+static int topk_after_i(const void *pa, const void *pb)
+{
+    const topk_item *a = pa, *b = pb;
+    if (a->i != b->i) return a->i > b->i ? -1 : 1;
+    return (a->idx > b->idx) - (a->idx < b->idx);
+}
+
+static int topk_before_i(const void *pa, const void *pb)
+{
+    const topk_item *a = pa, *b = pb;
+    if (a->i != b->i) return a->i < b->i ? -1 : 1;
+    return (a->idx > b->idx) - (a->idx < b->idx);
+}
+
+static vt_status topk_k(const vt_opctx *c, int64_t *k)
+{
+    if (c->node->opset < 10) {
+        *k = vt_attr_int(c->node, "k", -1);
+        return VT_OK;
+    }
+    int64_t v[1];
+    int n;
+    vt_status st = vt_need_input(c, 1);
+    if (st == VT_OK) st = vt_const_ints(c, 1, v, 1, &n);
+    if (st != VT_OK) return st;
+    if (n != 1) return vt_node_fail(c, VT_ERR_ARG, "K must hold one value");
+    *k = v[0];
+    return VT_OK;
+}
+
+static vt_status topk_infer(vt_opctx *c)
+{
+    vt_status st = vt_need_input(c, 0);
+    if (st != VT_OK) return st;
+    const vt_tensor *x = c->in[0];
+    if (x->dtype != VT_F32 && x->dtype != VT_F64 && x->dtype != VT_I32 && x->dtype != VT_I64)
+        return vt_node_fail(c, VT_ERR_UNSUPPORTED, "element type %s", vt_dtype_name(x->dtype));
+    int axis;
+    int64_t k = 0;
+    if (!vt_axis(vt_attr_int(c->node, "axis", -1), x->rank, &axis))
+        return vt_node_fail(c, VT_ERR_ARG, "axis out of range");
+    if ((st = topk_k(c, &k)) != VT_OK) return st;
+    if (k < 0 || k > x->shape[axis])
+        return vt_node_fail(c, VT_ERR_ARG, "K = %lld is not in [0, %lld] (the axis' size)", (long long)k,
+                            (long long)x->shape[axis]);
+    int64_t sh[VT_MAX_RANK];
+    memcpy(sh, x->shape, sizeof sh[0] * (size_t)x->rank);
+    sh[axis] = k;
+    vt_out_set(c->out[0], x->dtype, x->rank, sh);
+    if (c->n_out > 1 && c->out[1]) vt_out_set(c->out[1], VT_I64, x->rank, sh);
+    return VT_OK;
+}
+
+static vt_status topk_run(vt_opctx *c)
+{
+    const vt_tensor *x = c->in[0];
+    vt_tensor *vals = c->out[0], *ids = c->n_out > 1 ? c->out[1] : NULL;
+    int axis = 0;
+    vt_axis(vt_attr_int(c->node, "axis", -1), x->rank, &axis);
+    bool largest = vt_attr_int(c->node, "largest", 1) != 0, ints = x->dtype == VT_I64;
+    int (*order)(const void *, const void *) =
+        ints ? (largest ? topk_after_i : topk_before_i) : (largest ? topk_after_f : topk_before_f);
+    int64_t outer = 1, inner = 1, dim = x->shape[axis], k = vals->shape[axis];
+    for (int d = 0; d < axis; d++) outer *= x->shape[d];
+    for (int d = axis + 1; d < x->rank; d++) inner *= x->shape[d];
+    topk_item *items = vt_malloc((size_t)(dim ? dim : 1), sizeof *items);
+    if (!items) return VT_ERR_NOMEM;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            for (int64_t j = 0; j < dim; j++) {
+                int64_t at = (o * dim + j) * inner + i;
+                items[j].idx = j;
+                if (ints)
+                    items[j].i = ((const int64_t *)x->data)[at];
+                else
+                    items[j].f = vt_elem_f64(x, at);
+            }
+            qsort(items, (size_t)dim, sizeof *items, order);
+            for (int64_t j = 0; j < k; j++) {
+                int64_t at = (o * k + j) * inner + i;
+                if (ints)
+                    ((int64_t *)vals->data)[at] = items[j].i;
+                else
+                    vt_elem_set_f64(vals, at, items[j].f);
+                if (ids) ((int64_t *)ids->data)[at] = items[j].idx;
+            }
+        }
+    free(items);
     return VT_OK;
 }
 
@@ -429,6 +560,7 @@ static const vt_op ops[] = {
     RED("ReduceLogSum"),
     {.domain = "", .type = "ArgMax", .since = 1, .infer = arg_infer, .run = arg_run},
     {.domain = "", .type = "ArgMin", .since = 1, .infer = arg_infer, .run = arg_run},
+    {.domain = "", .type = "TopK", .since = 1, .infer = topk_infer, .run = topk_run},
     {.domain = "", .type = "Hardmax", .since = 1, .infer = softmax_infer, .run = hardmax_run},
     {.domain = "", .type = "CumSum", .since = 11, .infer = cumsum_infer, .run = cumsum_run},
     {.domain = "", .type = "Softmax", .since = 1, .infer = softmax_infer, .run = softmax_run},

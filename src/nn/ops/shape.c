@@ -1,6 +1,6 @@
 /* Shape and data-movement operators: Shape, Size, Reshape, Flatten, Squeeze, Unsqueeze, Transpose,
- * Concat, Split, Slice, Gather, GatherElements, Trilu, Expand, Tile, Pad, Constant, ConstantOfShape, Range,
- * ScatterND, DepthToSpace, SpaceToDepth.
+ * Concat, Split, Slice, Trilu, Expand, Tile, Pad, Constant, ConstantOfShape, EyeLike, Range, DepthToSpace, SpaceToDepth
+ * (the indexing ops are in index.c).
  * Shape-defining inputs (Reshape's shape, Slice's starts, ...) must be constants at prepare time:
  * the folding in vt_graph_prepare turns the Shape/Gather/Concat chains of exports into constants. */
 #include <math.h>
@@ -578,104 +578,6 @@ static vt_status slice_run(vt_opctx *c)
     return VT_OK;
 }
 
-/* ---- Gather ---- */
-
-/* Gather's and GatherElements' inputs: data and int32/int64 indices present, the axis in range. */
-static vt_status gather_args(const vt_opctx *c, int *axis)
-{
-    vt_status st = vt_need_input(c, 0);
-    if (st == VT_OK) st = vt_need_input(c, 1);
-    if (st != VT_OK) return st;
-    if (!vt_axis(vt_attr_int(c->node, "axis", 0), c->in[0]->rank, axis))
-        return vt_node_fail(c, VT_ERR_ARG, "axis out of range");
-    if (c->in[1]->dtype != VT_I64 && c->in[1]->dtype != VT_I32)
-        return vt_node_fail(c, VT_ERR_ARG, "indices must be int32 or int64");
-    return VT_OK;
-}
-
-static vt_status gather_infer(vt_opctx *c)
-{
-    int axis;
-    vt_status st = gather_args(c, &axis);
-    if (st != VT_OK) return st;
-    const vt_tensor *x = c->in[0], *idx = c->in[1];
-    int r = x->rank - 1 + idx->rank;
-    if (r > VT_MAX_RANK) return vt_node_fail(c, VT_ERR_UNSUPPORTED, "output rank %d exceeds %d", r, VT_MAX_RANK);
-    int64_t sh[VT_MAX_RANK];
-    int k = 0;
-    for (int d = 0; d < axis; d++) sh[k++] = x->shape[d];
-    for (int d = 0; d < idx->rank; d++) sh[k++] = idx->shape[d];
-    for (int d = axis + 1; d < x->rank; d++) sh[k++] = x->shape[d];
-    vt_out_set(c->out[0], x->dtype, r, sh);
-    return VT_OK;
-}
-
-static vt_status gather_run(vt_opctx *c)
-{
-    const vt_tensor *x = c->in[0], *idx = c->in[1];
-    int axis = 0;
-    vt_axis(vt_attr_int(c->node, "axis", 0), x->rank, &axis);
-    size_t es = vt_dtype_size(x->dtype);
-    int64_t outer = 1, inner = 1, dim = x->shape[axis], ni = vt_tensor_numel(idx);
-    for (int d = 0; d < axis; d++) outer *= x->shape[d];
-    for (int d = axis + 1; d < x->rank; d++) inner *= x->shape[d];
-    for (int64_t j = 0; j < ni; j++) {
-        int64_t v = vt_elem_i64(idx, j);
-        if (v < -dim || v >= dim)
-            return vt_node_fail(c, VT_ERR_ARG, "index %lld out of range [-%lld, %lld)", (long long)v, (long long)dim,
-                                (long long)dim);
-    }
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t j = 0; j < ni; j++) {
-            int64_t v = vt_elem_i64(idx, j);
-            if (v < 0) v += dim;
-            memcpy((char *)c->out[0]->data + (size_t)((o * ni + j) * inner) * es,
-                   (const char *)x->data + (size_t)((o * dim + v) * inner) * es, (size_t)inner * es);
-        }
-    return VT_OK;
-}
-
-/* ---- GatherElements: out[i...] = x[i... with index[i...] along axis] ---- */
-
-static vt_status gather_elements_infer(vt_opctx *c)
-{
-    int axis;
-    vt_status st = gather_args(c, &axis);
-    if (st != VT_OK) return st;
-    const vt_tensor *x = c->in[0], *idx = c->in[1];
-    if (idx->rank != x->rank) return vt_node_fail(c, VT_ERR_ARG, "indices must have the data's rank");
-    for (int d = 0; d < x->rank; d++)
-        if (d != axis && idx->shape[d] > x->shape[d])
-            return vt_node_fail(c, VT_ERR_ARG, "indices dimension %d exceeds the data's", d);
-    vt_out_set(c->out[0], x->dtype, idx->rank, idx->shape);
-    return VT_OK;
-}
-
-static vt_status gather_elements_run(vt_opctx *c)
-{
-    const vt_tensor *x = c->in[0], *idx = c->in[1];
-    int axis = 0, r = x->rank;
-    vt_axis(vt_attr_int(c->node, "axis", 0), r, &axis);
-    size_t es = vt_dtype_size(x->dtype);
-    int64_t n = vt_tensor_numel(idx), dim = x->shape[axis], xstr[VT_MAX_RANK], acc = 1;
-    for (int d = r - 1; d >= 0; d--) xstr[d] = acc, acc *= x->shape[d];
-    for (int64_t i = 0; i < n; i++) {
-        int64_t v = vt_elem_i64(idx, i);
-        if (v < -dim || v >= dim)
-            return vt_node_fail(c, VT_ERR_ARG, "index %lld out of range [-%lld, %lld)", (long long)v, (long long)dim,
-                                (long long)dim);
-        if (v < 0) v += dim;
-        int64_t off = 0, q = i;
-        for (int d = r - 1; d >= 0; d--) {
-            int64_t k = q % idx->shape[d];
-            q /= idx->shape[d];
-            off += (d == axis ? v : k) * xstr[d];
-        }
-        memcpy((char *)c->out[0]->data + (size_t)i * es, (const char *)x->data + (size_t)off * es, es);
-    }
-    return VT_OK;
-}
-
 /* ---- Trilu: the upper (or lower) triangle of the last two dims, from diagonal k ---- */
 
 static vt_status trilu_infer(vt_opctx *c)
@@ -931,6 +833,31 @@ static vt_status cos_run(vt_opctx *c)
     return VT_OK;
 }
 
+/* ---- EyeLike: ones on diagonal k of a 2-D tensor of the input's shape, in the `dtype` attribute's type ---- */
+
+static vt_status eyelike_infer(vt_opctx *c)
+{
+    vt_status st = vt_need_input(c, 0);
+    if (st != VT_OK) return st;
+    if (c->in[0]->rank != 2) return vt_node_fail(c, VT_ERR_ARG, "input must be 2-D, not %d-D", c->in[0]->rank);
+    vt_dtype dt = c->in[0]->dtype;
+    const vt_attr *a = vt_attr_get(c->node, "dtype");
+    if (a && !vt_onnx_dtype(a->i, &dt))
+        return vt_node_fail(c, VT_ERR_UNSUPPORTED, "dtype %lld is not supported", (long long)a->i);
+    vt_out_set(c->out[0], dt, 2, c->in[0]->shape);
+    return VT_OK;
+}
+
+static vt_status eyelike_run(vt_opctx *c)
+{
+    vt_tensor *y = c->out[0];
+    int64_t k = vt_attr_int(c->node, "k", 0), rows = y->shape[0], cols = y->shape[1];
+    memset(y->data, 0, vt_tensor_nbytes(y));
+    for (int64_t i = 0; i < rows; i++)
+        if (i + k >= 0 && i + k < cols) vt_elem_set_f64(y, i * cols + i + k, 1);
+    return VT_OK;
+}
+
 static vt_status range_infer(vt_opctx *c)
 {
     for (int i = 0; i < 3; i++) {
@@ -955,46 +882,6 @@ static vt_status range_run(vt_opctx *c)
     } else {
         int64_t s = vt_elem_i64(c->in[0], 0), d = vt_elem_i64(c->in[2], 0);
         for (int64_t i = 0; i < n; i++) vt_elem_set_i64(c->out[0], i, s + i * d);
-    }
-    return VT_OK;
-}
-
-/* ---- ScatterND ---- */
-
-static vt_status scatternd_infer(vt_opctx *c)
-{
-    for (int i = 0; i < 3; i++) {
-        vt_status st = vt_need_input(c, i);
-        if (st != VT_OK) return st;
-    }
-    if (strcmp(vt_attr_str(c->node, "reduction", "none"), "none") != 0)
-        return vt_node_fail(c, VT_ERR_UNSUPPORTED, "reduction '%s'", vt_attr_str(c->node, "reduction", ""));
-    const vt_tensor *idx = c->in[1];
-    if (idx->dtype != VT_I64 || idx->rank < 1 || idx->shape[idx->rank - 1] > c->in[0]->rank)
-        return vt_node_fail(c, VT_ERR_ARG, "indices must be int64 with last dimension <= the data rank");
-    vt_out_set(c->out[0], c->in[0]->dtype, c->in[0]->rank, c->in[0]->shape);
-    return VT_OK;
-}
-
-static vt_status scatternd_run(vt_opctx *c)
-{
-    const vt_tensor *x = c->in[0], *idx = c->in[1], *upd = c->in[2];
-    vt_copy_data(c->out[0], x);
-    int k = (int)idx->shape[idx->rank - 1];
-    int64_t nidx = vt_tensor_numel(idx) / (k ? k : 1), slice = 1, xstr[VT_MAX_RANK];
-    for (int d = k; d < x->rank; d++) slice *= x->shape[d];
-    contiguous_strides(x->rank, x->shape, xstr);
-    size_t es = vt_dtype_size(x->dtype);
-    for (int64_t i = 0; i < nidx; i++) {
-        int64_t off = 0;
-        for (int d = 0; d < k; d++) {
-            int64_t v = ((const int64_t *)idx->data)[i * k + d];
-            if (v < 0) v += x->shape[d];
-            if (v < 0 || v >= x->shape[d]) return vt_node_fail(c, VT_ERR_ARG, "index out of range");
-            off += v * xstr[d];
-        }
-        memcpy((char *)c->out[0]->data + (size_t)off * es, (const char *)upd->data + (size_t)(i * slice) * es,
-               (size_t)slice * es);
     }
     return VT_OK;
 }
@@ -1070,16 +957,14 @@ static const vt_op ops[] = {
      .accepts_nhwc = concat_accepts_nhwc},
     {.domain = "", .type = "Split", .since = 2, .infer = split_infer, .run = split_run},
     {.domain = "", .type = "Slice", .since = 1, .infer = slice_infer, .run = slice_run},
-    {.domain = "", .type = "Gather", .since = 1, .infer = gather_infer, .run = gather_run},
-    {.domain = "", .type = "GatherElements", .since = 11, .infer = gather_elements_infer, .run = gather_elements_run},
     {.domain = "", .type = "Trilu", .since = 14, .infer = trilu_infer, .run = trilu_run},
     {.domain = "", .type = "Expand", .since = 8, .infer = expand_infer, .run = expand_run},
     {.domain = "", .type = "Tile", .since = 6, .infer = tile_infer, .run = tile_run},
     {.domain = "", .type = "Pad", .since = 2, .infer = pad_infer, .run = pad_run},
     {.domain = "", .type = "Constant", .since = 1, .infer = constant_infer, .run = constant_run},
     {.domain = "", .type = "ConstantOfShape", .since = 9, .infer = cos_infer, .run = cos_run},
+    {.domain = "", .type = "EyeLike", .since = 9, .infer = eyelike_infer, .run = eyelike_run, .shape_only = true},
     {.domain = "", .type = "Range", .since = 11, .infer = range_infer, .run = range_run},
-    {.domain = "", .type = "ScatterND", .since = 11, .infer = scatternd_infer, .run = scatternd_run},
 };
 
 VT_OP_TABLE(vt_ops_shape, ops);
