@@ -184,8 +184,8 @@ static void test_run_relu(void)
     CHECK(vt_graph_input(g, 1, &name, &dt, &s) == VT_ERR_ARG);
     CHECK(vt_graph_prepare(g, 0, NULL) == VT_OK && vt_graph_layer_count(g) == 1);
     vt_layer_info l;
-    /* The model fixes its first dim (3), so no dim provably follows the batch. */
-    CHECK(vt_graph_layer(g, 0, &l) == VT_OK && strcmp(l.op, "Relu") == 0 && l.batch_axis == -1);
+    /* The model fixes its first dim (3) as its batch; the stimulus probe looks past that, and dim 0 follows. */
+    CHECK(vt_graph_layer(g, 0, &l) == VT_OK && strcmp(l.op, "Relu") == 0 && l.batch_axis == 0);
     CHECK(vt_graph_layer(g, 1, &l) == VT_ERR_ARG);
     vt_tensor *x = vt_tensor_new(VT_F32, s.rank, s.dims);
     float *xd = vt_tensor_f32(x);

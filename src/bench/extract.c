@@ -414,6 +414,9 @@ vt_status vt_extract(const char *model_path, vt_stimuli *stimuli, const char *ou
     if ((st = vt_extract_image_input(model_path, g, stimuli->frames, stimuli->height, stimuli->width, batch, &shape)) !=
         VT_OK)
         goto done;
+    vt_shape declared;
+    bool fixed_batch =
+        vt_graph_input(g, 0, NULL, NULL, &declared) == VT_OK && declared.rank > 0 && declared.dims[0] > 0;
     if ((st = vt_graph_prepare(g, 1, &shape)) != VT_OK) goto done;
     c.batch = batch;
     c.n_layers = vt_graph_layer_count(g);
@@ -479,6 +482,11 @@ vt_status vt_extract(const char *model_path, vt_stimuli *stimuli, const char *ou
     int rsms = 0;
     if (st == VT_OK && c.rsm) st = write_rsms(&c, opt->rsm_memory > 0 ? opt->rsm_memory : RSM_MEMORY_DEFAULT, &rsms);
     t_rsm = omp_get_wtime() - t_rsm;
+    if (st == VT_OK && vt_features_layer_count(c.writer) == 0 && fixed_batch)
+        st = vt_fail(VT_ERR_UNSUPPORTED,
+                     "%s: no layer's stimulus axis could be located: the model fixes its batch size, and its graph "
+                     "depends on it; export it with a symbolic batch dimension (torch.onnx.export(dynamic_axes=...))",
+                     model_path);
     if (st == VT_OK) {
         int layers = vt_features_layer_count(c.writer);
         st = vt_features_commit(c.writer);

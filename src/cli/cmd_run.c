@@ -267,7 +267,11 @@ static int run_model(const char *model, const char *input, const char *dir, cons
                      vt_graph_input_count(g));
     if (st == VT_OK) st = vt_graph_set_precision(g, precision);
     if (st == VT_OK) st = vt_npy_map(input, &x);
-    if (st == VT_OK && x->dtype != VT_F32) {
+    /* Images are fed as float32 (whatever the file holds), except to a model whose input is declared with
+     * the file's own type (a quantized model taking uint8, say). */
+    vt_dtype want = VT_F32;
+    if (st == VT_OK && vt_graph_input(g, 0, NULL, &want, NULL) == VT_OK && want != x->dtype) want = VT_F32;
+    if (st == VT_OK && x->dtype != want) {
         st = vt_tensor_convert(x, VT_F32, &x32);
         if (st == VT_OK) {
             vt_tensor_free(x);
@@ -328,7 +332,7 @@ static int run_model(const char *model, const char *input, const char *dir, cons
         int64_t shape[VT_MAX_RANK];
         memcpy(shape, x->shape, sizeof shape);
         shape[0] = rows;
-        vt_tensor *xb = vt_tensor_wrap(VT_F32, x->rank, shape, (char *)x->data + (size_t)b0 * row_bytes);
+        vt_tensor *xb = vt_tensor_wrap(x->dtype, x->rank, shape, (char *)x->data + (size_t)b0 * row_bytes);
         if (!xb) {
             st = VT_ERR_NOMEM;
             break;

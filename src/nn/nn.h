@@ -115,6 +115,7 @@ struct vt_graph {
     bool plain_only; /* VENTRAL_NN_PLAIN=1: keep every activation NCHW (no NHWC between oneDNN ops) */
     bool no_fusion;  /* VENTRAL_NN_NO_FUSION=1: run every Relu and Clip itself (see vt_opctx.fuse) */
     bool no_probe;   /* vt_graph_set_locate_stimuli(g, false) */
+    bool probing;    /* inside the stimulus probe of a prepare: a fixed dim 0 of an input may change */
     int n_pool, cap_pool;
     vt_pool_entry *pool;
     /* During a prepare called by run: the fed inputs. Integer inputs (shape-like: Reshape targets,

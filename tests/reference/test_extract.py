@@ -128,3 +128,28 @@ v.expect_error("clips for an image model", "extract", onnx_path, "--stimuli", cl
 v.expect_error("images for a video model", "extract", video_path, "--stimuli", stim, "--out", v.path("bad.h5"),
                contains="N x 3 x T x H x W clips")
 vtref.check(not os.path.exists(v.path("bad.h5")), "no output after a failure")
+
+# A model exported with its tracing batch fixed (no dynamic_axes) but batch-agnostic inside: with --batch equal
+# to that size every layer is located and stored, and equals the features of the same model with a symbolic
+# batch; a batch size other than the fixed one is refused naming it. A fixed-batch export whose graph bakes the
+# batch into its reshapes (the transformer above) is refused with the remedy, not written empty.
+cnn = nn.Sequential(nn.Conv2d(3, 8, 5, 4), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8 * 7 * 7, 5)).eval()
+fixed_path, free_path = v.path("fixed.onnx"), v.path("free.onnx")
+torch.onnx.export(cnn, torch.zeros(2, 3, 64, 64), fixed_path, opset_version=13, input_names=["x"])
+torch.onnx.export(cnn, torch.zeros(2, 3, 64, 64), free_path, opset_version=13, input_names=["x"],
+                  dynamic_axes={"x": {0: "batch"}})
+stim36 = v.save("x36.npy", x[:36])
+for name, path in (("fixed", fixed_path), ("free", free_path)):
+    v.run("extract", path, "--stimuli", stim36, "--out", v.path(f"{name}.h5"), "--batch", "2", "-k", "200")
+with h5py.File(v.path("fixed.h5"), "r") as ff, h5py.File(v.path("free.h5"), "r") as fr:
+    same = sorted(ff["layers"]) == sorted(fr["layers"]) and all(
+        np.array_equal(ff["layers"][k][()], fr["layers"][k][()]) for k in fr["layers"])
+    vtref.check(same and len(ff["layers"]) == 5,
+                f"fixed-batch export: {len(ff['layers'])} of 5 layers stored, equal to the symbolic export's")
+v.expect_error("fixed-batch export with another --batch", "extract", fixed_path, "--stimuli", stim36, "--out",
+               v.path("bad.h5"), "--batch", "4", contains="fixed batch size 2; use --batch 2")
+baked = v.path("baked.onnx")
+torch.onnx.export(model, torch.zeros(2, 3, 64, 64), baked, opset_version=13, input_names=["x"])
+v.expect_error("fixed-batch export whose graph depends on it", "extract", baked, "--stimuli", stim36, "--out",
+               v.path("bad.h5"), "--batch", "2", contains="export it with a symbolic batch dimension")
+vtref.check(not os.path.exists(v.path("bad.h5")), "no output after a failure")

@@ -18,6 +18,8 @@ independent references (numpy; torch.nn.functional for convolutions):
 - Einsum against torch.einsum (products, attention contractions, implicit outputs, ellipsis, diagonals, sums);
 - GridSample against F.grid_sample (every mode / padding / align_corners), TopK, ScatterElements, OneHot
   against torch.topk / scatter / scatter_add / one_hot;
+- quantized models: a QDQ export of a PyTorch-quantized CNN against PyTorch; QLinearConv, ConvInteger,
+  MatMulInteger, QLinearMatMul against exact integer references;
 - float16 / bfloat16: Cast rounding bit for bit against numpy / torch (ties, subnormals, overflow, NaN), a
   float16 CNN against a per-op float16-rounded reference, and a mixed float32/float16 graph.
 """
@@ -485,6 +487,141 @@ def test_sampling_indexing(v):
                    contains="index 7 out of range [-7, 7)")
 
 
+def qconv_ref(x, xz, w, wz, stride, pad, groups):
+    """Integer convolution of shifted operands (int64, exact): the oracle of ConvInteger / QLinearConv."""
+    import torch
+    xs = torch.from_numpy(x.astype(np.float64) - xz)
+    ws = torch.from_numpy(w.astype(np.float64) - np.asarray(wz, np.float64).reshape(-1, 1, 1, 1))
+    return torch.nn.functional.conv2d(xs, ws, stride=stride, padding=pad, groups=groups).numpy()
+
+
+def requant(acc, mult, yz, dtype):
+    lo, hi = (0, 255) if dtype == np.uint8 else (-128, 127)
+    return np.clip(np.rint(acc.astype(np.float32) * mult) + np.float32(yz), lo, hi).astype(dtype)
+
+
+def test_quantized(v):
+    """Quantized models: a PyTorch post-training-quantized CNN exported in the QDQ form (QuantizeLinear /
+    DequantizeLinear around float Conv/Gemm) equals the quantized PyTorch model; QLinearConv, ConvInteger,
+    MatMulInteger and QLinearMatMul equal exact integer references (per-tensor and per-channel zero points,
+    pads, strides, groups), requantized as onnxruntime does."""
+    import torch
+    import torch.nn as nn
+    torch.backends.quantized.engine = "qnnpack"
+
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.q, self.dq = torch.ao.quantization.QuantStub(), torch.ao.quantization.DeQuantStub()
+            self.c1, self.r = nn.Conv2d(3, 8, 3, padding=1), nn.ReLU()
+            self.c2, self.fc = nn.Conv2d(8, 8, 3, stride=2, groups=2), nn.Linear(8 * 7 * 7, 10)
+
+        def forward(self, x):
+            x = self.c2(self.r(self.c1(self.q(x))))
+            return self.dq(self.fc(torch.flatten(x, 1)))
+
+    torch.manual_seed(0)
+    m = M().eval()
+    m.qconfig = torch.ao.quantization.get_default_qconfig("qnnpack")
+    torch.ao.quantization.prepare(m, inplace=True)
+    for _ in range(4):
+        m(torch.randn(8, 3, 16, 16))
+    torch.ao.quantization.convert(m, inplace=True)
+    x = torch.randn(16, 3, 16, 16)
+    with torch.no_grad():
+        want = m(x).numpy()
+    path = v.path("qdq.onnx")
+    torch.onnx.export(m, x, path, opset_version=13, input_names=["x"], output_names=["y"],
+                      dynamic_axes={"x": {0: "N"}, "y": {0: "N"}})
+    outs, man = run_model(v, path, x.numpy(), capture="op:QuantizeLinear", batch=5)
+    vtref.check(outs is not None, "QDQ model: ventral run failed")
+    if outs is not None:
+        step = float(m.fc.scale)
+        off = np.abs(outs[0] - want) / step
+        # The QDQ graph computes Conv/Gemm in float and rounds once per QuantizeLinear; PyTorch requantizes
+        # integer sums: the two round differently near halves, by one step at most.
+        vtref.check(off.max() <= 1.0001 and (off < 0.5).mean() >= 0.85,
+                    f"QDQ model vs quantized PyTorch: {int((off >= 0.5).sum())} of {off.size} logits off, at most "
+                    f"{off.max():.2f} steps")
+        layers = [e for e in man if e["kind"] != "output"]
+        kinds = {np.load(os.path.join(path + "_out", e["file"])).dtype.name for e in layers}
+        vtref.check(kinds == {"uint8"}, f"captured QuantizeLinear layers hold {kinds}, not uint8")
+        print(f"  QDQ CNN (PyTorch post-training quantization, qnnpack) vs PyTorch: {int((off >= 0.5).sum())} of "
+              f"{off.size} logits differ, at most {off.max():.2f} quantization steps; {len(layers)} uint8 layers")
+
+    # Integer ops against exact references.
+    worst = 0
+    for k, (dt, wdt, stride, pad, groups, per) in enumerate([(np.uint8, np.uint8, 1, 1, 1, False),
+                                                              (np.uint8, np.int8, 2, 0, 2, True),
+                                                              (np.int8, np.int8, 1, 2, 4, True)]):
+        xq = RNG.integers(np.iinfo(dt).min, np.iinfo(dt).max + 1, (3, 8, 9, 11)).astype(dt)
+        w = RNG.integers(np.iinfo(wdt).min, np.iinfo(wdt).max + 1, (12, 8 // groups, 3, 3)).astype(wdt)
+        xz = np.array(RNG.integers(0, 60), dt)
+        wz = (RNG.integers(-5, 6, 12) if per else np.array(RNG.integers(0, 9))).astype(wdt)
+        if wdt == np.uint8:
+            wz = np.abs(wz).astype(wdt)
+        acc = qconv_ref(xq, float(xz), w, wz.astype(np.float64), stride, pad, groups)
+        bias = RNG.integers(-3000, 3000, 12).astype(np.int32)
+        xs, ws, ys = np.float32(0.02), (RNG.random(12) * 0.01 + 0.002).astype(np.float32), np.float32(0.7)
+        yz = np.array(100 if dt == np.uint8 else -3, dt)
+        wsv = ws if per else ws[:1].reshape(())
+        mult = (xs * wsv.reshape(-1, 1, 1) / ys).astype(np.float32) if per else np.float32(xs * wsv / ys)
+        want_q = requant(acc + bias.reshape(-1, 1, 1), mult, yz, dt)
+        ttype = {np.uint8: TensorProto.UINT8, np.int8: TensorProto.INT8}
+        inits = {"w": w, "xz": xz, "wz": wz if per else wz.reshape(()), "xs": xs, "ws": wsv, "ys": ys, "yz": yz,
+                 "b": bias}
+        attrs = dict(kernel_shape=[3, 3], strides=[stride, stride], pads=[pad] * 4, group=groups)
+        nodes = [helper.make_node("ConvInteger", ["x", "w", "xz", "wz"], ["acc"], **attrs),
+                 helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"], ["y"], **attrs)]
+        graph = helper.make_graph(nodes, "q", [helper.make_tensor_value_info("x", ttype[dt], list(xq.shape))],
+                                  [helper.make_tensor_value_info("acc", TensorProto.INT32, None),
+                                   helper.make_tensor_value_info("y", ttype[dt], None)],
+                                  initializer=[numpy_helper.from_array(np.asarray(a), n) for n, a in inits.items()])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+        model.ir_version = 7
+        qpath = v.path(f"qconv{k}.onnx")
+        onnx.save_model(model, qpath)
+        xp = v.save(f"qconv{k}_x.npy", xq)
+        r = v.run("run", qpath, "--input", xp, "--out", v.path(f"qconv{k}_out"), "--capture", "none")
+        if r.returncode != 0:
+            vtref.check(False, f"qconv case {k}: ventral run failed")
+            continue
+        with open(os.path.join(v.path(f"qconv{k}_out"), "manifest.json")) as f:
+            res = [np.load(os.path.join(v.path(f"qconv{k}_out"), e["file"])) for e in json.load(f)
+                   if e["kind"] == "output"]
+        vtref.check(np.array_equal(res[0], acc.astype(np.int32)), f"ConvInteger case {k}: differs from the exact sum")
+        d = np.abs(res[1].astype(np.int64) - want_q)
+        worst = max(worst, int(d.max()))
+        vtref.check(d.max() == 0, f"QLinearConv case {k}: {int((d > 0).sum())} values differ")
+    a = RNG.integers(0, 256, (2, 5, 40)).astype(np.uint8)
+    b = RNG.integers(-128, 128, (40, 7)).astype(np.int8)
+    az, bz = np.uint8(17), RNG.integers(-4, 5, 7).astype(np.int8)
+    acc = np.matmul(a.astype(np.int64) - 17, b.astype(np.int64) - bz)
+    mult = np.float32(np.float32(0.03) * np.float32(0.004) / np.float32(0.5))
+    inits = {"b": b, "az": np.array(az), "bz": bz, "as": np.float32(0.03), "bs": np.float32(0.004),
+             "ys": np.float32(0.5), "yz": np.uint8(128)}
+    nodes = [helper.make_node("MatMulInteger", ["a", "b", "az", "bz"], ["acc"]),
+             helper.make_node("QLinearMatMul", ["a", "as", "az", "b", "bs", "bz", "ys", "yz"], ["y"])]
+    graph = helper.make_graph(nodes, "qmm", [helper.make_tensor_value_info("a", TensorProto.UINT8, list(a.shape))],
+                              [helper.make_tensor_value_info("acc", TensorProto.INT32, None),
+                               helper.make_tensor_value_info("y", TensorProto.UINT8, None)],
+                              initializer=[numpy_helper.from_array(np.asarray(t), n) for n, t in inits.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 7
+    qpath = v.path("qmm.onnx")
+    onnx.save_model(model, qpath)
+    r = v.run("run", qpath, "--input", v.save("qmm_a.npy", a), "--out", v.path("qmm_out"), "--capture", "none")
+    if r.returncode == 0:
+        with open(os.path.join(v.path("qmm_out"), "manifest.json")) as f:
+            res = [np.load(os.path.join(v.path("qmm_out"), e["file"])) for e in json.load(f) if e["kind"] == "output"]
+        vtref.check(np.array_equal(res[0], acc.astype(np.int32)), "MatMulInteger: differs from the exact product")
+        vtref.check(np.array_equal(res[1], requant(acc, mult, 128, np.uint8)), "QLinearMatMul: differs")
+    else:
+        vtref.check(False, "MatMulInteger / QLinearMatMul: ventral run failed")
+    print(f"  ConvInteger, QLinearConv (3 cases: uint8/int8, per-channel zero points, strides, pads, groups), "
+          f"MatMulInteger, QLinearMatMul vs exact integer references: max difference {worst}")
+
+
 def test_matmul(v):
     worst = 0.0
     cases = [((2, 3, 5, 7), (7, 4)), ((3, 1, 6, 8), (1, 4, 8, 5)), ((7,), (2, 7, 3)), ((4, 6), (6,)),
@@ -666,6 +803,7 @@ def main():
     test_einsum(v)
     test_misc_ops(v)
     test_sampling_indexing(v)
+    test_quantized(v)
     test_matmul(v)
     test_maxpool(v)
     test_determinism_external(v)
