@@ -169,8 +169,8 @@ static result run_case(const char *dir, const char *name, bool reference, char *
 }
 
 /* Tests that must run (an "unsupported" here is a failure): 3-D convolution, transposed convolution
- * and pooling, float16 / bfloat16 values, Resize, GridSample and the indexing ops, which the suites
- * cover only through these. */
+ * and pooling, float16 / bfloat16 values, Resize, GridSample, the indexing ops and the recurrent
+ * layers, which the suites cover only through these. */
 static const char *const required[] = {
     "test_averagepool_3d_default", "test_maxpool_3d_default", "test_convtranspose_3d", "test_Conv3d",
     "test_Conv3d_groups", "test_Conv3d_dilated_strided", "test_AvgPool3d_stride", "test_MaxPool3d_stride_padding",
@@ -184,7 +184,9 @@ static const char *const required[] = {
     /* GridSample, TopK, indexing */
     "test_gridsample_bicubic", "test_gridsample_reflection_padding", "test_gridsample_aligncorners_true", "test_top_k",
     "test_top_k_smallest", "test_gathernd_example_int32_batch_dim1", "test_scatter_elements_with_duplicate_indices",
-    "test_scatternd_multiply", "test_onehot_negative_indices", "test_eyelike_populate_off_main_diagonal", "test_mvn"};
+    "test_scatternd_multiply", "test_onehot_negative_indices", "test_eyelike_populate_off_main_diagonal", "test_mvn",
+    /* recurrent layers */
+    "test_lstm_with_peepholes", "test_gru_seq_length", "test_simple_rnn_batchwise", "test_rnn_seq_length"};
 
 /* Tests whose data is wrong in the suite Debian ships (onnx 1.12): skipped and counted, with the reason.
  * Checked by hand with onnx's own numpy_helper. */

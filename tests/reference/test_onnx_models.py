@@ -20,6 +20,7 @@ independent references (numpy; torch.nn.functional for convolutions):
   against torch.topk / scatter / scatter_add / one_hot;
 - quantized models: a QDQ export of a PyTorch-quantized CNN against PyTorch; QLinearConv, ConvInteger,
   MatMulInteger, QLinearMatMul against exact integer references;
+- LSTM, GRU and RNN against torch.nn.LSTM / GRU / RNN;
 - float16 / bfloat16: Cast rounding bit for bit against numpy / torch (ties, subnormals, overflow, NaN), a
   float16 CNN against a per-op float16-rounded reference, and a mixed float32/float16 graph.
 """
@@ -622,6 +623,49 @@ def test_quantized(v):
           f"MatMulInteger, QLinearMatMul vs exact integer references: max difference {worst}")
 
 
+def test_recurrent(v):
+    """nn.LSTM (2 layers, bidirectional), nn.GRU (batch-first; exported with linear_before_reset) and nn.RNN
+    (relu) as PyTorch exports them: outputs and final states equal PyTorch's, bit-identical over batch sizes."""
+    import torch
+    import torch.nn as nn
+
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(6, 5, num_layers=2, bidirectional=True, batch_first=True)
+            self.gru = nn.GRU(6, 4, batch_first=True)
+            self.rnn = nn.RNN(6, 3, nonlinearity="relu")
+
+        def forward(self, x):
+            y1, (h1, c1) = self.lstm(x)
+            y2, h2 = self.gru(x)
+            y3, h3 = self.rnn(x.transpose(0, 1))
+            return y1, h1.transpose(0, 1), c1.transpose(0, 1), y2, h2.transpose(0, 1), y3.transpose(0, 1)
+
+    torch.manual_seed(0)
+    m = M().eval()
+    x = torch.randn(5, 7, 6)
+    with torch.no_grad():
+        want = [r.numpy() for r in m(x)]
+    path = v.path("recurrent.onnx")
+    torch.onnx.export(m, x, path, opset_version=14, input_names=["x"],
+                      output_names=[f"y{i}" for i in range(len(want))],
+                      dynamic_axes={"x": {0: "N"}, **{f"y{i}": {0: "N"} for i in range(len(want))}})
+    worst, runs = 0.0, []
+    for batch in (5, 2):
+        outs, _ = run_model(v, path, x.numpy(), capture="none", batch=batch)
+        vtref.check(outs is not None and len(outs) == len(want), f"recurrent model, batch {batch}: ventral run failed")
+        runs.append(outs or [])
+        for i, ref in enumerate(want):
+            got = outs[i] if outs and i < len(outs) else None
+            e = rel_err(got, ref) if got is not None and got.shape == ref.shape else float("inf")
+            worst = max(worst, e)
+            vtref.check(e < 1e-5, f"recurrent output {i}, batch {batch}: error {e:.3g}")
+    vtref.check(len(runs[0]) == len(runs[1]) and all(np.array_equal(a, b) for a, b in zip(*runs)),
+                "recurrent outputs bit-identical for batch sizes 5 and 2")
+    print(f"  LSTM (2 layers, bidirectional), GRU, RNN vs PyTorch: max relative error {worst:.3g}")
+
+
 def test_matmul(v):
     worst = 0.0
     cases = [((2, 3, 5, 7), (7, 4)), ((3, 1, 6, 8), (1, 4, 8, 5)), ((7,), (2, 7, 3)), ((4, 6), (6,)),
@@ -804,6 +848,7 @@ def main():
     test_misc_ops(v)
     test_sampling_indexing(v)
     test_quantized(v)
+    test_recurrent(v)
     test_matmul(v)
     test_maxpool(v)
     test_determinism_external(v)
