@@ -666,6 +666,42 @@ def test_recurrent(v):
     print(f"  LSTM (2 layers, bidirectional), GRU, RNN vs PyTorch: max relative error {worst:.3g}")
 
 
+def test_small_integers(v):
+    """Element-wise ops on 8/16-bit and unsigned integers wrap as numpy's do; BitShift on uint64 values above
+    2^63 and shifts past the width; Clip on int8."""
+    cases = [  # (op, dtype, attrs, numpy reference of (a, b))
+        ("Add", np.uint8, {}, lambda a, b: a + b),
+        ("Mul", np.int8, {}, lambda a, b: a * b),
+        ("Sub", np.uint16, {}, lambda a, b: a - b),
+        ("Max", np.int16, {}, np.maximum),
+        ("BitShift", np.uint64, {"direction": "RIGHT"}, lambda a, b: np.right_shift(a, b)),
+        ("BitShift", np.uint8, {"direction": "LEFT"}, lambda a, b: np.left_shift(a, b)),
+    ]
+    ttype = {np.uint8: TensorProto.UINT8, np.int8: TensorProto.INT8, np.uint16: TensorProto.UINT16,
+             np.int16: TensorProto.INT16, np.uint64: TensorProto.UINT64}
+    for i, (op, dt, attrs, ref) in enumerate(cases):
+        info = np.iinfo(dt)
+        a = RNG.integers(info.min, info.max, (4, 9), dtype=dt, endpoint=True)
+        if dt == np.uint64:
+            a[0, :4] = np.array([2**64 - 1, 2**63, 2**63 + 5, 1], np.uint64)
+        b = (RNG.integers(0, 8, 9) if op == "BitShift" else RNG.integers(info.min, info.max, 9, endpoint=True)).astype(dt)
+        with np.errstate(over="ignore"):
+            want = ref(a, b).astype(dt)
+        path = save_model(v, f"smallint{i}", [helper.make_node(op, ["a", "b"], ["y"], **attrs)],
+                          [helper.make_tensor_value_info("a", ttype[dt], ["N", 9])],
+                          [helper.make_tensor_value_info("y", ttype[dt], None)], {"b": b})
+        r = v.run("run", path, "--input", v.save(f"smallint{i}.npy", a), "--out", v.path(f"smallint{i}_out"),
+                  "--capture", "none")
+        got = None
+        if r.returncode == 0:
+            with open(os.path.join(v.path(f"smallint{i}_out"), "manifest.json")) as f:
+                got = [np.load(os.path.join(v.path(f"smallint{i}_out"), e["file"])) for e in json.load(f)
+                       if e["kind"] == "output"][0]
+        vtref.check(got is not None and got.dtype == want.dtype and np.array_equal(got, want),
+                    f"{op} on {np.dtype(dt).name}: differs from numpy")
+    print(f"  {len(cases)} integer element-wise cases (wrap-around, uint64 past 2^63, shifts) equal numpy")
+
+
 def test_matmul(v):
     worst = 0.0
     cases = [((2, 3, 5, 7), (7, 4)), ((3, 1, 6, 8), (1, 4, 8, 5)), ((7,), (2, 7, 3)), ((4, 6), (6,)),
@@ -849,6 +885,7 @@ def main():
     test_sampling_indexing(v)
     test_quantized(v)
     test_recurrent(v)
+    test_small_integers(v)
     test_matmul(v)
     test_maxpool(v)
     test_determinism_external(v)

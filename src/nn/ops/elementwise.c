@@ -103,7 +103,9 @@ static vt_status unary_infer(vt_opctx *c)
     if (st != VT_OK) return st;
     unary_kind k = unary_of(c->node->op_type);
     bool int_ok = k == U_RELU || k == U_NEG || k == U_ABS || k == U_CLIP || k == U_SIGN;
-    if (c->in[0]->dtype != VT_F32 && !(int_ok && (c->in[0]->dtype == VT_I64 || c->in[0]->dtype == VT_I32)))
+    vt_dtype dt = c->in[0]->dtype;
+    bool is_int = !vt_dtype_is_float(dt) && dt != VT_BOOL && dt != VT_U64; /* computed in int64 */
+    if (dt != VT_F32 && !(int_ok && is_int))
         return vt_node_fail(c, VT_ERR_UNSUPPORTED, "input is %s; this op supports float32 only",
                             vt_dtype_name(c->in[0]->dtype));
     vt_out_set(c->out[0], c->in[0]->dtype, c->in[0]->rank, c->in[0]->shape);
@@ -289,6 +291,7 @@ typedef enum {
     B_OR,
     B_XOR,
     B_PRELU,
+    B_SHIFT,   /* BitShift: direction LEFT or RIGHT, unsigned types only */
     B_ADD_RELU /* Add with the ReLU of the one Relu reading it fused in (vt_opctx.fuse; float32 only) */
 } binary_kind;
 
@@ -300,7 +303,7 @@ static binary_kind binary_of(const char *t)
     } map[] = {{"Add", B_ADD},  {"Sub", B_SUB}, {"Mul", B_MUL},    {"Div", B_DIV},        {"Pow", B_POW},
                {"Mod", B_MOD},  {"Max", B_MAX}, {"Min", B_MIN},    {"Sum", B_ADD},        {"Mean", B_ADD},
                {"Equal", B_EQ}, {"Less", B_LT}, {"Greater", B_GT}, {"LessOrEqual", B_LE}, {"GreaterOrEqual", B_GE},
-               {"And", B_AND},  {"Or", B_OR},   {"Xor", B_XOR},    {"PRelu", B_PRELU}};
+               {"And", B_AND},  {"Or", B_OR},   {"Xor", B_XOR},    {"PRelu", B_PRELU},    {"BitShift", B_SHIFT}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(map[i].name, t) == 0) return map[i].k;
     return B_ADD;
@@ -368,8 +371,16 @@ static vt_status binary_infer(vt_opctx *c)
                                 vt_tensor_shape_str(&h, a, sizeof a), vt_tensor_shape_str(t, b, sizeof b));
         }
     }
-    bool ok = dt == VT_F32 || dt == VT_F64 || dt == VT_I64 || dt == VT_I32;
+    /* Integers of every width but uint64 (computed in int64, so a uint64 above 2^63 would compare and divide
+     * wrongly); results wrap to the type as numpy's do. */
+    bool ok = dt == VT_F32 || dt == VT_F64 || (dt != VT_BOOL && dt != VT_U64 && !vt_dtype_is_float(dt));
     if (k >= B_AND && k <= B_XOR) ok = dt == VT_BOOL;
+    if (k == B_SHIFT) {
+        const char *dir = vt_attr_str(c->node, "direction", "");
+        ok = dt == VT_U8 || dt == VT_U16 || dt == VT_U32 || dt == VT_U64;
+        if (ok && strcmp(dir, "LEFT") && strcmp(dir, "RIGHT"))
+            return vt_node_fail(c, VT_ERR_ARG, "direction '%s' is not LEFT or RIGHT", dir);
+    }
     if (k == B_EQ && dt == VT_BOOL) ok = true;
     if (!ok) return vt_node_fail(c, VT_ERR_UNSUPPORTED, "element type %s is not supported", vt_dtype_name(dt));
     vt_out_set(c->out[0], is_compare(k) ? VT_BOOL : dt, rank, shape);
@@ -401,6 +412,7 @@ static inline double apply_f(binary_kind k, double a, double b, bool fmod_mode)
     case B_XOR: return (a != 0) != (b != 0);
     case B_PRELU: return a < 0 ? a * b : a;
     case B_ADD_RELU: return a + b > 0 ? a + b : 0;
+    case B_SHIFT: return 0; /* unsigned integers only: apply_i */
     }
     return 0;
 }
@@ -427,6 +439,10 @@ static inline int64_t apply_i(binary_kind k, int64_t a, int64_t b, bool fmod_mod
     case B_MIN: return a < b ? a : b;
     case B_PRELU: return a < 0 ? a * b : a;
     case B_ADD_RELU: return a + b > 0 ? a + b : 0;
+    case B_SHIFT: { /* on the unsigned bits (a uint64 above 2^63 arrives as a negative int64); past the width: 0 */
+        uint64_t u = (uint64_t)a, s = (uint64_t)b;
+        return s >= 64 ? 0 : (int64_t)(fmod_mode ? u << s : u >> s);
+    }
     default: return (int64_t)apply_f(k, (double)a, (double)b, fmod_mode);
     }
 }
@@ -566,7 +582,9 @@ static vt_status binary_run(vt_opctx *c)
 {
     c->out_nhwc[0] = c->in_nhwc[0];
     binary_kind k = binary_of(c->node->op_type);
-    bool fmod_mode = vt_attr_int(c->node, "fmod", 0) != 0;
+    /* fmod_mode: Mod's fmod attribute; for BitShift, whether it shifts LEFT */
+    bool fmod_mode =
+        k == B_SHIFT ? !strcmp(vt_attr_str(c->node, "direction", ""), "LEFT") : vt_attr_int(c->node, "fmod", 0) != 0;
     vt_tensor *out = c->out[0];
     if (c->n_in == 1) return vt_copy_data(out, c->in[0]);
     vt_tensor *conv = NULL, slope_tmp;
@@ -819,6 +837,7 @@ static const vt_op ops[] = {
     BIN("And", 1),
     BIN("Or", 1),
     BIN("Xor", 1),
+    BIN("BitShift", 11),
     BIN("PRelu", 1),
     {.domain = "", .type = "Not", .since = 1, .infer = not_infer, .run = not_run},
     {.domain = "", .type = "IsNaN", .since = 9, .infer = isclass_infer, .run = isclass_run},
