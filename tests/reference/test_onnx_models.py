@@ -20,7 +20,7 @@ independent references (numpy; torch.nn.functional for convolutions):
   against torch.topk / scatter / scatter_add / one_hot;
 - quantized models: a QDQ export of a PyTorch-quantized CNN against PyTorch; QLinearConv, ConvInteger,
   MatMulInteger, QLinearMatMul against exact integer references;
-- LSTM, GRU and RNN against torch.nn.LSTM / GRU / RNN;
+- LSTM, GRU and RNN against torch.nn.LSTM / GRU / RNN; cross-entropy and NLL losses against PyTorch;
 - float16 / bfloat16: Cast rounding bit for bit against numpy / torch (ties, subnormals, overflow, NaN), a
   float16 CNN against a per-op float16-rounded reference, and a mixed float32/float16 graph.
 """
@@ -398,6 +398,19 @@ def test_einsum(v):
     v.expect_error("Einsum output label in no operand", "layers", bad, contains="output label not in any operand")
 
 
+def export_and_run(v, name, module, x, opset, batch=None):
+    """Exports `module` at `opset` (outputs y0, y1, ...), runs it through ventral on x; returns (ventral's
+    outputs or None, PyTorch's)."""
+    import torch
+    with torch.no_grad():
+        want = [r.numpy() for r in module(x)]
+    path = v.path(name + ".onnx")
+    torch.onnx.export(module, x, path, opset_version=opset, input_names=["x"],
+                      output_names=[f"y{i}" for i in range(len(want))])
+    outs, _ = run_model(v, path, x.numpy(), capture="none", batch=batch)
+    return outs, want
+
+
 def test_misc_ops(v):
     """Pixel shuffle (DepthToSpace, CRD), CELU, soft and hard shrink, asin/atan/tan, gather (GatherElements),
     triu/tril (Trilu), cumsum as PyTorch exports them."""
@@ -413,13 +426,7 @@ def test_misc_ops(v):
                     torch.triu(x, 1), torch.tril(x, -1), torch.cumsum(x, dim=2), torch.cumsum(x, dim=-1))
 
     torch.manual_seed(0)
-    x = torch.randn(2, 8, 3, 5)
-    with torch.no_grad():
-        want = [r.numpy() for r in M()(x)]
-    path = v.path("misc.onnx")
-    torch.onnx.export(M(), x, path, opset_version=14, input_names=["x"],
-                      output_names=[f"y{i}" for i in range(len(want))])
-    outs, _ = run_model(v, path, x.numpy(), capture="none")
+    outs, want = export_and_run(v, "misc", M(), torch.randn(2, 8, 3, 5), 14)
     worst = 0.0
     for i, ref in enumerate(want):
         got = outs[i] if outs else None
@@ -702,6 +709,33 @@ def test_small_integers(v):
     print(f"  {len(cases)} integer element-wise cases (wrap-around, uint64 past 2^63, shifts) equal numpy")
 
 
+def test_losses(v):
+    """F.cross_entropy (SoftmaxCrossEntropyLoss) and F.nll_loss (NegativeLogLikelihoodLoss) as PyTorch exports
+    them: class weights, ignore_index, reductions none / sum / mean, N x C and N x C x d1 x d2 inputs."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class M(nn.Module):
+        def forward(self, x):
+            t = torch.clamp((x[:, 0] * 2 + 2).floor(), 0, 4).long()  # N x 3 x 4 targets in [0, 5)
+            w = torch.tensor([0.5, 1.0, 2.0, 1.5, 0.25])
+            return (F.cross_entropy(x, t), F.cross_entropy(x, t, weight=w, ignore_index=2, reduction="sum"),
+                    F.cross_entropy(x[:, :, 0, 0], t[:, 0, 0], reduction="none"),
+                    F.nll_loss(F.log_softmax(x, 1), t, weight=w, ignore_index=1),
+                    F.nll_loss(F.log_softmax(x, 1), t, reduction="none"))
+
+    torch.manual_seed(0)
+    outs, want = export_and_run(v, "losses", M(), torch.randn(6, 5, 3, 4), 13, batch=6)
+    worst = 0.0
+    for i, ref in enumerate(want):
+        got = outs[i] if outs and i < len(outs) else None
+        e = rel_err(got.reshape(ref.shape), ref) if got is not None and got.size == ref.size else float("inf")
+        worst = max(worst, e)
+        vtref.check(e < 1e-5, f"loss output {i}: error {e:.3g}")
+    print(f"  cross_entropy / nll_loss (weights, ignore_index, reductions) vs PyTorch: max relative error {worst:.3g}")
+
+
 def test_matmul(v):
     worst = 0.0
     cases = [((2, 3, 5, 7), (7, 4)), ((3, 1, 6, 8), (1, 4, 8, 5)), ((7,), (2, 7, 3)), ((4, 6), (6,)),
@@ -886,6 +920,7 @@ def main():
     test_quantized(v)
     test_recurrent(v)
     test_small_integers(v)
+    test_losses(v)
     test_matmul(v)
     test_maxpool(v)
     test_determinism_external(v)
