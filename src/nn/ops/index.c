@@ -6,15 +6,6 @@
 
 #include "nn/ops/ops.h"
 
-static void contiguous_strides(int rank, const int64_t *shape, int64_t *str)
-{
-    int64_t s = 1;
-    for (int i = rank - 1; i >= 0; i--) {
-        str[i] = s;
-        s *= shape[i];
-    }
-}
-
 /* Index v along an axis of size dim, normalised to [0, dim); false when out of range. */
 static bool index_in(int64_t v, int64_t dim, int64_t *out)
 {
@@ -122,7 +113,7 @@ static vt_status gather_elements_run(vt_opctx *c)
     vt_axis(vt_attr_int(c->node, "axis", 0), x->rank, &axis);
     size_t es = vt_dtype_size(x->dtype);
     int64_t n = vt_tensor_numel(idx), dim = x->shape[axis], xstr[VT_MAX_RANK], v;
-    contiguous_strides(x->rank, x->shape, xstr);
+    vt_contiguous_strides(x->rank, x->shape, xstr);
     for (int64_t i = 0; i < n; i++) {
         if (!index_in(vt_elem_i64(idx, i), dim, &v)) return index_fail(c, vt_elem_i64(idx, i), dim);
         memcpy((char *)c->out[0]->data + (size_t)i * es,
@@ -164,7 +155,7 @@ static vt_status gather_nd_run(vt_opctx *c)
     const vt_tensor *x = c->in[0], *idx = c->in[1];
     int b = (int)vt_attr_int(c->node, "batch_dims", 0), m = (int)idx->shape[idx->rank - 1];
     int64_t xstr[VT_MAX_RANK], batches = 1, slice = 1, v;
-    contiguous_strides(x->rank, x->shape, xstr);
+    vt_contiguous_strides(x->rank, x->shape, xstr);
     for (int d = 0; d < b; d++) batches *= x->shape[d];
     for (int d = b + m; d < x->rank; d++) slice *= x->shape[d];
     int64_t tuples = vt_tensor_numel(idx) / m, per_batch = tuples / (batches ? batches : 1);
@@ -263,7 +254,7 @@ static vt_status scatternd_run(vt_opctx *c)
     int m = (int)idx->shape[idx->rank - 1];
     int64_t tuples = vt_tensor_numel(idx) / m, slice = 1, xstr[VT_MAX_RANK], v;
     for (int d = m; d < x->rank; d++) slice *= x->shape[d];
-    contiguous_strides(x->rank, x->shape, xstr);
+    vt_contiguous_strides(x->rank, x->shape, xstr);
     size_t es = vt_dtype_size(x->dtype);
     for (int64_t t = 0; t < tuples; t++) {
         int64_t off = 0;
@@ -308,7 +299,7 @@ static vt_status scatter_elements_run(vt_opctx *c)
     if (st != VT_OK) return st;
     size_t es = vt_dtype_size(x->dtype);
     int64_t n = vt_tensor_numel(idx), dim = x->shape[axis], xstr[VT_MAX_RANK], v;
-    contiguous_strides(x->rank, x->shape, xstr);
+    vt_contiguous_strides(x->rank, x->shape, xstr);
     for (int64_t i = 0; i < n; i++) {
         if (!index_in(vt_elem_i64(idx, i), dim, &v)) return index_fail(c, vt_elem_i64(idx, i), dim);
         scatter_combine(x->dtype, red, (char *)c->out[0]->data + (size_t)elements_offset(idx, xstr, axis, i, v) * es,

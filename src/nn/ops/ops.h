@@ -41,6 +41,16 @@ static inline bool vt_axis(int64_t axis, int rank, int *out)
     return true;
 }
 
+/* C-order element strides of a shape. */
+static inline void vt_contiguous_strides(int rank, const int64_t *shape, int64_t *str)
+{
+    int64_t s = 1;
+    for (int i = rank - 1; i >= 0; i--) {
+        str[i] = s;
+        s *= shape[i];
+    }
+}
+
 /* The input must be present and float32 (most compute ops are float32-only). */
 vt_status vt_need_f32(const vt_opctx *c, int k);
 /* The input must be present. */

@@ -113,12 +113,12 @@ static vt_status dequantize_infer(vt_opctx *c)
     return VT_OK;
 }
 
-/* Slot of element i along the per-axis parameters' axis. */
-static int64_t slot_of(const vt_tensor *x, int axis, int64_t i)
+/* Elements after one step along axis (the per-axis parameters' slot of element i is i / inner % dim). */
+static int64_t inner_of(const vt_tensor *x, int axis)
 {
     int64_t inner = 1;
     for (int d = axis + 1; d < x->rank; d++) inner *= x->shape[d];
-    return (i / inner) % x->shape[axis];
+    return inner;
 }
 
 static vt_status quantize_run(vt_opctx *c)
@@ -129,10 +129,10 @@ static vt_status quantize_run(vt_opctx *c)
     if (st != VT_OK) return st;
     const vt_tensor *x = c->in[0];
     const float *xd = x->data;
-    int64_t n = vt_tensor_numel(x);
+    int64_t n = vt_tensor_numel(x), inner = ps ? inner_of(x, axis) : 1, dim = ps ? x->shape[axis] : 1;
 #pragma omp parallel for schedule(static) if (n > 65536)
     for (int64_t i = 0; i < n; i++) {
-        int64_t s = ps ? slot_of(x, axis, i) : 0;
+        int64_t s = ps ? i / inner % dim : 0;
         float scale = (float)q_param_at(c, 1, ps, s), zp = (float)q_param_at(c, 2, pz, s);
         q_store(c->out[0], i, nearbyintf(xd[i] / scale) + zp);
     }
@@ -147,10 +147,10 @@ static vt_status dequantize_run(vt_opctx *c)
     if (st != VT_OK) return st;
     const vt_tensor *x = c->in[0];
     float *y = c->out[0]->data;
-    int64_t n = vt_tensor_numel(x);
+    int64_t n = vt_tensor_numel(x), inner = ps ? inner_of(x, axis) : 1, dim = ps ? x->shape[axis] : 1;
 #pragma omp parallel for schedule(static) if (n > 65536)
     for (int64_t i = 0; i < n; i++) {
-        int64_t s = ps ? slot_of(x, axis, i) : 0;
+        int64_t s = ps ? i / inner % dim : 0;
         double zp = q_param_at(c, 2, pz, s);
         y[i] = (float)(q_at(x, i) - zp) * (float)q_param_at(c, 1, ps, s);
     }

@@ -46,15 +46,6 @@ static void strided_copy(vt_tensor *out, const vt_tensor *src, const int64_t *is
     }
 }
 
-static void contiguous_strides(int rank, const int64_t *shape, int64_t *str)
-{
-    int64_t s = 1;
-    for (int i = rank - 1; i >= 0; i--) {
-        str[i] = s;
-        s *= shape[i];
-    }
-}
-
 /* Reshape, Flatten, Squeeze, Unsqueeze: the data unchanged. Nothing to do when the executor handed over the
  * input's buffer (vt_op.view), else a copy in 1 MiB pieces spread over the threads. */
 static vt_status copy_run(vt_opctx *c)
@@ -347,7 +338,7 @@ static vt_status transpose_run(vt_opctx *c)
         return VT_OK;
     }
     int64_t istr[VT_MAX_RANK], s[VT_MAX_RANK];
-    contiguous_strides(c->in[0]->rank, c->in[0]->shape, istr);
+    vt_contiguous_strides(c->in[0]->rank, c->in[0]->shape, istr);
     for (int i = 0; i < c->in[0]->rank; i++) s[i] = istr[perm[i]];
     strided_copy(c->out[0], c->in[0], s, 0);
     return VT_OK;
@@ -569,7 +560,7 @@ static vt_status slice_run(vt_opctx *c)
     if (st != VT_OK) return st;
     int r = c->in[0]->rank;
     int64_t istr[VT_MAX_RANK], s[VT_MAX_RANK], off = 0;
-    contiguous_strides(r, c->in[0]->shape, istr);
+    vt_contiguous_strides(r, c->in[0]->shape, istr);
     for (int d = 0; d < r; d++) {
         s[d] = istr[d] * p.step[d];
         if (p.len[d] > 0) off += p.start[d] * istr[d];
@@ -654,7 +645,7 @@ static vt_status tile_run(vt_opctx *c)
     vt_tensor *y = c->out[0];
     int r = x->rank;
     int64_t istr[VT_MAX_RANK], n = vt_tensor_numel(y);
-    contiguous_strides(r, x->shape, istr);
+    vt_contiguous_strides(r, x->shape, istr);
     size_t es = vt_dtype_size(x->dtype);
     for (int64_t i = 0; i < n; i++) {
         int64_t rem = i, off = 0;
@@ -742,7 +733,7 @@ static vt_status pad_run(vt_opctx *c)
     int m = mode[0] == 'c' ? 0 : mode[0] == 'r' ? 1 : 2;
     int r = x->rank;
     int64_t istr[VT_MAX_RANK], n = vt_tensor_numel(y);
-    contiguous_strides(r, x->shape, istr);
+    vt_contiguous_strides(r, x->shape, istr);
     size_t es = vt_dtype_size(x->dtype);
     vt_tensor fill = {.dtype = x->dtype, .rank = 0, .data = (double[1]){0}};
     vt_elem_set_f64(&fill, 0, value);
