@@ -169,8 +169,8 @@ static result run_case(const char *dir, const char *name, bool reference, char *
 }
 
 /* Tests that must run (an "unsupported" here is a failure): 3-D convolution, transposed convolution
- * and pooling, float16 / bfloat16 values, Resize, GridSample, the indexing ops and the recurrent
- * layers, which the suites cover only through these. */
+ * and pooling, float16 / bfloat16 values, Resize, GridSample, the indexing ops, the recurrent
+ * layers and pooling indices, which the suites cover only through these. */
 static const char *const required[] = {
     "test_averagepool_3d_default", "test_maxpool_3d_default", "test_convtranspose_3d", "test_Conv3d",
     "test_Conv3d_groups", "test_Conv3d_dilated_strided", "test_AvgPool3d_stride", "test_MaxPool3d_stride_padding",
@@ -186,7 +186,10 @@ static const char *const required[] = {
     "test_top_k_smallest", "test_gathernd_example_int32_batch_dim1", "test_scatter_elements_with_duplicate_indices",
     "test_scatternd_multiply", "test_onehot_negative_indices", "test_eyelike_populate_off_main_diagonal", "test_mvn",
     /* recurrent layers */
-    "test_lstm_with_peepholes", "test_gru_seq_length", "test_simple_rnn_batchwise", "test_rnn_seq_length"};
+    "test_lstm_with_peepholes", "test_gru_seq_length", "test_simple_rnn_batchwise", "test_rnn_seq_length",
+    /* pooling with indices, 8-bit pooling, unpooling, integer powers, a computed pad value */
+    "test_maxpool_with_argmax_2d_precomputed_strides", "test_maxpool_2d_uint8",
+    "test_maxunpool_export_with_output_shape", "test_pow_types_float", "test_constant_pad"};
 
 /* Tests whose data is wrong in the suite Debian ships (onnx 1.12): skipped and counted, with the reason.
  * Checked by hand with onnx's own numpy_helper. */

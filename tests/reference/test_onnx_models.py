@@ -907,6 +907,49 @@ def test_maxpool(v):
     print("  MaxPool (3x3/2, 3x3/2 ceil, 2x2/2, 3x3/1) on 37 x 75 planes: bit-identical to the row-major loop")
 
 
+def test_pool_indices(v):
+    """F.max_pool1d/2d/3d with return_indices (MaxPool's Indices output, which PyTorch's export turns into
+    per-plane indices), F.max_unpool2d (MaxUnpool, with and without output_size) as PyTorch exports them;
+    indices must be exact, values bit-identical."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class M(nn.Module):
+        def forward(self, x):
+            y2, i2 = F.max_pool2d(x, 3, 2, 1, return_indices=True)
+            yc, ic = F.max_pool2d(x, 2, 2, 0, ceil_mode=True, return_indices=True)
+            y1, i1 = F.max_pool1d(x.flatten(2), 4, 3, return_indices=True)
+            y3, i3 = F.max_pool3d(x.unsqueeze(1), 2, 2, return_indices=True)
+            return (y2, i2, yc, ic, y1, i1, y3, i3)
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 9, 11)
+    x[0, 0, :3, :3] = 1.5  # ties: the first maximum wins on both sides
+    outs, want = export_and_run(v, "pool_indices", M(), x, 13, batch=2)
+    for i, ref in enumerate(want):
+        got = outs[i] if outs and i < len(outs) else None
+        same = got is not None and got.shape == ref.shape and np.array_equal(got, ref)
+        vtref.check(same, f"pooling with indices output {i}: not equal to PyTorch's")
+    # MaxUnpool (PyTorch 1.13 cannot export max_unpool2d): MaxPool -> MaxUnpool against F.max_unpool2d, and
+    # with an output_shape larger than the inferred one (the values keep their coordinates: ONNX's reading)
+    xe = x[:, :, :8, :10].contiguous()
+    nodes = [helper.make_node("MaxPool", ["x"], ["p", "i"], kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("MaxUnpool", ["p", "i"], ["y0"], kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("MaxUnpool", ["p", "i", "shape"], ["y1"], kernel_shape=[2, 2], strides=[2, 2])]
+    path = save_model(v, "maxunpool", nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+                      [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("y0", "y1")],
+                      {"shape": np.array([2, 3, 9, 12], np.int64)})
+    outs, _ = run_model(v, path, xe.numpy(), capture="none", batch=2)
+    ref = F.max_unpool2d(*F.max_pool2d(xe, 2, 2, return_indices=True), 2, 2).numpy()
+    big = np.zeros((2, 3, 9, 12), np.float32)
+    big[:, :, :8, :10] = ref
+    ok = outs is not None and np.array_equal(outs[0], ref) and np.array_equal(outs[1], big)
+    vtref.check(ok, "MaxUnpool: not equal to F.max_unpool2d")
+    print("  max_pool1d/2d/3d with indices (ceil mode, ties) and MaxUnpool (with and without output_shape): "
+          "values and indices equal to PyTorch's")
+
+
 def main():
     args = vtref.parse_args()
     v = vtref.Ventral(args.ventral)
@@ -923,6 +966,7 @@ def main():
     test_losses(v)
     test_matmul(v)
     test_maxpool(v)
+    test_pool_indices(v)
     test_determinism_external(v)
     test_errors(v)
     test_layers_capture(v)

@@ -561,6 +561,9 @@ static void binary_apply(binary_kind k, const vt_tensor *a, const vt_tensor *b, 
                 ((a->dtype == VT_F32 || a->dtype == VT_F64) && is_compare(k))) {
                 double r = apply_f(k, vt_elem_f64(a, xa), vt_elem_f64(b, xb), fmod_mode);
                 vt_elem_set_f64(out, base + i, r);
+            } else if (k == B_POW && (b->dtype == VT_F32 || b->dtype == VT_F64)) {
+                /* an integer base to a float power: computed in double and truncated, as numpy's cast */
+                vt_elem_set_i64(out, base + i, (int64_t)pow(vt_elem_f64(a, xa), vt_elem_f64(b, xb)));
             } else
                 vt_elem_set_i64(out, base + i, apply_i(k, vt_elem_i64(a, xa), vt_elem_i64(b, xb), fmod_mode));
         }
@@ -589,7 +592,9 @@ static vt_status binary_run(vt_opctx *c)
     if (c->n_in == 1) return vt_copy_data(out, c->in[0]);
     vt_tensor *conv = NULL, slope_tmp;
     const vt_tensor *b = prelu_slope(c, &slope_tmp);
-    if (b->dtype != c->in[0]->dtype) { /* Pow with an integer exponent */
+    bool int_base_float_exp =
+        (c->in[0]->dtype != VT_F32 && c->in[0]->dtype != VT_F64) && (b->dtype == VT_F32 || b->dtype == VT_F64);
+    if (b->dtype != c->in[0]->dtype && !int_base_float_exp) { /* Pow with an integer exponent */
         vt_status st = vt_tensor_convert(b, c->in[0]->dtype, &conv);
         if (st != VT_OK) return st;
         b = conv;

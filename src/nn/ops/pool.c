@@ -8,19 +8,84 @@
 #include "nn/ops/ops.h"
 #include "nn/ops/vecmath.h"
 
+/* MaxPool also takes float64 and 8-bit integers (opset 12), and may return the Indices of its maxima;
+ * those cases run the general loop (max_general), float32 without Indices the fast paths below. */
+static bool wants_indices(const vt_opctx *c)
+{
+    return c->n_out > 1 && c->node->out[1] >= 0;
+}
+
 static vt_status pool_infer(vt_opctx *c)
 {
-    vt_status st = vt_need_f32(c, 0);
+    vt_status st = vt_need_input(c, 0);
     if (st != VT_OK) return st;
-    if (c->n_out > 1 && c->node->out[1] >= 0)
-        return vt_node_fail(c, VT_ERR_UNSUPPORTED, "the Indices output of MaxPool is not supported");
+    vt_dtype t = c->in[0]->dtype;
+    bool is_max = strcmp(c->node->op_type, "MaxPool") == 0;
+    if (!(t == VT_F32 || (is_max && (t == VT_F64 || t == VT_I8 || t == VT_U8)))) {
+        if ((st = vt_need_f32(c, 0)) != VT_OK) return st;
+    }
+    if (c->in[0]->rank < 3) return vt_node_fail(c, VT_ERR_ARG, "input must be N x C x spatial...");
     vt_window w;
     bool ceil_mode = vt_attr_int(c->node, "ceil_mode", 0) != 0;
     if ((st = vt_window_of(c, c->in[0], NULL, ceil_mode, &w)) != VT_OK) return st;
     int64_t sh[2 + VT_WINDOW_AXES];
     vt_window_shape(&w, c->in[0]->shape[0], c->in[0]->shape[1], sh);
-    vt_out_set(c->out[0], VT_F32, c->in[0]->rank, sh);
-    for (int k = 1; k < c->n_out; k++) vt_out_set(c->out[k], VT_I64, 0, NULL);
+    vt_out_set(c->out[0], t, c->in[0]->rank, sh);
+    for (int k = 1; k < c->n_out; k++) vt_out_set(c->out[k], VT_I64, c->in[0]->rank, sh);
+    return VT_OK;
+}
+
+/* The flat input index of spatial position pos[] in plane p: row-major (storage_order 0) or with the
+ * first spatial dim fastest (storage_order 1, column-major), as onnxruntime numbers them. */
+static int64_t flat_index(const vt_window *w, int64_t p, const int64_t *pos, bool col_major)
+{
+    int64_t idx = 0;
+    for (int j = 0; j < VT_WINDOW_AXES; j++) {
+        int a = col_major ? VT_WINDOW_AXES - 1 - j : j;
+        idx = idx * w->in[a] + pos[a];
+    }
+    return p * w->in[0] * w->in[1] * w->in[2] + idx;
+}
+
+/* MaxPool of any supported type, with the Indices output when asked: the direct loop over the taps
+ * in row-major order with max_step's rule (the last NaN, else the first maximum, whose index is kept). */
+static vt_status max_general(vt_opctx *c, const vt_window *w)
+{
+    const vt_tensor *x = c->in[0];
+    vt_tensor *y = c->out[0];
+    int64_t *ind = wants_indices(c) ? c->out[1]->data : NULL;
+    bool col_major = vt_attr_int(c->node, "storage_order", 0) != 0;
+    int64_t planes = x->shape[0] * x->shape[1];
+    int64_t ID = w->in[0], IH = w->in[1], IW = w->in[2], OD = w->out[0], OH = w->out[1], OW = w->out[2];
+#pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < planes; p++)
+        for (int64_t o = 0; o < OD * OH * OW; o++) {
+            int64_t start[VT_WINDOW_AXES] = {o / (OH * OW) * w->s[0] - w->pb[0], o / OW % OH * w->s[1] - w->pb[1],
+                                             o % OW * w->s[2] - w->pb[2]};
+            double mx = -INFINITY;
+            int64_t best[VT_WINDOW_AXES] = {-1, -1, -1};
+            for (int64_t kd = 0; kd < w->k[0]; kd++) {
+                int64_t id = start[0] + kd * w->d[0];
+                if (id < 0 || id >= ID) continue;
+                for (int64_t kh = 0; kh < w->k[1]; kh++) {
+                    int64_t ih = start[1] + kh * w->d[1];
+                    if (ih < 0 || ih >= IH) continue;
+                    for (int64_t kw = 0; kw < w->k[2]; kw++) {
+                        int64_t iw = start[2] + kw * w->d[2];
+                        if (iw < 0 || iw >= IW) continue;
+                        double v = vt_elem_f64(x, (p * ID + id) * IH * IW + ih * IW + iw);
+                        if (v > mx || v != v || best[0] < 0) {
+                            mx = v;
+                            best[0] = id, best[1] = ih, best[2] = iw;
+                        }
+                    }
+                }
+            }
+            int64_t out = p * OD * OH * OW + o;
+            /* a window with no tap inside the input (only with huge pads) yields the lowest value */
+            vt_elem_set_f64(y, out, best[0] < 0 ? (y->dtype == VT_U8 ? 0 : y->dtype == VT_I8 ? -128 : -INFINITY) : mx);
+            if (ind) ind[out] = best[0] < 0 ? -1 : flat_index(w, p, best, col_major);
+        }
     return VT_OK;
 }
 
@@ -99,7 +164,7 @@ static vt_status pool_nhwc(vt_opctx *c, const vt_window *w, bool is_max, bool in
 
 static bool pool_accepts_nhwc(const vt_opctx *c)
 {
-    return c->in[0]->rank == 4;
+    return c->in[0]->rank == 4 && !wants_indices(c);
 }
 
 /* Row pass of a separable MaxPool: hm[ow] = the maximum over the kw taps of one input row. Windows
@@ -193,6 +258,7 @@ static vt_status pool_run(vt_opctx *c)
     float *yd = c->out[0]->data;
     int64_t planes = c->in[0]->shape[0] * c->in[0]->shape[1];
     int64_t ID = w.in[0], IH = w.in[1], IW = w.in[2], OD = w.out[0], OH = w.out[1], OW = w.out[2];
+    if (is_max && (wants_indices(c) || c->in[0]->dtype != VT_F32)) return max_general(c, &w);
     if (c->in_nhwc[0]) return pool_nhwc(c, &w, is_max, include_pad);
     if (is_max && w.nsp < 3 && vt_nn_fast(c->g)) return max_planes(xd, yd, planes, &w);
         /* Direct loop (the reference, and 3-D pooling): taps in row-major order. */
@@ -293,7 +359,86 @@ static vt_status global_run(vt_opctx *c)
     return VT_OK;
 }
 
+/* ---- MaxUnpool: scatters X to the flat input indices I of its MaxPool into a zero tensor ---- */
+
+/* The output shape the attributes imply ("inferred"), and the shape asked for by output_shape when given
+ * (else the inferred one). The indices number the inferred shape's elements; a larger output_shape
+ * keeps each element at its coordinates, zeros after them (onnxruntime's and the spec tests' reading). */
+static vt_status unpool_shape(vt_opctx *c, int64_t *inferred, int64_t *sh)
+{
+    const vt_tensor *x = c->in[0];
+    int r = x->rank, nsp = r - 2;
+    const int64_t *k, *s, *p;
+    int nk = vt_attr_ints(c->node, "kernel_shape", &k), ns = vt_attr_ints(c->node, "strides", &s),
+        np = vt_attr_ints(c->node, "pads", &p);
+    if (nk != nsp || (ns >= 0 && ns != nsp) || (np >= 0 && np != 2 * nsp))
+        return vt_node_fail(c, VT_ERR_ARG, "kernel_shape, strides and pads must match the %d spatial dims", nsp);
+    inferred[0] = x->shape[0];
+    inferred[1] = x->shape[1];
+    for (int j = 0; j < nsp; j++) {
+        int64_t stride = ns > 0 ? s[j] : 1, pads = np > 0 ? p[j] + p[j + nsp] : 0;
+        inferred[2 + j] = (x->shape[2 + j] - 1) * stride + k[j] - pads;
+        if (inferred[2 + j] < 0 || stride < 1 || k[j] < 1)
+            return vt_node_fail(c, VT_ERR_ARG, "invalid kernel or strides");
+    }
+    memcpy(sh, inferred, sizeof *sh * (size_t)r);
+    if (c->n_in > 2 && c->in[2]) {
+        int n;
+        vt_status st = vt_const_ints(c, 2, sh, VT_MAX_RANK, &n);
+        if (st != VT_OK) return st;
+        if (n != r) return vt_node_fail(c, VT_ERR_ARG, "output_shape has %d values for rank %d", n, r);
+        for (int d = 0; d < r; d++)
+            if (sh[d] < inferred[d])
+                return vt_node_fail(c, VT_ERR_ARG, "output_shape dim %d (%lld) is below the pooled input's %lld", d,
+                                    (long long)sh[d], (long long)inferred[d]);
+    }
+    return VT_OK;
+}
+
+static vt_status unpool_infer(vt_opctx *c)
+{
+    vt_status st = vt_need_input(c, 0);
+    if (st != VT_OK || (st = vt_need_input(c, 1)) != VT_OK) return st;
+    const vt_tensor *x = c->in[0], *ind = c->in[1];
+    if (x->dtype != VT_F32 && x->dtype != VT_F64) return vt_need_f32(c, 0);
+    if (ind->dtype != VT_I64 || ind->rank != x->rank || memcmp(ind->shape, x->shape, sizeof x->shape[0] * x->rank))
+        return vt_node_fail(c, VT_ERR_ARG, "I must be int64 of X's shape");
+    if (x->rank < 3) return vt_node_fail(c, VT_ERR_ARG, "input must be N x C x spatial...");
+    int64_t inferred[VT_MAX_RANK], sh[VT_MAX_RANK];
+    if ((st = unpool_shape(c, inferred, sh)) != VT_OK) return st;
+    vt_out_set(c->out[0], x->dtype, x->rank, sh);
+    return VT_OK;
+}
+
+static vt_status unpool_run(vt_opctx *c)
+{
+    const vt_tensor *x = c->in[0];
+    const int64_t *ind = c->in[1]->data;
+    vt_tensor *y = c->out[0];
+    int r = x->rank;
+    int64_t inferred[VT_MAX_RANK], sh[VT_MAX_RANK];
+    vt_status st = unpool_shape(c, inferred, sh);
+    if (st != VT_OK) return st;
+    int64_t n = vt_tensor_numel(x), ni = vt_shape_numel(r, inferred), ystr[VT_MAX_RANK];
+    vt_contiguous_strides(r, y->shape, ystr);
+    memset(y->data, 0, vt_tensor_nbytes(y));
+    /* sequential: when two windows picked the same input position the later one wins, as onnxruntime */
+    for (int64_t i = 0; i < n; i++) {
+        if (ind[i] < 0 || ind[i] >= ni)
+            return vt_node_fail(c, VT_ERR_ARG, "index %lld is outside the pooled input's %lld elements",
+                                (long long)ind[i], (long long)ni);
+        int64_t rem = ind[i], off = 0;
+        for (int d = r - 1; d >= 0; d--) {
+            off += rem % inferred[d] * ystr[d];
+            rem /= inferred[d];
+        }
+        vt_elem_set_f64(y, off, vt_elem_f64(x, i));
+    }
+    return VT_OK;
+}
+
 static const vt_op ops[] = {
+    {.domain = "", .type = "MaxUnpool", .since = 9, .infer = unpool_infer, .run = unpool_run},
     {.domain = "",
      .type = "MaxPool",
      .since = 1,

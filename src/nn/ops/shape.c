@@ -676,10 +676,8 @@ static vt_status pad_params(const vt_opctx *c, int64_t *pads, double *value)
     }
     vt_status st = vt_const_ints(c, 1, p, 2 * VT_MAX_RANK, &n);
     if (st != VT_OK) return st;
-    if (c->n_in > 2 && c->in[2]) {
-        if (!c->in[2]->data) return vt_node_fail(c, VT_ERR_UNSUPPORTED, "constant_value must be a constant");
-        if (vt_tensor_numel(c->in[2]) > 0) *value = vt_elem_f64(c->in[2], 0);
-    }
+    /* constant_value may be computed at run time: infer needs only the pads, run always has the data */
+    if (c->n_in > 2 && c->in[2] && c->in[2]->data && vt_tensor_numel(c->in[2]) > 0) *value = vt_elem_f64(c->in[2], 0);
     int64_t axes[VT_MAX_RANK];
     int na = -1;
     if (c->n_in > 3 && c->in[3] && (st = vt_const_ints(c, 3, axes, VT_MAX_RANK, &na)) != VT_OK) return st;
