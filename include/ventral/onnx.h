@@ -1,4 +1,4 @@
-/* ONNX import: a .onnx file (protobuf ModelProto, opsets 6-18 of the default domain) into a vt_graph.
+/* ONNX import: a .onnx file (protobuf ModelProto, opsets 1-18 of the default domain) into a vt_graph.
  *
  *   vt_graph *g;
  *   if (vt_onnx_load("model.onnx", &g) != VT_OK)

@@ -9,8 +9,10 @@
 #include "onnx/onnx.pb-c.h"
 #include "ventral/onnx.h"
 
-/* Highest default-domain opset whose operator semantics we implement. */
-enum { OPSET_MIN = 6, OPSET_MAX = 18 };
+/* Default-domain opsets we read. Before opset 6 an op is run only where its registered implementation
+ * starts at or before the model's opset (its since-version), so an op whose early form differs (Tile-1,
+ * Upsample-1) is refused by name rather than run with later semantics. */
+enum { OPSET_MIN = 1, OPSET_MAX = 18 };
 
 static vt_status read_file(const char *path, uint8_t **data, size_t *len)
 {
@@ -345,6 +347,9 @@ static vt_status build_graph(Onnx__ModelProto *m, const char *dir, vt_graph *g)
     if (!gp) return vt_fail(VT_ERR_FORMAT, "%s: the model has no graph", what);
     int opset = opset_of(m, "");
     if (opset < 0 && m->n_opset_import == 0) opset = OPSET_MIN; /* very old files without opset_import */
+    if (opset < 0) /* only other domains: the training suite's ai.onnx.preview.training models, say */
+        return vt_fail(VT_ERR_UNSUPPORTED, "%s: the model imports no default-domain (ai.onnx) opset, only '%s'", what,
+                       m->opset_import[0]->domain ? m->opset_import[0]->domain : "");
     if (opset < OPSET_MIN || opset > OPSET_MAX)
         return vt_fail(VT_ERR_UNSUPPORTED, "%s: default-domain opset %d is outside the supported %d-%d", what, opset,
                        OPSET_MIN, OPSET_MAX);

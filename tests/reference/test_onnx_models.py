@@ -10,7 +10,7 @@ independent references (numpy; torch.nn.functional for convolutions):
 - MaxPool's fast kernels on wide rows full of ties (+0/-0) and NaNs, bit for bit against a numpy loop that
   visits the taps in row-major order (the first maximum, else the last NaN wins: PyTorch's rule);
 - bit-identical rows for batch sizes 1, 3 and 5 and for 1 and 2 threads;
-- external-data initializers; opsets outside 6-18, unknown ops and domains, corrupt and truncated files
+- external-data initializers; opsets outside 1-18 and ops whose early form is not built, unknown ops and domains, corrupt and truncated files
   refused with one clean line naming the problem;
 - `ventral layers` table and capture specs (op:, name:, index:, bad specs);
 - Resize against F.interpolate (nearest, bilinear, bicubic, trilinear; align_corners; scale
@@ -841,7 +841,7 @@ def test_errors(v):
     onnx.save_model(m, p)
     v.expect_error("custom domain", "layers", p, contains="com.example")
     node = helper.make_node("Relu", ["x"], ["y"])
-    for opset in (5, 19):
+    for opset in (19,):
         p = save_model(v, f"opset{opset}", [node], [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
                        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], {}, opset=opset)
         v.expect_error(f"opset {opset}", "layers", p, contains=f"opset {opset}")
@@ -950,6 +950,82 @@ def test_pool_indices(v):
           "values and indices equal to PyTorch's")
 
 
+def test_old_opsets(v):
+    """Opsets 1-5, as the ONNX model zoo's caffe2-converted classics (opset 3) write them: ImageScaler,
+    BatchNormalization with is_test and consumed_inputs, Add with broadcast=1 at axis 1, Concat without an
+    axis, Dropout with is_test, Reshape's shape attribute, Gemm with broadcast; at opset 1 Cast's type name,
+    Pad's paddings and Split's split input. References: PyTorch's functional ops and numpy, in float64."""
+    import torch
+    import torch.nn.functional as F
+    f = lambda *s: RNG.standard_normal(s).astype(np.float32)
+    w1, b1, w2, b2, fc, fcb = f(6, 3, 3, 3), f(6), f(5, 6, 3, 3), f(5), f(4, 11 * 3 * 3) * 0.05, f(4)
+    gamma, beta, mean, var = f(6), f(6), f(6), np.abs(f(6)) + 0.5
+    bias = [0.1, -0.2, 0.3]
+    nodes = [helper.make_node("ImageScaler", ["x"], ["s"], scale=0.5, bias=bias),
+             helper.make_node("Conv", ["s", "w1", "b1"], ["c1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("BatchNormalization", ["c1", "g", "be", "mu", "var"], ["bn"], is_test=1,
+                              epsilon=1e-3, consumed_inputs=[0, 0, 0, 1, 1]),
+             helper.make_node("Relu", ["bn"], ["r"], consumed_inputs=[0]),
+             helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("LRN", ["p"], ["l"], size=3, alpha=1e-3, beta=0.75, bias=1.0),
+             helper.make_node("Conv", ["l", "w2"], ["c2"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c2", "b2"], ["a"], broadcast=1, axis=1),
+             helper.make_node("Concat", ["a", "p"], ["cat"]),
+             helper.make_node("Dropout", ["cat"], ["d"], is_test=1, ratio=0.5),
+             helper.make_node("Reshape", ["d"], ["fl"], shape=[0, -1]),
+             helper.make_node("Gemm", ["fl", "fc", "fcb"], ["z"], broadcast=1, transB=1),
+             helper.make_node("Softmax", ["z"], ["y"])]
+    inits = {"w1": w1, "b1": b1, "w2": w2, "b2": b2, "fc": fc, "fcb": fcb, "g": gamma, "be": beta, "mu": mean,
+             "var": var}
+    path = save_model(v, "opset3", nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 3, 6, 6])],
+                      [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("z", "y")], inits,
+                      opset=3)
+    x = f(2, 3, 6, 6)
+    outs, _ = run_model(v, path, x, capture="none", batch=2)
+    t = lambda a: torch.from_numpy(np.asarray(a, np.float64))
+    with torch.no_grad():
+        s_ = t(x) * 0.5 + t(bias).view(1, 3, 1, 1)
+        r = F.relu(F.batch_norm(F.conv2d(s_, t(w1), t(b1), padding=1), t(mean), t(var), t(gamma), t(beta),
+                                eps=1e-3))
+        p_ = F.max_pool2d(r, 2, 2)
+        l_ = F.local_response_norm(p_, 3, alpha=1e-3, beta=0.75, k=1.0)
+        a_ = F.conv2d(l_, t(w2), padding=1) + t(b2).view(1, 5, 1, 1)
+        z = torch.cat([a_, p_], 1).flatten(1) @ t(fc).T + t(fcb)
+        refs = [z.numpy(), torch.softmax(z, 1).numpy()]
+    e = max(rel_err(o, r) for o, r in zip(outs, refs)) if outs else float("inf")
+    vtref.check(e < 1e-5, f"opset-3 caffe2-style network: error {e:.3g}")
+
+    nodes = [helper.make_node("Pad", ["x"], ["pd"], paddings=[0, 0, 1, 2, 0, 0, 2, 1], value=1.5),
+             helper.make_node("Split", ["pd", "sizes"], ["u", "w"], axis=3),
+             helper.make_node("Concat", ["w", "u"], ["cc"], axis=3),
+             helper.make_node("Reshape", ["cc"], ["rs"], shape=[0, -1]),
+             helper.make_node("Cast", ["rs"], ["y"], to="DOUBLE")]
+    path = save_model(v, "opset1", nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2, 3, 4])],
+                      [helper.make_tensor_value_info("y", TensorProto.DOUBLE, None)],
+                      {"sizes": np.array([3, 4], np.int64)}, opset=1)
+    x = f(2, 2, 3, 4)
+    outs, _ = run_model(v, path, x, capture="none", batch=2)
+    pd = np.pad(x, [(0, 0), (0, 0), (1, 2), (2, 1)], constant_values=1.5)
+    ref = np.concatenate([pd[..., 3:], pd[..., :3]], 3).reshape(2, -1).astype(np.float64)
+    ok = outs is not None and outs[0].dtype == np.float64 and np.array_equal(outs[0], ref)
+    vtref.check(ok, "opset-1 Pad / Split / Concat / Reshape / Cast: not equal to numpy")
+
+    # Forms that are not built, or that ask for training: refused naming node, op and opset.
+    x_info = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4, 4])]
+    y_info = [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]
+    bad = [("tile1", helper.make_node("Tile", ["x", "k", "k"], ["y"], name="t"), {"k": np.array([2], np.int64)}, 5,
+            "opset 5"),
+           ("dropout_train", helper.make_node("Dropout", ["x"], ["y"], name="dr"), {}, 3, "is_test"),
+           ("bn_train", helper.make_node("BatchNormalization", ["x", "g", "g", "g", "g"], ["y"], name="bn"),
+            {"g": np.ones(3, np.float32)}, 6, "is_test")]
+    for name, node, init, opset, what in bad:
+        p = save_model(v, name, [node], x_info, y_info, init, opset=opset)
+        v.expect_error(name, "run", p, "--input", v.save(name + "_x.npy", f(2, 3, 4, 4)), "--out",
+                       v.path(name + "_o"), contains=what)
+    print(f"  opsets 1-5 (caffe2-style opset-3 CNN vs PyTorch: max relative error {e:.3g}; opset-1 Pad, Split, "
+          "Concat, Reshape, Cast equal to numpy; Tile-1 and training-mode is_test refused)")
+
+
 def main():
     args = vtref.parse_args()
     v = vtref.Ventral(args.ventral)
@@ -967,6 +1043,7 @@ def main():
     test_matmul(v)
     test_maxpool(v)
     test_pool_indices(v)
+    test_old_opsets(v)
     test_determinism_external(v)
     test_errors(v)
     test_layers_capture(v)

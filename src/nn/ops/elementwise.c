@@ -314,28 +314,28 @@ static bool is_compare(binary_kind k)
     return k >= B_EQ && k <= B_XOR;
 }
 
-/* Opset < 7: B broadcasts only when broadcast=1, aligned at `axis` (default: trailing, as numpy).
- * Only the trailing alignment is supported, which is what exporters wrote. */
-static bool legacy_broadcast(const vt_opctx *c, int ra, int rb)
-{
-    if (vt_attr_int(c->node, "broadcast", 0) == 0) return true;
-    const vt_attr *ax = vt_attr_get(c->node, "axis");
-    if (!ax) return true;
-    int64_t axis = ax->i < 0 ? ax->i + ra : ax->i;
-    return axis == ra - rb;
-}
-
-/* PRelu before opset 7: a slope of C values applies along dim 1 (the channels). Returns a header
- * over the slope's data with shape [C, 1, ...] in *tmp, or the input itself. */
-static const vt_tensor *prelu_slope(const vt_opctx *c, vt_tensor *tmp)
+/* The second operand as the op reads it. Before opset 7, B broadcasts (broadcast=1) with its dims aligned at
+ * `axis` of A (default: trailing, as numpy), and PRelu's C slopes apply along dim 1 (the channels). Both are
+ * numpy broadcasts once B has trailing 1s, so this returns a header over B's data with those appended in
+ * *tmp, or B itself; NULL when the axis leaves no room for B. */
+static const vt_tensor *operand_b(const vt_opctx *c, vt_tensor *tmp)
 {
     const vt_tensor *x = c->in[0], *s = c->in[1];
-    if (c->node->opset >= 7 || strcmp(c->node->op_type, "PRelu") != 0 || s->rank != 1 || x->rank < 3 ||
-        s->shape[0] != x->shape[1] || s->shape[0] == x->shape[x->rank - 1])
-        return s;
+    if (c->node->opset >= 7) return s;
+    int tail = 0;
+    if (strcmp(c->node->op_type, "PRelu") == 0) {
+        if (s->rank == 1 && x->rank >= 3 && s->shape[0] == x->shape[1] && s->shape[0] != x->shape[x->rank - 1])
+            tail = x->rank - 2;
+    } else if (vt_attr_int(c->node, "broadcast", 0) != 0 && vt_attr_get(c->node, "axis")) {
+        int64_t axis = vt_attr_int(c->node, "axis", 0);
+        if (axis < 0) axis += x->rank;
+        if (axis < 0 || axis + s->rank > x->rank) return NULL;
+        tail = x->rank - (int)axis - s->rank;
+    }
+    if (tail == 0) return s;
     *tmp = *s;
-    tmp->rank = x->rank - 1;
-    for (int d = 1; d < tmp->rank; d++) tmp->shape[d] = 1;
+    for (int d = 0; d < tail; d++) tmp->shape[s->rank + d] = 1;
+    tmp->rank = s->rank + tail;
     return tmp;
 }
 
@@ -343,8 +343,10 @@ static vt_status binary_infer(vt_opctx *c)
 {
     binary_kind k = binary_of(c->node->op_type);
     if (c->n_in < 1) return vt_node_fail(c, VT_ERR_FORMAT, "needs at least one input");
-    vt_tensor slope_tmp;
-    if (c->n_in == 2 && c->in[0] && c->in[1]) c->in[1] = prelu_slope(c, &slope_tmp);
+    vt_tensor b_tmp;
+    if (c->n_in == 2 && c->in[0] && c->in[1] && !(c->in[1] = operand_b(c, &b_tmp)))
+        return vt_node_fail(c, VT_ERR_ARG, "axis %lld leaves no room for B",
+                            (long long)vt_attr_int(c->node, "axis", 0));
     int rank = 0;
     int64_t shape[VT_MAX_RANK];
     vt_dtype dt = VT_F32;
@@ -358,8 +360,6 @@ static vt_status binary_infer(vt_opctx *c)
             memcpy(shape, t->shape, sizeof shape);
             continue;
         }
-        if (c->node->opset < 7 && c->n_in == 2 && !legacy_broadcast(c, rank, t->rank))
-            return vt_node_fail(c, VT_ERR_UNSUPPORTED, "legacy broadcast with an axis other than the trailing dims");
         if (t->dtype != dt && k != B_POW)
             return vt_node_fail(c, VT_ERR_ARG, "inputs have different types (%s, %s)", vt_dtype_name(dt),
                                 vt_dtype_name(t->dtype));
@@ -590,8 +590,8 @@ static vt_status binary_run(vt_opctx *c)
         k == B_SHIFT ? !strcmp(vt_attr_str(c->node, "direction", ""), "LEFT") : vt_attr_int(c->node, "fmod", 0) != 0;
     vt_tensor *out = c->out[0];
     if (c->n_in == 1) return vt_copy_data(out, c->in[0]);
-    vt_tensor *conv = NULL, slope_tmp;
-    const vt_tensor *b = prelu_slope(c, &slope_tmp);
+    vt_tensor *conv = NULL, b_tmp;
+    const vt_tensor *b = operand_b(c, &b_tmp);
     bool int_base_float_exp =
         (c->in[0]->dtype != VT_F32 && c->in[0]->dtype != VT_F64) && (b->dtype == VT_F32 || b->dtype == VT_F64);
     if (b->dtype != c->in[0]->dtype && !int_base_float_exp) { /* Pow with an integer exponent */
@@ -710,6 +710,14 @@ static vt_status cast_infer(vt_opctx *c)
     if (st != VT_OK) return st;
     vt_dtype to = VT_F32;
     int64_t t = vt_attr_int(c->node, "to", -1);
+    const vt_attr *a = vt_attr_get(c->node, "to");
+    if (a && a->type == VT_ATTR_STRING) { /* Cast-1 names the type: "FLOAT", "INT64", ... */
+        static const char *const names[] = {"UNDEFINED", "FLOAT",  "UINT8", "INT8",    "UINT16", "INT16",  "INT32",
+                                            "INT64",     "STRING", "BOOL",  "FLOAT16", "DOUBLE", "UINT32", "UINT64"};
+        for (int i = 1; i < (int)(sizeof names / sizeof names[0]); i++)
+            if (!strcmp(a->s, names[i])) t = i;
+        if (t < 0) return vt_node_fail(c, VT_ERR_ARG, "cast to unknown type '%s'", a->s);
+    }
     /* To float16 / bfloat16 (ONNX types 10 and 16): float32 rounded to it (narrow.h). */
     c->narrow_set = true;
     c->out_narrow[0] = t == 10 ? VT_NARROW_F16 : t == 16 ? VT_NARROW_BF16 : VT_NARROW_NONE;
@@ -767,6 +775,12 @@ static vt_status identity_run(vt_opctx *c)
 
 static vt_status dropout_infer(vt_opctx *c)
 {
+    /* Before opset 7, is_test=0 (the default) asked for training-mode dropout; onnx's version converter
+     * refuses to carry such a node forward, and so does ventral. */
+    if (c->node->opset < 7 && vt_attr_int(c->node, "is_test", 0) == 0)
+        return vt_node_fail(c, VT_ERR_UNSUPPORTED,
+                            "is_test=0 (training mode) is not supported at opset %d; set is_test=1 for inference",
+                            c->node->opset);
     /* Inference semantics: training_mode (input 2, opset >= 12) must be absent or false. */
     bool training = c->n_in > 2 && c->in[2] && (!c->in[2]->data || ((const uint8_t *)c->in[2]->data)[0]);
     /* Training mode with ratio 0 (what F.dropout(p=0, training=True) exports) is still the identity. */
@@ -848,7 +862,7 @@ static const vt_op ops[] = {
     {.domain = "", .type = "IsNaN", .since = 9, .infer = isclass_infer, .run = isclass_run},
     {.domain = "", .type = "IsInf", .since = 10, .infer = isclass_infer, .run = isclass_run},
     {.domain = "", .type = "Where", .since = 9, .infer = where_infer, .run = where_run},
-    {.domain = "", .type = "Cast", .since = 6, .infer = cast_infer, .run = cast_run},
+    {.domain = "", .type = "Cast", .since = 1, .infer = cast_infer, .run = cast_run},
     {.domain = "", .type = "CastLike", .since = 15, .infer = castlike_infer, .run = cast_run},
     {.domain = "",
      .type = "Identity",

@@ -400,7 +400,7 @@ static vt_status gemm_run(vt_opctx *c)
 
 static const vt_op ops[] = {
     {.domain = "", .type = "MatMul", .since = 1, .infer = matmul_infer, .run = matmul_run, .release = mm_release},
-    {.domain = "", .type = "Gemm", .since = 6, .infer = gemm_infer, .run = gemm_run, .release = mm_release},
+    {.domain = "", .type = "Gemm", .since = 1, .infer = gemm_infer, .run = gemm_run, .release = mm_release},
 };
 
 VT_OP_TABLE(vt_ops_matmul, ops);

@@ -18,6 +18,14 @@ static vt_status bn_infer(vt_opctx *c)
     if (x->rank < 2) return vt_node_fail(c, VT_ERR_ARG, "input must be N x C x ...");
     if (vt_attr_int(c->node, "training_mode", 0) != 0)
         return vt_node_fail(c, VT_ERR_UNSUPPORTED, "training_mode=1 (batch statistics) is not supported");
+    /* Before opset 7: is_test=0 (the default) meant batch statistics, as onnx's version converter reads it;
+     * spatial=0 (statistics per C x spatial element, before opset 9) is not built. */
+    if (c->node->opset < 7 && vt_attr_int(c->node, "is_test", 0) == 0)
+        return vt_node_fail(c, VT_ERR_UNSUPPORTED,
+                            "is_test=0 (training mode) is not supported at opset %d; set is_test=1 for inference",
+                            c->node->opset);
+    if (c->node->opset < 9 && vt_attr_int(c->node, "spatial", 1) == 0)
+        return vt_node_fail(c, VT_ERR_UNSUPPORTED, "spatial=0 is not supported");
     for (int k = 1; k < c->n_out; k++)
         if (c->node->out[k] >= 0)
             return vt_node_fail(c, VT_ERR_UNSUPPORTED, "the training outputs (running mean/var) are not supported");
@@ -304,15 +312,47 @@ static vt_status mvn_run(vt_opctx *c)
     return VT_OK;
 }
 
+/* ImageScaler (an experimental op of opsets 1-9, still in old exports): y = scale * x + bias[c], N x C x ... */
+static vt_status scaler_infer(vt_opctx *c)
+{
+    vt_status st = vt_need_f32(c, 0);
+    if (st != VT_OK) return st;
+    const vt_tensor *x = c->in[0];
+    const vt_attr *b = vt_attr_get(c->node, "bias");
+    int nb = b && b->type == VT_ATTR_FLOATS ? b->n : -1;
+    if (x->rank < 2) return vt_node_fail(c, VT_ERR_ARG, "input must be N x C x ...");
+    if (nb >= 0 && nb != x->shape[1])
+        return vt_node_fail(c, VT_ERR_ARG, "bias has %d values for %lld channels", nb, (long long)x->shape[1]);
+    vt_out_set(c->out[0], VT_F32, x->rank, x->shape);
+    return VT_OK;
+}
+
+static vt_status scaler_run(vt_opctx *c)
+{
+    const vt_tensor *x = c->in[0];
+    const vt_attr *ba = vt_attr_get(c->node, "bias");
+    const float *xd = x->data, *bias = ba && ba->type == VT_ATTR_FLOATS ? ba->floats : NULL;
+    float *yd = c->out[0]->data, scale = vt_attr_float(c->node, "scale", 1.0f);
+    int nb = bias ? ba->n : 0;
+    int64_t C = x->shape[1], planes = x->shape[0] * C, sp = planes ? vt_tensor_numel(x) / planes : 0;
+#pragma omp parallel for schedule(static) if (planes * sp > 65536)
+    for (int64_t p = 0; p < planes; p++) {
+        float b = nb > 0 ? bias[p % C] : 0.0f;
+        for (int64_t i = 0; i < sp; i++) yd[p * sp + i] = scale * xd[p * sp + i] + b;
+    }
+    return VT_OK;
+}
+
 static const vt_op ops[] = {
+    {.domain = "", .type = "ImageScaler", .since = 1, .infer = scaler_infer, .run = scaler_run},
     {.domain = "",
      .type = "BatchNormalization",
-     .since = 6,
+     .since = 1,
      .infer = bn_infer,
      .run = bn_run,
      .accepts_nhwc = bn_accepts_nhwc},
     {.domain = "", .type = "LayerNormalization", .since = 17, .infer = ln_infer, .run = ln_run},
-    {.domain = "", .type = "InstanceNormalization", .since = 6, .infer = in_infer, .run = in_run},
+    {.domain = "", .type = "InstanceNormalization", .since = 1, .infer = in_infer, .run = in_run},
     {.domain = "", .type = "LRN", .since = 1, .infer = lrn_infer, .run = lrn_run},
     {.domain = "", .type = "MeanVarianceNormalization", .since = 9, .infer = mvn_infer, .run = mvn_run},
 };

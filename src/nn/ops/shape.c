@@ -111,12 +111,18 @@ static vt_status size_run(vt_opctx *c)
 static vt_status reshape_infer(vt_opctx *c)
 {
     vt_status st = vt_need_input(c, 0);
-    if (st == VT_OK) st = vt_need_input(c, 1);
+    if (st == VT_OK && c->node->opset >= 5) st = vt_need_input(c, 1);
     if (st != VT_OK) return st;
     int64_t sh[VT_MAX_RANK];
     int r;
-    st = vt_const_ints(c, 1, sh, VT_MAX_RANK, &r);
-    if (st != VT_OK) return st;
+    if (c->node->opset < 5) { /* Reshape-1: the shape is an attribute */
+        const int64_t *a;
+        r = vt_attr_ints(c->node, "shape", &a);
+        if (r < 0 || r > VT_MAX_RANK)
+            return vt_node_fail(c, VT_ERR_ARG, "needs a shape attribute of rank <= %d", VT_MAX_RANK);
+        memcpy(sh, a, sizeof *a * (size_t)r);
+    } else if ((st = vt_const_ints(c, 1, sh, VT_MAX_RANK, &r)) != VT_OK)
+        return st;
     bool allowzero = vt_attr_int(c->node, "allowzero", 0) != 0;
     int64_t total = vt_tensor_numel(c->in[0]), known = 1;
     int neg = -1;
@@ -346,14 +352,19 @@ static vt_status transpose_run(vt_opctx *c)
 
 /* ---- Concat, Split ---- */
 
+/* Concat's axis: required from opset 4, 1 when absent before. */
+static int64_t concat_axis(const vt_opctx *c)
+{
+    return vt_attr_int(c->node, "axis", c->node->opset < 4 ? 1 : 0);
+}
+
 static vt_status concat_infer(vt_opctx *c)
 {
     vt_status st = vt_need_input(c, 0);
     if (st != VT_OK) return st;
     const vt_tensor *x0 = c->in[0];
     int axis = 0;
-    if (!vt_axis(vt_attr_int(c->node, "axis", 0), x0->rank, &axis))
-        return vt_node_fail(c, VT_ERR_ARG, "axis out of range");
+    if (!vt_axis(concat_axis(c), x0->rank, &axis)) return vt_node_fail(c, VT_ERR_ARG, "axis out of range");
     int64_t sh[VT_MAX_RANK];
     memcpy(sh, x0->shape, sizeof sh);
     sh[axis] = 0;
@@ -375,7 +386,7 @@ static vt_status concat_infer(vt_opctx *c)
 static bool concat_accepts_nhwc(const vt_opctx *c)
 {
     int axis = 0;
-    if (c->in[0]->rank != 4 || !vt_axis(vt_attr_int(c->node, "axis", 0), 4, &axis) || axis != 1) return false;
+    if (c->in[0]->rank != 4 || !vt_axis(concat_axis(c), 4, &axis) || axis != 1) return false;
     for (int k = 0; k < c->n_in; k++)
         if (!c->in[k] || !c->in_nhwc[k]) return false;
     return true;
@@ -399,7 +410,7 @@ static vt_status concat_run(vt_opctx *c)
     }
     vt_tensor *y = c->out[0];
     int axis = 0;
-    vt_axis(vt_attr_int(c->node, "axis", 0), y->rank, &axis);
+    vt_axis(concat_axis(c), y->rank, &axis);
     size_t es = vt_dtype_size(y->dtype);
     int64_t outer = 1;
     for (int d = 0; d < axis; d++) outer *= y->shape[d];
@@ -426,7 +437,9 @@ static vt_status split_sizes(const vt_opctx *c, int axis, int64_t *sizes)
         n = vt_attr_ints(c->node, "split", &a);
         if (n > VT_NN_MAX_IO) return vt_node_fail(c, VT_ERR_ARG, "too many splits");
         if (n >= 0) memcpy(s, a, sizeof *a * (size_t)n);
-    } else if (c->n_in > 1 && c->in[1]) {
+    }
+    if ((c->node->opset >= 13 || (c->node->opset < 2 && n < 0)) && c->n_in > 1 && c->in[1]) {
+        /* the split input (opset 13; Split-1 took it as an input or an attribute) */
         vt_status st = vt_const_ints(c, 1, s, VT_NN_MAX_IO, &n);
         if (st != VT_OK) return st;
     }
@@ -668,7 +681,7 @@ static vt_status pad_params(const vt_opctx *c, int64_t *pads, double *value)
     int64_t p[2 * VT_MAX_RANK];
     if (c->node->opset < 11) {
         const int64_t *a;
-        n = vt_attr_ints(c->node, "pads", &a);
+        n = vt_attr_ints(c->node, c->node->opset < 2 ? "paddings" : "pads", &a); /* renamed at opset 2 */
         if (n != 2 * r) return vt_node_fail(c, VT_ERR_ARG, "pads has %d values for rank %d", n, r);
         memcpy(pads, a, sizeof *a * (size_t)n);
         *value = vt_attr_float(c->node, "value", 0);
@@ -933,23 +946,23 @@ static const vt_op ops[] = {
     {.domain = "", .type = "SpaceToDepth", .since = 1, .infer = d2s_infer, .run = d2s_run},
     {.domain = "", .type = "Shape", .since = 1, .infer = shape_infer, .run = shape_run, .shape_only = true},
     {.domain = "", .type = "Size", .since = 1, .infer = size_infer, .run = size_run, .shape_only = true},
-    {.domain = "", .type = "Reshape", .since = 5, .infer = reshape_infer, .run = copy_run, .view = true},
+    {.domain = "", .type = "Reshape", .since = 1, .infer = reshape_infer, .run = copy_run, .view = true},
     {.domain = "", .type = "Flatten", .since = 1, .infer = flatten_infer, .run = copy_run, .view = true},
     {.domain = "", .type = "Squeeze", .since = 1, .infer = squeeze_infer, .run = copy_run, .view = true},
     {.domain = "", .type = "Unsqueeze", .since = 1, .infer = unsqueeze_infer, .run = copy_run, .view = true},
     {.domain = "", .type = "Transpose", .since = 1, .infer = transpose_infer, .run = transpose_run},
     {.domain = "",
      .type = "Concat",
-     .since = 4,
+     .since = 1,
      .infer = concat_infer,
      .run = concat_run,
      .accepts_nhwc = concat_accepts_nhwc},
-    {.domain = "", .type = "Split", .since = 2, .infer = split_infer, .run = split_run},
+    {.domain = "", .type = "Split", .since = 1, .infer = split_infer, .run = split_run},
     {.domain = "", .type = "Slice", .since = 1, .infer = slice_infer, .run = slice_run},
     {.domain = "", .type = "Trilu", .since = 14, .infer = trilu_infer, .run = trilu_run},
     {.domain = "", .type = "Expand", .since = 8, .infer = expand_infer, .run = expand_run},
     {.domain = "", .type = "Tile", .since = 6, .infer = tile_infer, .run = tile_run},
-    {.domain = "", .type = "Pad", .since = 2, .infer = pad_infer, .run = pad_run},
+    {.domain = "", .type = "Pad", .since = 1, .infer = pad_infer, .run = pad_run},
     {.domain = "", .type = "Constant", .since = 1, .infer = constant_infer, .run = constant_run},
     {.domain = "", .type = "ConstantOfShape", .since = 9, .infer = cos_infer, .run = cos_run},
     {.domain = "", .type = "EyeLike", .since = 9, .infer = eyelike_infer, .run = eyelike_run, .shape_only = true},
