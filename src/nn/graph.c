@@ -32,6 +32,7 @@ void vt_attr_clear(vt_attr *a)
     free(a->ints);
     for (int i = 0; a->strings && i < a->n; i++) free(a->strings[i]);
     free(a->strings);
+    vt_graph_free(a->sub);
     memset(a, 0, sizeof *a);
 }
 
@@ -298,21 +299,64 @@ static bool is_const(const vt_value *v)
     return v->init || v->folded;
 }
 
-/* Whether value v is read as a float that defines a shape (Resize's roi, scales; Upsample's scales; OneHot's
- * depth): fed as a graph input, it is then folded like the integer inputs, as the output shape cannot be known
- * without it. */
+/* Whether value `from` is among the values that value `to` is computed from (or is it). */
+static bool computes(const vt_graph *g, int from, int to, bool *seen, int *stack)
+{
+    int top = 0;
+    memset(seen, 0, sizeof *seen * (size_t)g->n_values);
+    if (to >= 0) stack[top++] = to, seen[to] = true;
+    while (top > 0) {
+        int v = stack[--top];
+        if (v == from) return true;
+        int p = g->values[v].producer;
+        for (int k = 0; p >= 0 && k < g->nodes[p].n_in; k++) {
+            int w = g->nodes[p].in[k];
+            if (w >= 0 && !seen[w]) seen[w] = true, stack[top++] = w;
+        }
+    }
+    return false;
+}
+
+/* Whether value v decides the trip count or the start condition of a Loop with scan outputs: those outputs
+ * are as long as the loop runs, so fed as a graph input it is folded like the integer inputs (a float input
+ * does, in Range's expansion: ceil((limit - start) / delta) iterations). */
+static bool decides_loop_length(const vt_graph *g, int v)
+{
+    bool *seen = NULL;
+    int *stack = NULL;
+    bool found = false;
+    for (int i = 0; i < g->n_nodes && !found; i++) {
+        const vt_node *n = &g->nodes[i];
+        int states = n->n_in - n->n_outer - 2;
+        if (strcmp(n->op_type, "Loop") != 0 || n->domain[0] || n->n_out <= states) continue;
+        if (!seen) {
+            seen = vt_malloc((size_t)g->n_values, sizeof *seen);
+            stack = vt_malloc((size_t)g->n_values, sizeof *stack);
+            if (!seen || !stack) break; /* then the Loop refuses with its own message */
+        }
+        for (int k = 0; k < 2 && k < n->n_in && !found; k++) found = computes(g, v, n->in[k], seen, stack);
+    }
+    free(seen);
+    free(stack);
+    return found;
+}
+
+/* Whether value v is read as a float that defines a shape (Resize's roi, scales; Upsample's scales; Range's
+ * start, limit, delta; OneHot's depth): fed as a graph input, it is then folded like the integer inputs, as the output
+ * shape cannot be known without it. */
 static bool shape_defining(const vt_graph *g, int v)
 {
     for (int i = 0; i < g->n_nodes; i++) {
         const vt_node *n = &g->nodes[i];
-        bool resize = !strcmp(n->op_type, "Resize") || !strcmp(n->op_type, "Upsample");
-        if (resize) {
-            for (int k = 1; k < n->n_in; k++)
+        bool resize = !strcmp(n->op_type, "Resize") || !strcmp(n->op_type, "Upsample"),
+             range = !strcmp(n->op_type, "Range");
+        if (resize || range) {
+            for (int k = range ? 0 : 1; k < n->n_in; k++)
                 if (n->in[k] == v) return true;
         } else if (!strcmp(n->op_type, "OneHot") && n->n_in > 1 && n->in[1] == v)
             return true;
     }
-    return false;
+    return decides_loop_length(g, v);
 }
 
 /* The narrow type (narrow.h) of a node's float32 outputs when the op does not set it: that of its
@@ -384,7 +428,7 @@ static vt_status prepare_once(vt_graph *g, int n_inputs, const vt_shape *shapes)
         memcpy(v->shape, s.dims, sizeof v->shape);
         g->prepared_shapes[i] = s;
         const vt_tensor *fed = g->feed ? g->feed[i] : NULL;
-        if (fed && (!vt_dtype_is_float(fed->dtype) || shape_defining(g, g->inputs[i]))) {
+        if (fed && (g->is_sub || !vt_dtype_is_float(fed->dtype) || shape_defining(g, g->inputs[i]))) {
             vt_status st = vt_tensor_convert(fed, fed->dtype, &v->folded);
             if (st != VT_OK) return st;
             g->int_feed = true;
@@ -482,6 +526,23 @@ static vt_status prepare_once(vt_graph *g, int n_inputs, const vt_shape *shapes)
                            g->values[g->outputs[i]].name);
     g->prepared = true;
     return VT_OK;
+}
+
+vt_status vt_graph_prepare_sub(vt_graph *g, const vt_dtype *dtypes, const vt_narrow *narrow, const vt_shape *shapes,
+                               const vt_tensor *const *feed)
+{
+    for (int i = 0; i < g->n_inputs; i++) {
+        vt_value *v = &g->values[g->inputs[i]];
+        if (!v->untyped && v->decl_dtype != dtypes[i])
+            return vt_fail(VT_ERR_FORMAT, "%s: input '%s' is declared %s, the enclosing graph gives %s", g->what,
+                           v->name, vt_dtype_name(v->decl_dtype), vt_dtype_name(dtypes[i]));
+        v->decl_dtype = dtypes[i];
+        v->decl_narrow = narrow ? narrow[i] : VT_NARROW_NONE;
+    }
+    g->feed = feed;
+    vt_status st = prepare_once(g, g->n_inputs, shapes);
+    g->feed = NULL;
+    return st;
 }
 
 /* Which dim of each layer holds the stimuli: prepare once more with every batch dimension one

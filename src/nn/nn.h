@@ -28,7 +28,8 @@ typedef enum vt_attr_type {
     VT_ATTR_FLOATS,
     VT_ATTR_INTS,
     VT_ATTR_STRINGS,
-    VT_ATTR_OTHER /* graphs, sparse tensors, type protos: kept by name only */
+    VT_ATTR_GRAPH, /* a subgraph (If's branches, Loop's and Scan's body) */
+    VT_ATTR_OTHER  /* lists of graphs, sparse tensors, type protos: kept by name only */
 } vt_attr_type;
 
 typedef struct vt_attr {
@@ -43,6 +44,7 @@ typedef struct vt_attr {
     float *floats;
     int64_t *ints;
     char **strings;
+    vt_graph *sub; /* GRAPH (owned) */
 } vt_attr;
 
 typedef struct vt_value {
@@ -57,6 +59,7 @@ typedef struct vt_value {
     int readers;       /* runtime node inputs reading it (prepare; a node reading it twice counts twice) */
     bool is_input;     /* a graph input to be fed */
     bool is_output;    /* a graph output */
+    bool untyped;      /* a subgraph input declared without element type: the enclosing node's decides */
     /* A float16/bfloat16 value of the model, held in float32 (narrow.h): as declared (graph inputs and
      * initializers), and as prepared (every value; node outputs follow their inputs or the op). */
     vt_narrow decl_narrow, narrow;
@@ -73,6 +76,11 @@ typedef struct vt_node {
     int opset; /* the model's opset for the node's domain */
     int n_in, n_out;
     int *in, *out; /* value indices; -1 = absent optional input/output */
+    /* The last n_outer inputs are not the ONNX node's own: values of this graph that its subgraphs read
+     * by name (outer scope), listed so that they stay alive until the node has run and count in
+     * prepare's bookkeeping (constness, last use). Each subgraph has them, in this order, as its last
+     * n_outer graph inputs (vt_graph.n_outer). */
+    int n_outer;
     int n_attrs;
     vt_attr *attrs;
     const struct vt_op *op;
@@ -106,6 +114,11 @@ struct vt_graph {
     vt_node *nodes;
     int n_inputs, n_outputs;
     int *inputs, *outputs; /* value indices */
+    /* A subgraph (vt_attr.sub): its last n_outer inputs are the enclosing graph's values it reads by name
+     * (the owning node's last n_outer inputs), and every input fed at prepare (vt_graph_prepare_sub) is a
+     * constant of the enclosing graph, folded. */
+    int n_outer;
+    bool is_sub;
     bool prepared;
     vt_shape prepared_shapes[VT_NN_MAX_IO];
     int n_layers;
@@ -223,6 +236,12 @@ int vt_graph_add_value(vt_graph *g, const char *name); /* existing index or new;
 int vt_graph_find_value(const vt_graph *g, const char *name);
 vt_node *vt_graph_add_node(vt_graph *g);
 void vt_attr_clear(vt_attr *a);
+
+/* Prepares a subgraph (is_sub) for inputs of the given types and shapes, without the stimulus probes of
+ * vt_graph_prepare (a subgraph exposes no layers): the dtype of each input is set, and feed (NULL or one
+ * entry per input, NULL for a value known only at run time) names the inputs that are constants. */
+vt_status vt_graph_prepare_sub(vt_graph *g, const vt_dtype *dtypes, const vt_narrow *narrow, const vt_shape *shapes,
+                               const vt_tensor *const *feed);
 
 /* Runs the prepared graph (inputs must match the prepared shapes). */
 vt_status vt_graph_run_prepared(vt_graph *g, const vt_tensor *const *inputs, const vt_capture *sel, vt_capture_fn fn,

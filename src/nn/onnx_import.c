@@ -274,8 +274,86 @@ static char *dup_or_empty(const char *s)
     return strdup(s ? s : "");
 }
 
-static vt_status copy_attr(Onnx__AttributeProto *ap, const char *dir, const char *what, vt_attr *a)
+/* One graph being imported: the model's, or a subgraph of a node of the enclosing one (up), which may read
+ * the enclosing graphs' values by name. */
+typedef struct scope {
+    Onnx__ModelProto *m;
+    const char *dir;
+    int opset; /* the model's default-domain opset */
+    const struct scope *up;
+    vt_graph *g;
+} scope;
+
+/* What a declared type is when it is not a tensor (NULL for a tensor or no type at all). */
+static const char *non_tensor(const Onnx__TypeProto *tp)
 {
+    if (!tp) return NULL;
+    switch (tp->value_case) {
+    case ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE: return "a sequence";
+    case ONNX__TYPE_PROTO__VALUE_MAP_TYPE: return "a map";
+    case ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE: return "an optional";
+    case ONNX__TYPE_PROTO__VALUE_SPARSE_TENSOR_TYPE: return "a sparse tensor";
+    default: return NULL;
+    }
+}
+
+/* A new value of subgraph g standing for value `name` of an enclosing graph (its type comes from there). */
+static int outer_value(vt_graph *g, const char *name)
+{
+    int v = vt_graph_add_value(g, name);
+    if (v < 0) return -1;
+    vt_value *val = &g->values[v];
+    val->is_input = val->untyped = true;
+    val->decl_rank = -1;
+    return v;
+}
+
+/* The same, as a new last input of g. */
+static int add_outer_input(vt_graph *g, const char *name)
+{
+    int v = outer_value(g, name);
+    int *in = v < 0 ? NULL : realloc(g->inputs, sizeof *in * (size_t)(g->n_inputs + 1));
+    if (!in) return vt_fail(VT_ERR_NOMEM, "out of memory"), -1;
+    g->inputs = in;
+    g->inputs[g->n_inputs++] = v;
+    g->n_outer++;
+    return v;
+}
+
+/* The value `name` as seen from graph s: its own, or one of an enclosing graph, which then becomes an outer
+ * input of s (and of every graph in between); -1 when no graph defines it. */
+static int resolve(const scope *s, const char *name)
+{
+    int v = vt_graph_find_value(s->g, name);
+    if (v >= 0 || !s->up || resolve(s->up, name) < 0) return v;
+    return add_outer_input(s->g, name);
+}
+
+static vt_status import_graph(const scope *s, const Onnx__GraphProto *gp);
+
+/* A GRAPH attribute of a node (label: "node 'name'" or "node #i") in graph up, imported into a child graph. */
+static vt_status import_sub(const scope *up, const Onnx__GraphProto *gp, const char *label, const char *op_type,
+                            const char *attr, int opset, vt_graph **out)
+{
+    char what[512];
+    snprintf(what, sizeof what, "%s: %s (%s, opset %d) %s", up->g->what, label, op_type, opset, attr);
+    vt_graph *g = vt_graph_new(what);
+    if (!g) return VT_ERR_NOMEM;
+    g->is_sub = true;
+    scope s = {.m = up->m, .dir = up->dir, .opset = up->opset, .up = up, .g = g};
+    vt_status st = import_graph(&s, gp);
+    if (st != VT_OK) {
+        vt_graph_free(g);
+        return st;
+    }
+    *out = g;
+    return VT_OK;
+}
+
+static vt_status copy_attr(const scope *sc, Onnx__AttributeProto *ap, const char *label, const char *op_type, int opset,
+                           vt_attr *a)
+{
+    const char *dir = sc->dir, *what = sc->g->what;
     memset(a, 0, sizeof *a);
     a->name = dup_or_empty(ap->name);
     if (!a->name) return vt_fail(VT_ERR_NOMEM, "out of memory");
@@ -319,6 +397,10 @@ static vt_status copy_attr(Onnx__AttributeProto *ap, const char *dir, const char
             a->n = (int)i + 1;
         }
         break;
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH:
+        a->type = VT_ATTR_GRAPH;
+        if (!ap->g) return vt_fail(VT_ERR_FORMAT, "%s: attribute '%s' has no graph", what, a->name);
+        return import_sub(sc, ap->g, label, op_type, a->name, opset, &a->sub);
     default: a->type = VT_ATTR_OTHER; break;
     }
     return VT_OK;
@@ -340,20 +422,78 @@ static int opset_of(const Onnx__ModelProto *m, const char *domain)
     return -1;
 }
 
-static vt_status build_graph(Onnx__ModelProto *m, const char *dir, vt_graph *g)
+/* Gives node n (in graph s) its outer-scope inputs: the enclosing values its subgraphs read, in the order of
+ * first use, and makes each subgraph's outer inputs that same list (a branch then also has those its sibling
+ * reads, unused), so that the op maps them by position. */
+static vt_status add_node_outer(const scope *s, vt_node *n)
 {
-    const char *what = g->what;
-    const Onnx__GraphProto *gp = m->graph;
-    if (!gp) return vt_fail(VT_ERR_FORMAT, "%s: the model has no graph", what);
-    int opset = opset_of(m, "");
-    if (opset < 0 && m->n_opset_import == 0) opset = OPSET_MIN; /* very old files without opset_import */
-    if (opset < 0) /* only other domains: the training suite's ai.onnx.preview.training models, say */
-        return vt_fail(VT_ERR_UNSUPPORTED, "%s: the model imports no default-domain (ai.onnx) opset, only '%s'", what,
-                       m->opset_import[0]->domain ? m->opset_import[0]->domain : "");
-    if (opset < OPSET_MIN || opset > OPSET_MAX)
-        return vt_fail(VT_ERR_UNSUPPORTED, "%s: default-domain opset %d is outside the supported %d-%d", what, opset,
-                       OPSET_MIN, OPSET_MAX);
+    const char *names[VT_NN_MAX_IO];
+    int count = 0;
+    for (int a = 0; a < n->n_attrs; a++) {
+        const vt_graph *sub = n->attrs[a].sub;
+        for (int j = sub ? sub->n_inputs - sub->n_outer : 0; sub && j < sub->n_inputs; j++) {
+            const char *name = sub->values[sub->inputs[j]].name;
+            bool seen = false;
+            for (int k = 0; k < count && !seen; k++) seen = !strcmp(names[k], name);
+            if (seen) continue;
+            if (n->n_in + count >= VT_NN_MAX_IO)
+                return vt_fail(VT_ERR_UNSUPPORTED, "%s: node '%s' (%s): its subgraphs read more than %d outer values",
+                               s->g->what, n->name, n->op_type, VT_NN_MAX_IO - n->n_in);
+            names[count++] = name;
+        }
+    }
+    if (!count) return VT_OK;
+    for (int a = 0; a < n->n_attrs; a++) {
+        vt_graph *sub = n->attrs[a].sub;
+        if (!sub) continue;
+        int decl = sub->n_inputs - sub->n_outer;
+        int *in = vt_calloc((size_t)(decl + count), sizeof *in);
+        if (!in) return VT_ERR_NOMEM;
+        memcpy(in, sub->inputs, sizeof *in * (size_t)decl);
+        for (int k = 0; k < count; k++) {
+            int v = vt_graph_find_value(sub, names[k]);
+            if (v >= 0 && !sub->values[v].is_input) {
+                free(in);
+                return vt_fail(VT_ERR_FORMAT, "%s: '%s' is defined in the subgraph and outside it", sub->what,
+                               names[k]);
+            }
+            if (v < 0) v = outer_value(sub, names[k]); /* one its sibling reads */
+            if (v < 0) {
+                free(in);
+                return VT_ERR_NOMEM;
+            }
+            in[decl + k] = v;
+        }
+        free(sub->inputs);
+        sub->inputs = in;
+        sub->n_inputs = decl + count;
+        sub->n_outer = count;
+    }
+    int *in = realloc(n->in, sizeof *in * (size_t)(n->n_in + count + 1));
+    if (!in) return VT_ERR_NOMEM;
+    n->in = in;
+    for (int k = 0; k < count; k++) n->in[n->n_in + k] = vt_graph_find_value(s->g, names[k]);
+    n->n_in += count;
+    n->n_outer = count;
+    return VT_OK;
+}
 
+/* The index of the first node of gp that reads value `name`, or gp->n_node. */
+static size_t first_reader(const Onnx__GraphProto *gp, const char *name)
+{
+    for (size_t i = 0; i < gp->n_node; i++)
+        for (size_t k = 0; k < gp->node[i]->n_input; k++)
+            if (gp->node[i]->input[k] && !strcmp(gp->node[i]->input[k], name) && gp->node[i]->op_type) return i;
+    return gp->n_node;
+}
+
+/* Initializers, inputs, nodes and outputs of graph proto gp into s->g. */
+static vt_status import_graph(const scope *s, const Onnx__GraphProto *gp)
+{
+    vt_graph *g = s->g;
+    Onnx__ModelProto *m = s->m;
+    const char *what = g->what, *dir = s->dir;
+    int opset = s->opset;
     for (size_t i = 0; i < gp->n_initializer; i++) {
         Onnx__TensorProto *tp = gp->initializer[i];
         int v = vt_graph_add_value(g, tp->name ? tp->name : "");
@@ -374,12 +514,26 @@ static vt_status build_graph(Onnx__ModelProto *m, const char *dir, vt_graph *g)
         if (v < 0) return VT_ERR_NOMEM;
         vt_value *val = &g->values[v];
         const Onnx__TypeProto *tp = vi->type;
-        if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
-            return vt_fail(VT_ERR_UNSUPPORTED, "%s: input '%s' is not a tensor", what, name);
-        if (!map_dtype(tp->tensor_type->elem_type, &val->decl_dtype, &val->decl_narrow))
+        const char *kind = non_tensor(tp);
+        if (kind) {
+            char reader[160] = "";
+            size_t r = first_reader(gp, name);
+            if (r < gp->n_node && gp->node[r]->name && gp->node[r]->name[0])
+                snprintf(reader, sizeof reader, ", read by node '%s' (%s)", gp->node[r]->name, gp->node[r]->op_type);
+            else if (r < gp->n_node)
+                snprintf(reader, sizeof reader, ", read by node #%zu (%s)", r, gp->node[r]->op_type);
+            return vt_fail(VT_ERR_UNSUPPORTED, "%s: input '%s' is %s, not a tensor%s; ventral supports tensors only",
+                           what, name, kind, reader);
+        }
+        bool tensor = tp && tp->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE && tp->tensor_type;
+        if (!tensor && !g->is_sub) return vt_fail(VT_ERR_UNSUPPORTED, "%s: input '%s' is not a tensor", what, name);
+        /* A subgraph's input may leave its type to the enclosing node. */
+        bool typed = tensor && (!g->is_sub || tp->tensor_type->elem_type != ONNX__TENSOR_PROTO__DATA_TYPE__UNDEFINED);
+        val->untyped = !typed;
+        if (typed && !map_dtype(tp->tensor_type->elem_type, &val->decl_dtype, &val->decl_narrow))
             return vt_fail(VT_ERR_UNSUPPORTED, "%s: input '%s' has element type %s, which ventral does not support",
                            what, name, onnx_type_name(tp->tensor_type->elem_type));
-        const Onnx__TensorShapeProto *sp = tp->tensor_type->shape;
+        const Onnx__TensorShapeProto *sp = typed ? tp->tensor_type->shape : NULL;
         val->decl_rank = sp ? (int)sp->n_dim : -1;
         if (val->decl_rank > VT_MAX_RANK)
             return vt_fail(VT_ERR_UNSUPPORTED, "%s: input '%s' has rank %d (at most %d)", what, name, val->decl_rank,
@@ -394,6 +548,12 @@ static vt_status build_graph(Onnx__ModelProto *m, const char *dir, vt_graph *g)
         val->is_input = true;
         g->inputs[g->n_inputs++] = v;
     }
+    for (size_t i = 0; g->is_sub && i < gp->n_output; i++) {
+        const char *kind = non_tensor(gp->output[i]->type);
+        if (kind)
+            return vt_fail(VT_ERR_UNSUPPORTED, "%s: output '%s' is %s; ventral's If, Loop and Scan take tensors only",
+                           what, gp->output[i]->name ? gp->output[i]->name : "", kind);
+    }
 
     for (size_t i = 0; i < gp->n_node; i++) {
         const Onnx__NodeProto *np = gp->node[i];
@@ -404,10 +564,12 @@ static vt_status build_graph(Onnx__ModelProto *m, const char *dir, vt_graph *g)
         const vt_op *op = vt_op_find(domain, op_type, node_opset);
         char label[64];
         if (!np->name || !np->name[0]) snprintf(label, sizeof label, "#%zu", i);
+        const char *shown = np->name && np->name[0] ? np->name : label;
+        char who[160]; /* as vt_node_fail names it */
+        snprintf(who, sizeof who, np->name && np->name[0] ? "node '%s'" : "node %s", shown);
         if (!op)
             return vt_fail(VT_ERR_UNSUPPORTED, "%s: node '%s' (%s, domain %s, opset %d): operator not supported", what,
-                           np->name && np->name[0] ? np->name : label, op_type, domain[0] ? domain : "ai.onnx",
-                           node_opset);
+                           shown, op_type, domain[0] ? domain : "ai.onnx", node_opset);
         if (np->n_input > VT_NN_MAX_IO || np->n_output > VT_NN_MAX_IO)
             return vt_fail(VT_ERR_UNSUPPORTED, "%s: node '%s' (%s) has more than %d inputs or outputs", what,
                            np->name ? np->name : "", op_type, VT_NN_MAX_IO);
@@ -423,7 +585,8 @@ static vt_status build_graph(Onnx__ModelProto *m, const char *dir, vt_graph *g)
         n->attrs = vt_calloc(np->n_attribute + 1, sizeof(vt_attr));
         if (!n->name || !n->op_type || !n->domain || !n->in || !n->out || !n->attrs) return VT_ERR_NOMEM;
         for (size_t k = 0; k < np->n_attribute; k++) {
-            vt_status st = copy_attr(np->attribute[k], dir, what, &n->attrs[k]);
+            /* A subgraph adds values (outer inputs) to g, never nodes: n stays valid. */
+            vt_status st = copy_attr(s, np->attribute[k], who, op_type, node_opset, &n->attrs[k]);
             n->n_attrs = (int)k + 1;
             if (st != VT_OK) return st;
         }
@@ -431,7 +594,7 @@ static vt_status build_graph(Onnx__ModelProto *m, const char *dir, vt_graph *g)
             const char *name = np->input[k];
             n->in[k] = -1;
             if (name && name[0]) {
-                int v = vt_graph_find_value(g, name);
+                int v = resolve(s, name);
                 if (v < 0)
                     return vt_fail(VT_ERR_FORMAT,
                                    "%s: node '%s' (%s) reads '%s', which no earlier node, input or "
@@ -441,6 +604,8 @@ static vt_status build_graph(Onnx__ModelProto *m, const char *dir, vt_graph *g)
             }
             n->n_in = (int)k + 1;
         }
+        vt_status st = add_node_outer(s, n);
+        if (st != VT_OK) return st;
         for (size_t k = 0; k < np->n_output; k++) {
             const char *name = np->output[k];
             n->out[k] = -1;
@@ -457,12 +622,29 @@ static vt_status build_graph(Onnx__ModelProto *m, const char *dir, vt_graph *g)
     }
     for (size_t i = 0; i < gp->n_output; i++) {
         const char *name = gp->output[i]->name ? gp->output[i]->name : "";
-        int v = vt_graph_find_value(g, name);
+        int v = resolve(s, name);
         if (v < 0) return vt_fail(VT_ERR_FORMAT, "%s: graph output '%s' is not defined by any node", what, name);
         g->values[v].is_output = true;
         g->outputs[g->n_outputs++] = v;
     }
     return VT_OK;
+}
+
+static vt_status build_graph(Onnx__ModelProto *m, const char *dir, vt_graph *g)
+{
+    const char *what = g->what;
+    const Onnx__GraphProto *gp = m->graph;
+    if (!gp) return vt_fail(VT_ERR_FORMAT, "%s: the model has no graph", what);
+    int opset = opset_of(m, "");
+    if (opset < 0 && m->n_opset_import == 0) opset = OPSET_MIN; /* very old files without opset_import */
+    if (opset < 0) /* only other domains: the training suite's ai.onnx.preview.training models, say */
+        return vt_fail(VT_ERR_UNSUPPORTED, "%s: the model imports no default-domain (ai.onnx) opset, only '%s'", what,
+                       m->opset_import[0]->domain ? m->opset_import[0]->domain : "");
+    if (opset < OPSET_MIN || opset > OPSET_MAX)
+        return vt_fail(VT_ERR_UNSUPPORTED, "%s: default-domain opset %d is outside the supported %d-%d", what, opset,
+                       OPSET_MIN, OPSET_MAX);
+    scope top = {.m = m, .dir = dir, .opset = opset, .g = g};
+    return import_graph(&top, gp);
 }
 
 vt_status vt_onnx_load_buffer(const void *data, size_t len, const char *dir, const char *what, vt_graph **out)

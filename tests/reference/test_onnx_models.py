@@ -21,6 +21,7 @@ independent references (numpy; torch.nn.functional for convolutions):
 - quantized models: a QDQ export of a PyTorch-quantized CNN against PyTorch; QLinearConv, ConvInteger,
   MatMulInteger, QLinearMatMul against exact integer references;
 - LSTM, GRU and RNN against torch.nn.LSTM / GRU / RNN; cross-entropy and NLL losses against PyTorch;
+- If and Loop (nested, reading outer-scope values) as torch.jit.script exports Python control flow;
 - float16 / bfloat16: Cast rounding bit for bit against numpy / torch (ties, subnormals, overflow, NaN), a
   float16 CNN against a per-op float16-rounded reference, and a mixed float32/float16 graph.
 """
@@ -736,6 +737,101 @@ def test_losses(v):
     print(f"  cross_entropy / nll_loss (weights, ignore_index, reductions) vs PyTorch: max relative error {worst:.3g}")
 
 
+def test_control_flow(v):
+    """If and Loop as torch.jit.script exports Python control flow, against PyTorch, for both branches: a
+    data-dependent branch (If on a condition known only at run time) and a loop over the batch size (Loop, its
+    count from Shape) whose body holds another If on the iteration number; the bodies read values of the
+    enclosing graphs (x, y, the weight) by name."""
+    import torch
+
+    class M(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.randn(5, 5) * 0.3)
+
+        def forward(self, x):
+            if bool(x.sum() > 0):
+                y = x * 2.0
+            else:
+                y = x - 1.0
+            h = torch.zeros_like(x)
+            for i in range(x.size(0) + 1):
+                h = torch.tanh(h @ self.w + x)
+                if i % 2 == 0:
+                    h = h + y
+                else:
+                    h = h * 0.5
+            return y, h
+
+    torch.manual_seed(0)
+    m = torch.jit.script(M())
+    worst = 0.0
+    for sign in (1.0, -1.0):
+        torch.manual_seed(1)
+        x = (torch.rand(3, 5) + 0.1) * sign
+        outs, want = export_and_run(v, "control_flow", m, x, 13)
+        for i, ref in enumerate(want):
+            got = outs[i] if outs and i < len(outs) else None
+            e = rel_err(got, ref) if got is not None and got.shape == ref.shape else float("inf")
+            worst = max(worst, e)
+            vtref.check(e < 1e-5, f"control flow (x {'>' if sign > 0 else '<'} 0) output {i}: error {e:.3g}")
+    print(f"  scripted if / for (If, Loop, nested If, outer-scope values) vs PyTorch: max relative error {worst:.3g}")
+
+    # Scan 9 along axis 1, both ways round (input read backwards, output stacked backwards along axis 1),
+    # against a numpy loop: a running sum of the columns of x and the state times 2 per step.
+    f = TensorProto.FLOAT
+    body = helper.make_graph(
+        [helper.make_node("Add", ["s", "xt"], ["s_out"]), helper.make_node("Add", ["s_out", "s_out"], ["y"])],
+        "scan_body", [helper.make_tensor_value_info("s", f, [3]), helper.make_tensor_value_info("xt", f, [3])],
+        [helper.make_tensor_value_info("s_out", f, [3]), helper.make_tensor_value_info("y", f, [3])])
+    nodes = [helper.make_node("Constant", [], ["s0"], value=numpy_helper.from_array(np.array([1, 2, 3], np.float32))),
+             helper.make_node("Scan", ["s0", "x"], ["s_end", "ys"], num_scan_inputs=1, body=body,
+                              scan_input_axes=[1], scan_input_directions=[1], scan_output_axes=[-1],
+                              scan_output_directions=[1])]
+    p = save_model(v, "scan_axes", nodes, [helper.make_tensor_value_info("x", f, [3, 4])],
+                   [helper.make_tensor_value_info("s_end", f, None), helper.make_tensor_value_info("ys", f, None)], {})
+    x = RNG.standard_normal((3, 4)).astype(np.float32)
+    outs, _ = run_model(v, p, x, capture="none")
+    st, ys = np.array([1, 2, 3], np.float32), np.zeros((3, 4), np.float32)
+    for t in range(4):
+        st = st + x[:, 3 - t]
+        ys[:, 3 - t] = st + st
+    vtref.check(outs is not None and np.array_equal(outs[0], st) and np.array_equal(outs[1], ys),
+                "Scan with axes and directions: differs from the numpy loop")
+
+    # What static shapes cannot express is refused in one line naming the node: branches of different shapes
+    # under a run-time condition, and scan outputs of a loop whose condition may end it early.
+    xin = [helper.make_tensor_value_info("x", f, [2, 3])]
+    then = helper.make_graph([helper.make_node("Identity", ["x"], ["t"])], "then", [],
+                             [helper.make_tensor_value_info("t", f, None)])
+    other = helper.make_graph([helper.make_node("Constant", [], ["e"], value=numpy_helper.from_array(
+        np.zeros(3, np.float32)))], "else", [], [helper.make_tensor_value_info("e", f, None)])
+    nodes = [helper.make_node("ReduceSum", ["x"], ["s"], keepdims=0),
+             helper.make_node("Constant", [], ["zero"], value=numpy_helper.from_array(np.float32(0))),
+             helper.make_node("Greater", ["s", "zero"], ["c"]),
+             helper.make_node("If", ["c"], ["y"], name="branch", then_branch=then, else_branch=other)]
+    p = save_model(v, "if_shapes", nodes, xin, [helper.make_tensor_value_info("y", f, None)], {})
+    x = v.save("if_x.npy", np.ones((2, 3), np.float32))
+    r = v.expect_error("If with branches of different shapes", "run", p, "--input", x, "--out", v.path("o_if"),
+                       contains="'branch' (If, opset 13)")
+    vtref.check("else_branch" in r.stderr and len(r.stderr.strip().splitlines()) == 1, "one line naming the branch")
+    body = helper.make_graph(
+        [helper.make_node("Constant", [], ["two"], value=numpy_helper.from_array(np.int64(2))),
+         helper.make_node("Less", ["i", "two"], ["c_out"]), helper.make_node("Add", ["h", "x"], ["h_out"]),
+         helper.make_node("Identity", ["h_out"], ["scan"])], "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("c_in", TensorProto.BOOL, []), helper.make_tensor_value_info("h", f, None)],
+        [helper.make_tensor_value_info(n, t, None) for n, t in (("c_out", TensorProto.BOOL), ("h_out", f),
+                                                                 ("scan", f))])
+    nodes = [helper.make_node("Constant", [], ["m"], value=numpy_helper.from_array(np.int64(5))),
+             helper.make_node("Loop", ["m", "", "x"], ["h_end", "hs"], name="loop", body=body)]
+    p = save_model(v, "loop_early", nodes, xin, [helper.make_tensor_value_info("hs", f, None)], {})
+    v.expect_error("Loop with scan outputs that may end early", "run", p, "--input", x, "--out", v.path("o_loop"),
+                   contains="'loop' (Loop, opset 13): its body's condition may end the loop early")
+    print("  Scan with input/output axes and directions equals a numpy loop; If with branches of different shapes "
+          "and Loop scan outputs of a loop that may end early refused")
+
+
 def test_matmul(v):
     worst = 0.0
     cases = [((2, 3, 5, 7), (7, 4)), ((3, 1, 6, 8), (1, 4, 8, 5)), ((7,), (2, 7, 3)), ((4, 6), (6,)),
@@ -1040,6 +1136,7 @@ def main():
     test_recurrent(v)
     test_small_integers(v)
     test_losses(v)
+    test_control_flow(v)
     test_matmul(v)
     test_maxpool(v)
     test_pool_indices(v)
