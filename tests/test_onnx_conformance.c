@@ -170,7 +170,7 @@ static result run_case(const char *dir, const char *name, bool reference, char *
 
 /* Tests that must run (an "unsupported" here is a failure): 3-D convolution, transposed convolution
  * and pooling, float16 / bfloat16 values, Resize, GridSample, the indexing ops, the recurrent
- * layers, pooling indices and control flow, which the suites cover only through these. */
+ * layers, pooling indices, control flow and value-decided lengths, which the suites cover only through these. */
 static const char *const required[] = {
     "test_averagepool_3d_default", "test_maxpool_3d_default", "test_convtranspose_3d", "test_Conv3d",
     "test_Conv3d_groups", "test_Conv3d_dilated_strided", "test_AvgPool3d_stride", "test_MaxPool3d_stride_padding",
@@ -192,7 +192,10 @@ static const char *const required[] = {
     "test_maxunpool_export_with_output_shape", "test_pow_types_float", "test_constant_pad",
     /* control flow (subgraphs, outer-scope values, Loop's length from folded float inputs) */
     "test_if", "test_scan_sum", "test_scan9_sum", "test_loop11", "test_range_float_type_positive_delta_expanded",
-    "test_range_int32_type_negative_delta_expanded", "test_range_float_type_positive_delta"};
+    "test_range_int32_type_negative_delta_expanded", "test_range_float_type_positive_delta",
+    /* lengths decided by values */
+    "test_nonzero_example", "test_compress_1", "test_unique_sorted_with_axis_3d",
+    "test_unique_not_sorted_without_axis"};
 
 /* Tests whose data is wrong in the suite Debian ships (onnx 1.12): skipped and counted, with the reason.
  * Checked by hand with onnx's own numpy_helper. */

@@ -90,6 +90,10 @@ const char *vt_graph_output_type(const vt_graph *g, int i);
  * shapes, with symbolic dims set to 1). VT_ERR_ARG names the node whose shapes do not agree;
  * VT_ERR_UNSUPPORTED names a node whose attributes or dtypes ventral does not handle. */
 vt_status vt_graph_prepare(vt_graph *g, int n_inputs, const vt_shape *shapes);
+/* As vt_graph_prepare for these inputs' shapes, and for their values where the graph's shapes depend on
+ * input values (integer inputs such as Reshape targets, Resize scales, lengths that NonZero, Unique or a Loop
+ * decide): a graph that vt_graph_prepare cannot shape without its inputs. vt_graph_run prepares this way. */
+vt_status vt_graph_prepare_inputs(vt_graph *g, int n_inputs, const vt_tensor *const *inputs);
 
 /* Layers of the last prepare (0 before any). */
 int vt_graph_layer_count(const vt_graph *g);

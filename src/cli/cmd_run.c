@@ -283,13 +283,15 @@ static int run_model(const char *model, const char *input, const char *dir, cons
     if (st == VT_OK && !no_write && !cli_outdir_make(&od, dir)) st = VT_ERR_IO;
     int64_t n = st == VT_OK ? x->shape[0] : 0;
     r.total = n;
-    /* Prepare once for the full batch to learn the layer list and name the files. */
-    vt_shape s0 = {0};
+    /* Prepare once for the first batch to learn the layer list and name the files (with its values: some
+     * graphs' shapes depend on them). */
     if (st == VT_OK) {
-        s0.rank = x->rank;
-        memcpy(s0.dims, x->shape, sizeof s0.dims);
-        s0.dims[0] = n < batch ? n : batch;
-        st = vt_graph_prepare(g, 1, &s0);
+        int64_t shape[VT_MAX_RANK];
+        memcpy(shape, x->shape, sizeof shape);
+        shape[0] = n < batch ? n : batch;
+        vt_tensor *first = vt_tensor_wrap(x->dtype, x->rank, shape, x->data);
+        st = first ? vt_graph_prepare_inputs(g, 1, (const vt_tensor *const *)&first) : VT_ERR_NOMEM;
+        vt_tensor_free(first);
     }
     if (st == VT_OK) {
         r.n_layers = vt_graph_layer_count(g);

@@ -351,17 +351,26 @@ vt_status vt_graph_run(vt_graph *g, int n_inputs, const vt_tensor *const *inputs
                            vt_dtype_name(v->decl_dtype), vt_dtype_name(inputs[i]->dtype));
     }
     if (!shapes_match(g, n_inputs, inputs)) {
-        vt_shape shapes[VT_NN_MAX_IO];
-        for (int i = 0; i < n_inputs; i++) {
-            shapes[i].rank = inputs[i]->rank;
-            memcpy(shapes[i].dims, inputs[i]->shape, sizeof shapes[i].dims);
-        }
-        g->feed = inputs;
-        vt_status st = vt_graph_prepare(g, n_inputs, shapes);
-        g->feed = NULL;
+        vt_status st = vt_graph_prepare_inputs(g, n_inputs, inputs);
         if (st != VT_OK) return st;
     }
     return vt_graph_run_prepared(g, inputs, sel, fn, user, outputs);
+}
+
+vt_status vt_graph_prepare_inputs(vt_graph *g, int n_inputs, const vt_tensor *const *inputs)
+{
+    if (!g || !inputs) return vt_fail(VT_ERR_ARG, "graph or inputs is NULL");
+    if (n_inputs > VT_NN_MAX_IO) return vt_fail(VT_ERR_UNSUPPORTED, "%s: too many graph inputs", g->what);
+    vt_shape shapes[VT_NN_MAX_IO];
+    for (int i = 0; i < n_inputs; i++) {
+        if (!inputs[i]) return vt_fail(VT_ERR_ARG, "%s: input %d is NULL", g->what, i);
+        shapes[i].rank = inputs[i]->rank;
+        memcpy(shapes[i].dims, inputs[i]->shape, sizeof shapes[i].dims);
+    }
+    g->feed = inputs;
+    vt_status st = vt_graph_prepare(g, n_inputs, shapes);
+    g->feed = NULL;
+    return st;
 }
 
 vt_status vt_graph_run_prepared(vt_graph *g, const vt_tensor *const *inputs, const vt_capture *sel, vt_capture_fn fn,

@@ -299,7 +299,9 @@ static bool is_const(const vt_value *v)
     return v->init || v->folded;
 }
 
-/* Whether value `from` is among the values that value `to` is computed from (or is it). */
+/* Whether value `from` is among the values that value `to` is computed from (or is it). The data of a
+ * shape-only op's inputs (Shape, Size) never reaches its output, so the walk stops there: a length taken
+ * from the stimuli's shape does not make the stimuli themselves shape-deciding. */
 static bool computes(const vt_graph *g, int from, int to, bool *seen, int *stack)
 {
     int top = 0;
@@ -309,6 +311,7 @@ static bool computes(const vt_graph *g, int from, int to, bool *seen, int *stack
         int v = stack[--top];
         if (v == from) return true;
         int p = g->values[v].producer;
+        if (p >= 0 && g->nodes[p].op->shape_only) continue;
         for (int k = 0; p >= 0 && k < g->nodes[p].n_in; k++) {
             int w = g->nodes[p].in[k];
             if (w >= 0 && !seen[w]) seen[w] = true, stack[top++] = w;
@@ -317,24 +320,33 @@ static bool computes(const vt_graph *g, int from, int to, bool *seen, int *stack
     return false;
 }
 
-/* Whether value v decides the trip count or the start condition of a Loop with scan outputs: those outputs
- * are as long as the loop runs, so fed as a graph input it is folded like the integer inputs (a float input
- * does, in Range's expansion: ceil((limit - start) / delta) iterations). */
-static bool decides_loop_length(const vt_graph *g, int v)
+/* Whether value v decides, through what is computed from it, a length that depends on values: the trip
+ * count or the start condition of a Loop with scan outputs (those outputs are as long as the loop runs; a
+ * float input does, in Range's expansion: ceil((limit - start) / delta) iterations), or what NonZero, Unique
+ * and Compress's condition select (NonZero(x > 0)). Fed as a graph input it is then folded like the integer
+ * inputs, and everything computed from it with it. */
+static bool decides_length(const vt_graph *g, int v)
 {
     bool *seen = NULL;
     int *stack = NULL;
     bool found = false;
     for (int i = 0; i < g->n_nodes && !found; i++) {
         const vt_node *n = &g->nodes[i];
-        int states = n->n_in - n->n_outer - 2;
-        if (strcmp(n->op_type, "Loop") != 0 || n->domain[0] || n->n_out <= states) continue;
+        int states = n->n_in - n->n_outer - 2, first = 0, last = -1;
+        if (n->domain[0]) continue;
+        if (!strcmp(n->op_type, "Loop") && n->n_out > states)
+            last = 1;
+        else if (!strcmp(n->op_type, "NonZero") || !strcmp(n->op_type, "Unique"))
+            last = 0;
+        else if (!strcmp(n->op_type, "Compress"))
+            first = last = 1;
+        if (last < 0) continue;
         if (!seen) {
             seen = vt_malloc((size_t)g->n_values, sizeof *seen);
             stack = vt_malloc((size_t)g->n_values, sizeof *stack);
-            if (!seen || !stack) break; /* then the Loop refuses with its own message */
+            if (!seen || !stack) break; /* then the op refuses with its own message */
         }
-        for (int k = 0; k < 2 && k < n->n_in && !found; k++) found = computes(g, v, n->in[k], seen, stack);
+        for (int k = first; k <= last && k < n->n_in && !found; k++) found = computes(g, v, n->in[k], seen, stack);
     }
     free(seen);
     free(stack);
@@ -342,8 +354,8 @@ static bool decides_loop_length(const vt_graph *g, int v)
 }
 
 /* Whether value v is read as a float that defines a shape (Resize's roi, scales; Upsample's scales; Range's
- * start, limit, delta; OneHot's depth): fed as a graph input, it is then folded like the integer inputs, as the output
- * shape cannot be known without it. */
+ * start, limit, delta; OneHot's depth) or decides a length (decides_length): fed as a graph input, it is then
+ * folded like the integer inputs, as the output shape cannot be known without it. */
 static bool shape_defining(const vt_graph *g, int v)
 {
     for (int i = 0; i < g->n_nodes; i++) {
@@ -356,7 +368,7 @@ static bool shape_defining(const vt_graph *g, int v)
         } else if (!strcmp(n->op_type, "OneHot") && n->n_in > 1 && n->in[1] == v)
             return true;
     }
-    return decides_loop_length(g, v);
+    return decides_length(g, v);
 }
 
 /* The narrow type (narrow.h) of a node's float32 outputs when the op does not set it: that of its

@@ -1122,6 +1122,90 @@ def test_old_opsets(v):
           "Concat, Reshape, Cast equal to numpy; Tile-1 and training-mode is_test refused)")
 
 
+def test_data_dependent(v):
+    """NonZero, Unique and Compress, whose output lengths depend on values: torch.nonzero / torch.unique /
+    masked_select as PyTorch exports them (the values deciding a length are computed from the input, which is
+    then folded at prepare, per run) against PyTorch; Unique with an axis, unsorted, and Compress on a computed
+    input against numpy."""
+    import torch
+    import torch.nn as nn
+
+    class M(nn.Module):
+        def forward(self, x):
+            r = (x * 2).round()
+            u, inv, cnt = torch.unique(r, sorted=True, return_inverse=True, return_counts=True)
+            return torch.nonzero(x > 0.5), u, inv, cnt, torch.masked_select(x, x < -0.7)
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 5)
+    outs, want = export_and_run(v, "data_dependent", M(), x, 13, batch=2)
+    want[2] = want[2].ravel()  # ONNX's inverse_indices are 1-D (the exporter adds no reshape to torch's shape)
+    for i, ref in enumerate(want):
+        got = outs[i] if outs and i < len(outs) else None
+        same = got is not None and got.shape == ref.shape and np.array_equal(got, ref)
+        vtref.check(same, f"data-dependent output {i}: not equal to PyTorch's")
+
+    xs = np.round(RNG.standard_normal((4, 3, 2)) * 0.6).astype(np.float32)
+    xs[2] = xs[0]  # a repeated slice along axis 0
+    cond = np.array([True, False, True], bool)
+    nodes = [helper.make_node("Unique", ["x"], ["u", "i", "inv", "cnt"], axis=0, sorted=1),
+             helper.make_node("Unique", ["x"], ["u2", "i2", "inv2", "cnt2"], sorted=0),
+             helper.make_node("Relu", ["x"], ["r"]),
+             helper.make_node("Compress", ["r", "cond"], ["c"], axis=1),
+             helper.make_node("Compress", ["r", "cond"], ["c2"])]
+    names = ["u", "i", "inv", "cnt", "u2", "i2", "inv2", "cnt2", "c", "c2"]
+    path = save_model(v, "unique_compress", nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+                      [helper.make_tensor_value_info(n, TensorProto.UNDEFINED, None) for n in names],
+                      {"cond": cond})
+    outs, _ = run_model(v, path, xs, capture="none", batch=4)
+    u, i, inv, cnt = np.unique(xs, axis=0, return_index=True, return_inverse=True, return_counts=True)
+    flat = xs.ravel()
+    fu, fi, finv, fcnt = np.unique(flat, return_index=True, return_inverse=True, return_counts=True)
+    order = np.argsort(fi, kind="stable")  # unsorted: order of first occurrence
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    r = np.maximum(xs, 0)
+    refs = [u, i, inv.ravel(), cnt, fu[order], fi[order], rank[finv], fcnt[order], np.compress(cond, r, axis=1),
+            np.compress(cond, r.ravel())]
+    for k, ref in enumerate(refs):
+        got = outs[k] if outs and k < len(outs) else None
+        same = got is not None and got.shape == ref.shape and np.array_equal(got, ref)
+        vtref.check(same, f"Unique / Compress output {names[k]}: not equal to numpy's")
+    print("  torch.nonzero / unique (sorted, inverse, counts) / masked_select equal to PyTorch's; Unique with an axis "
+          "and unsorted, Compress with and without an axis equal to numpy's")
+
+
+def test_det_reverse_sequence(v):
+    """torch.linalg.det (Det) as PyTorch exports it, on singular and permuted matrices, against PyTorch in
+    float64; ReverseSequence (both axis layouts) against numpy."""
+    import torch
+    import torch.nn as nn
+
+    class M(nn.Module):
+        def forward(self, x):
+            return (torch.linalg.det(x[:, 0]),)
+
+    x = torch.from_numpy(RNG.standard_normal((3, 2, 4, 4)).astype(np.float32))
+    x[1, 0, 3] = x[1, 0, 0] * 2  # singular
+    x[2, 0] = x[2, 0][[2, 0, 3, 1]]  # rows permuted: the pivots' sign
+    outs, want = export_and_run(v, "det", M(), x, 13, batch=3)
+    ref = torch.linalg.det(x[:, 0].double()).numpy()
+    e = float(np.abs(outs[0] - ref).max() / np.abs(ref).max()) if outs else float("inf")
+    vtref.check(e < 1e-6, f"Det: error {e:.3g}")
+    xs = RNG.standard_normal((5, 4, 3)).astype(np.float32)
+    lens = np.array([4, 0, 1, 3], np.int64)
+    node = helper.make_node("ReverseSequence", ["x", "lens"], ["y"], batch_axis=1, time_axis=0)
+    path = save_model(v, "revseq", [node], [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], {"lens": lens})
+    got, _ = run_model(v, path, xs, capture="none", batch=5)
+    ref2 = xs.copy()
+    for b, n in enumerate(lens):
+        ref2[:n, b] = xs[:n, b][::-1]
+    vtref.check(got is not None and np.array_equal(got[0], ref2), "ReverseSequence: not equal to numpy")
+    print(f"  torch.linalg.det vs PyTorch float64: max relative error {e:.3g} (singular and permuted cases); "
+          "ReverseSequence equal to numpy")
+
+
 def main():
     args = vtref.parse_args()
     v = vtref.Ventral(args.ventral)
@@ -1141,6 +1225,8 @@ def main():
     test_maxpool(v)
     test_pool_indices(v)
     test_old_opsets(v)
+    test_data_dependent(v)
+    test_det_reverse_sequence(v)
     test_determinism_external(v)
     test_errors(v)
     test_layers_capture(v)

@@ -366,7 +366,56 @@ static vt_status onehot_run(vt_opctx *c)
     return VT_OK;
 }
 
+/* ---- ReverseSequence: reverses the first sequence_lens[b] steps along time_axis of each batch entry ---- */
+
+static vt_status revseq_axes(const vt_opctx *c, int *bax, int *tax)
+{
+    int64_t b = vt_attr_int(c->node, "batch_axis", 1), t = vt_attr_int(c->node, "time_axis", 0);
+    if (c->in[0]->rank < 2 || !((b == 0 && t == 1) || (b == 1 && t == 0)))
+        return vt_node_fail(c, VT_ERR_ARG, "batch_axis and time_axis must be 0 and 1 of a rank >= 2 input");
+    *bax = (int)b, *tax = (int)t;
+    return VT_OK;
+}
+
+static vt_status revseq_infer(vt_opctx *c)
+{
+    vt_status st = vt_need_input(c, 0);
+    if (st == VT_OK) st = vt_need_input(c, 1);
+    if (st != VT_OK) return st;
+    int bax, tax;
+    if ((st = revseq_axes(c, &bax, &tax)) != VT_OK) return st;
+    const vt_tensor *x = c->in[0], *len = c->in[1];
+    if (len->rank != 1 || len->shape[0] != x->shape[bax] || (len->dtype != VT_I64 && len->dtype != VT_I32))
+        return vt_node_fail(c, VT_ERR_ARG, "sequence_lens must be int64 [batch]");
+    vt_out_set(c->out[0], x->dtype, x->rank, x->shape);
+    return VT_OK;
+}
+
+static vt_status revseq_run(vt_opctx *c)
+{
+    int bax, tax;
+    vt_status st = revseq_axes(c, &bax, &tax);
+    if (st != VT_OK) return st;
+    const vt_tensor *x = c->in[0];
+    int64_t str[VT_MAX_RANK], T = x->shape[tax], B = x->shape[bax];
+    vt_contiguous_strides(x->rank, x->shape, str);
+    size_t es = vt_dtype_size(x->dtype), inner = (size_t)str[1] * es; /* the dims after 0 and 1, contiguous */
+    memcpy(c->out[0]->data, x->data, vt_tensor_nbytes(x));
+    for (int64_t b = 0; b < B; b++) {
+        int64_t n = vt_elem_i64(c->in[1], b);
+        if (n < 0 || n > T)
+            return vt_node_fail(c, VT_ERR_ARG, "sequence_lens[%lld] = %lld is outside [0, %lld]", (long long)b,
+                                (long long)n, (long long)T);
+        for (int64_t t = 0; t < n; t++) {
+            int64_t src = b * str[bax] + t * str[tax], dst = b * str[bax] + (n - 1 - t) * str[tax];
+            memcpy((char *)c->out[0]->data + (size_t)dst * es, (const char *)x->data + (size_t)src * es, inner);
+        }
+    }
+    return VT_OK;
+}
+
 static const vt_op ops[] = {
+    {.domain = "", .type = "ReverseSequence", .since = 10, .infer = revseq_infer, .run = revseq_run},
     {.domain = "", .type = "Gather", .since = 1, .infer = gather_infer, .run = gather_run},
     {.domain = "", .type = "GatherElements", .since = 11, .infer = gather_elements_infer, .run = gather_elements_run},
     {.domain = "", .type = "GatherND", .since = 11, .infer = gather_nd_infer, .run = gather_nd_run},

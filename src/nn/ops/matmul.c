@@ -1,6 +1,7 @@
 /* MatMul (numpy semantics: batched, broadcast, 1-D promotion) and Gemm (transA/transB, alpha,
  * beta, broadcast C). A naive reference kernel (double accumulation, fixed order) and oneDNN's
  * matmul primitive over plain strided layouts, created once per prepared shape. */
+#include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -398,7 +399,50 @@ static vt_status gemm_run(vt_opctx *c)
     return mm_exec(c, &p, bias, vt_attr_float(c->node, "alpha", 1.0f), vt_attr_float(c->node, "beta", 1.0f));
 }
 
+/* ---- Det: determinants of the trailing M x M matrices, by LU with partial pivoting (LAPACK) in double ---- */
+
+static vt_status det_infer(vt_opctx *c)
+{
+    vt_status st = vt_need_input(c, 0);
+    if (st != VT_OK) return st;
+    const vt_tensor *x = c->in[0];
+    if (x->dtype != VT_F32 && x->dtype != VT_F64) return vt_need_f32(c, 0);
+    if (x->rank < 2 || x->shape[x->rank - 1] != x->shape[x->rank - 2])
+        return vt_node_fail(c, VT_ERR_ARG, "input must be [..., M, M]");
+    vt_out_set(c->out[0], x->dtype, x->rank - 2, x->shape);
+    return VT_OK;
+}
+
+static vt_status det_run(vt_opctx *c)
+{
+    const vt_tensor *x = c->in[0];
+    int64_t m = x->shape[x->rank - 1], n = vt_tensor_numel(c->out[0]);
+    double *a = vt_malloc((size_t)(m * m > 0 ? m * m : 1), sizeof *a);
+    lapack_int *piv = vt_malloc((size_t)(m > 0 ? m : 1), sizeof *piv);
+    if (!a || !piv) {
+        free(a), free(piv);
+        return VT_ERR_NOMEM;
+    }
+    for (int64_t b = 0; b < n; b++) {
+        for (int64_t i = 0; i < m * m; i++) a[i] = vt_elem_f64(x, b * m * m + i);
+        double det = 1;
+        if (m > 0) {
+            lapack_int info = LAPACKE_dgetrf(LAPACK_ROW_MAJOR, (lapack_int)m, (lapack_int)m, a, (lapack_int)m, piv);
+            if (info < 0) {
+                free(a), free(piv);
+                return vt_node_fail(c, VT_ERR_INTERNAL, "dgetrf failed (%d)", (int)info);
+            }
+            /* info > 0: an exactly zero pivot, and the product below is 0 */
+            for (int64_t i = 0; i < m; i++) det *= piv[i] != i + 1 ? -a[i * m + i] : a[i * m + i];
+        }
+        vt_elem_set_f64(c->out[0], b, det);
+    }
+    free(a), free(piv);
+    return VT_OK;
+}
+
 static const vt_op ops[] = {
+    {.domain = "", .type = "Det", .since = 11, .infer = det_infer, .run = det_run},
     {.domain = "", .type = "MatMul", .since = 1, .infer = matmul_infer, .run = matmul_run, .release = mm_release},
     {.domain = "", .type = "Gemm", .since = 1, .infer = gemm_infer, .run = gemm_run, .release = mm_release},
 };
