@@ -10,7 +10,8 @@ independent references (numpy; torch.nn.functional for convolutions):
 - MaxPool's fast kernels on wide rows full of ties (+0/-0) and NaNs, bit for bit against a numpy loop that
   visits the taps in row-major order (the first maximum, else the last NaN wins: PyTorch's rule);
 - bit-identical rows for batch sizes 1, 3 and 5 and for 1 and 2 threads;
-- external-data initializers; opsets outside 1-18 and ops whose early form is not built, unknown ops and domains, corrupt and truncated files
+- external-data initializers; opsets outside 1-18 and ops whose early form is not built, unknown ops and
+  domains, corrupt and truncated files
   refused with one clean line naming the problem;
 - `ventral layers` table and capture specs (op:, name:, index:, bad specs);
 - Resize against F.interpolate (nearest, bilinear, bicubic, trilinear; align_corners; scale
@@ -392,7 +393,33 @@ def test_einsum(v):
             if got.shape == ref.shape else float("inf")
         worst, n = max(worst, e), n + 1
         vtref.check(e < 1e-5, f"einsum '{eq}': shape {got.shape} vs {ref.shape}, error {e:.3g}")
-    print(f"  Einsum vs torch.einsum: {n} equations, max relative error {worst:.3g}")
+    # Three operands (the direct sum of products) as PyTorch exports them, and float64 operands.
+    w3 = torch.from_numpy(RNG.standard_normal((6, 6)).astype(np.float32))
+
+    class Three(torch.nn.Module):
+        def forward(self, x):
+            return (torch.einsum("bi,ij,bj->b", x, w3, x),
+                    torch.einsum("bi,bj,bk->bijk", x[:, :3], x[:, 1:4], x[:, 2:5]))
+
+    x = torch.from_numpy(RNG.standard_normal((4, 6)).astype(np.float32))
+    outs, want = export_and_run(v, "einsum3", Three(), x, 12, batch=4)
+    x64 = x.double()
+    refs = [torch.einsum("bi,ij,bj->b", x64, w3.double(), x64).numpy(),
+            torch.einsum("bi,bj,bk->bijk", x64[:, :3], x64[:, 1:4], x64[:, 2:5]).numpy()]
+    e3 = max(rel_err(o, r) for o, r in zip(outs, refs)) if outs else float("inf")
+    vtref.check(e3 < 1e-6, f"three-operand einsum: error {e3:.3g}")
+    w64 = RNG.standard_normal((6, 5))
+    nodes = [helper.make_node("Cast", ["x"], ["xd"], to=TensorProto.DOUBLE),
+             helper.make_node("Einsum", ["xd", "w"], ["y"], equation="bi,ij->bj"),
+             helper.make_node("Einsum", ["xd"], ["y2"], equation="bi->i")]
+    path = save_model(v, "einsum64", nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+                      [helper.make_tensor_value_info(n, TensorProto.DOUBLE, None) for n in ("y", "y2")], {"w": w64})
+    outs, _ = run_model(v, path, x.numpy(), capture="none", batch=4)
+    refs = [x64.numpy() @ w64, x64.numpy().sum(0)]
+    ok = outs is not None and all(o.dtype == np.float64 and rel_err(o, r) < 1e-14 for o, r in zip(outs, refs))
+    vtref.check(ok, "float64 einsum: not float64 or not equal to numpy")
+    print(f"  Einsum vs torch.einsum: {n} equations, max relative error {worst:.3g}; three operands {e3:.3g}; "
+          "float64 operands in double")
     bad = save_model(v, "einsum_bad", [helper.make_node("Einsum", ["x"], ["y"], equation="ij->k")],
                      [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], {})

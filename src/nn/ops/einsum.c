@@ -1,9 +1,10 @@
-/* Einsum (opset 12+) with one or two operands: explicit ("ij,jk->ik") and implicit output, ellipsis
- * broadcasting, repeated labels within an operand (diagonals), labels summed away. Two operands reduce to
- * one batched matrix product (batch labels x kept-left x contracted, contracted x kept-right) run by the
- * MatMul kernel (oneDNN, or the reference), with the operands and the result permuted around it; one
- * operand is a permutation with sums. Every output element's sums run in a fixed order, so results do not
- * depend on the thread count or on how many stimuli a batch holds. */
+/* Einsum (opset 12+): explicit ("ij,jk->ik") and implicit output, ellipsis broadcasting, repeated labels
+ * within an operand (diagonals), labels summed away. Float32 with two operands reduces to one batched matrix
+ * product (batch labels x kept-left x contracted, contracted x kept-right) run by the MatMul kernel (oneDNN,
+ * or the reference), with the operands and the result permuted around it; one operand is a permutation with
+ * sums. Three or more operands, and float64, run the direct sum of products in double. Every output
+ * element's sums run in a fixed order, so results do not depend on the thread count or on how many stimuli
+ * a batch holds. */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #define MAX_LABELS 64 /* a-z, A-Z, and the dims an ellipsis stands for */
 #define MAX_TERM   (VT_MAX_RANK + 2)
+#define MAX_OPS    8 /* operands */
 
 typedef struct term {
     int n;               /* labels, one per dim */
@@ -20,7 +22,7 @@ typedef struct term {
 
 typedef struct einsum_plan {
     int n_in;
-    term in[2], out;
+    term in[MAX_OPS], out;
     int64_t size[MAX_LABELS]; /* every label's extent (broadcast ellipsis dims: the largest) */
 } einsum_plan;
 
@@ -71,14 +73,18 @@ static vt_status plan_of(const vt_opctx *c, einsum_plan *p)
     if (!eq) return vt_node_fail(c, VT_ERR_ARG, "the equation attribute is missing");
     memset(p, 0, sizeof *p);
     p->n_in = c->n_in;
-    if (c->n_in < 1 || c->n_in > 2)
-        return vt_node_fail(c, VT_ERR_UNSUPPORTED, "Einsum with %d operands (1 or 2 are supported)", c->n_in);
+    if (c->n_in < 1 || c->n_in > MAX_OPS)
+        return vt_node_fail(c, VT_ERR_UNSUPPORTED, "Einsum with %d operands (1 to %d are supported)", c->n_in, MAX_OPS);
     const char *arrow = strstr(eq, "->"), *end = arrow ? arrow : eq + strlen(eq);
     const char *s = eq;
     int max_ell = 0;
     for (int k = 0; k < c->n_in; k++) {
-        vt_status st = vt_need_f32(c, k);
+        vt_status st = vt_need_input(c, k);
         if (st != VT_OK) return st;
+        if (c->in[k]->dtype != VT_F64 && (st = vt_need_f32(c, k)) != VT_OK) return st;
+        if (c->in[k]->dtype != c->in[0]->dtype)
+            return vt_node_fail(c, VT_ERR_ARG, "operands of different types (%s, %s)", vt_dtype_name(c->in[0]->dtype),
+                                vt_dtype_name(c->in[k]->dtype));
         const char *comma = memchr(s, ',', (size_t)(end - s));
         const char *stop = comma ? comma : end;
         if ((k + 1 < c->n_in) != (comma != NULL))
@@ -135,7 +141,7 @@ static vt_status einsum_infer(vt_opctx *c)
     if (st != VT_OK) return st;
     int64_t sh[VT_MAX_RANK];
     for (int i = 0; i < p.out.n; i++) sh[i] = p.size[p.out.label[i]];
-    vt_out_set(c->out[0], VT_F32, p.out.n, sh);
+    vt_out_set(c->out[0], c->in[0]->dtype, p.out.n, sh);
     return VT_OK;
 }
 
@@ -187,11 +193,70 @@ static vt_status gather(const einsum_plan *p, const float *src, const int64_t *s
     return VT_OK;
 }
 
+/* Per label, operand k's element stride (summed over a repeated label's dims, which walks the diagonal; 0
+ * where an ellipsis dim of extent 1 broadcasts). */
+static void label_strides(const einsum_plan *p, const vt_tensor *x, const term *t, int64_t *lstride)
+{
+    int64_t acc = 1;
+    memset(lstride, 0, sizeof(int64_t) * MAX_LABELS);
+    for (int i = t->n - 1; i >= 0; i--) {
+        if (!(x->shape[i] == 1 && p->size[t->label[i]] != 1)) lstride[t->label[i]] += acc;
+        acc *= x->shape[i];
+    }
+}
+
+/* The direct form: each output element is the sum over the summed labels (in index order) of the product of
+ * the operands (left to right), in double. */
+static vt_status einsum_direct(vt_opctx *c, const einsum_plan *p)
+{
+    int64_t(*ls)[MAX_LABELS] = vt_malloc(MAX_OPS, sizeof *ls); /* filled here, read-only in the loop */
+    if (!ls) return VT_ERR_NOMEM;
+    bool used[MAX_LABELS] = {0};
+    int sum_l[MAX_LABELS], ns = 0;
+    for (int k = 0; k < p->n_in; k++) {
+        label_strides(p, c->in[k], &p->in[k], ls[k]);
+        for (int i = 0; i < p->in[k].n; i++) used[p->in[k].label[i]] = true;
+    }
+    for (int l = 0; l < MAX_LABELS; l++)
+        if (used[l] && !has(&p->out, l)) sum_l[ns++] = l;
+    int64_t nout = vt_tensor_numel(c->out[0]), nsum = 1;
+    for (int j = 0; j < ns; j++) nsum *= p->size[sum_l[j]];
+    vt_tensor *y = c->out[0];
+#pragma omp parallel for schedule(static) if (nout * nsum * p->n_in > 65536)
+    for (int64_t o = 0; o < nout; o++) {
+        int64_t base[MAX_OPS] = {0}, r = o;
+        for (int i = p->out.n - 1; i >= 0; i--) {
+            int l = p->out.label[i];
+            int64_t idx = r % p->size[l];
+            r /= p->size[l];
+            for (int k = 0; k < p->n_in; k++) base[k] += idx * ls[k][l];
+        }
+        double sum = 0;
+        for (int64_t q = 0; q < nsum; q++) {
+            int64_t off[MAX_OPS], rq = q;
+            memcpy(off, base, sizeof off);
+            for (int j = ns - 1; j >= 0; j--) {
+                int l = sum_l[j];
+                int64_t idx = rq % p->size[l];
+                rq /= p->size[l];
+                for (int k = 0; k < p->n_in; k++) off[k] += idx * ls[k][l];
+            }
+            double prod = 1;
+            for (int k = 0; k < p->n_in; k++) prod *= vt_elem_f64(c->in[k], off[k]);
+            sum += prod;
+        }
+        vt_elem_set_f64(y, o, sum);
+    }
+    free(ls);
+    return VT_OK;
+}
+
 static vt_status einsum_run(vt_opctx *c)
 {
     einsum_plan p;
     vt_status st = plan_of(c, &p);
     if (st != VT_OK) return st;
+    if (p.n_in > 2 || c->in[0]->dtype == VT_F64) return einsum_direct(c, &p);
     float *y = c->out[0]->data;
     if (p.n_in == 1) return gather(&p, c->in[0]->data, c->in[0]->shape, &p.in[0], &p.out, y);
     /* Two operands: batch labels (both operands and the output), m (left and output), k (both, not the
