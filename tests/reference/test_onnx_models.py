@@ -702,8 +702,9 @@ def test_recurrent(v):
 
 
 def test_small_integers(v):
-    """Element-wise ops on 8/16-bit and unsigned integers wrap as numpy's do; BitShift on uint64 values above
-    2^63 and shifts past the width; Clip on int8."""
+    """Element-wise ops on 8/16-bit and unsigned integers wrap as numpy's do; uint64 arithmetic, division, Mod,
+    Max and comparisons on values above 2^63 (and a zero divisor); int64 Equal above 2^53; BitShift on uint64
+    values above 2^63 and shifts past the width; Clip on int8."""
     cases = [  # (op, dtype, attrs, numpy reference of (a, b))
         ("Add", np.uint8, {}, lambda a, b: a + b),
         ("Mul", np.int8, {}, lambda a, b: a * b),
@@ -711,20 +712,38 @@ def test_small_integers(v):
         ("Max", np.int16, {}, np.maximum),
         ("BitShift", np.uint64, {"direction": "RIGHT"}, lambda a, b: np.right_shift(a, b)),
         ("BitShift", np.uint8, {"direction": "LEFT"}, lambda a, b: np.left_shift(a, b)),
+        ("Add", np.uint64, {}, lambda a, b: a + b),
+        ("Mul", np.uint64, {}, lambda a, b: a * b),
+        ("Div", np.uint64, {}, lambda a, b: np.where(b == 0, 0, a // np.where(b == 0, 1, b))),
+        ("Mod", np.uint64, {}, lambda a, b: np.where(b == 0, 0, a % np.where(b == 0, 1, b))),
+        ("Max", np.uint64, {}, np.maximum),
+        ("Less", np.uint64, {}, np.less),
+        ("Equal", np.int64, {}, np.equal),  # exactly, above 2^53
     ]
     ttype = {np.uint8: TensorProto.UINT8, np.int8: TensorProto.INT8, np.uint16: TensorProto.UINT16,
-             np.int16: TensorProto.INT16, np.uint64: TensorProto.UINT64}
+             np.int16: TensorProto.INT16, np.uint64: TensorProto.UINT64, np.int64: TensorProto.INT64,
+             np.bool_: TensorProto.BOOL}
     for i, (op, dt, attrs, ref) in enumerate(cases):
         info = np.iinfo(dt)
+        if dt == np.int64:
+            info = np.iinfo(np.int32)
         a = RNG.integers(info.min, info.max, (4, 9), dtype=dt, endpoint=True)
         if dt == np.uint64:
             a[0, :4] = np.array([2**64 - 1, 2**63, 2**63 + 5, 1], np.uint64)
-        b = (RNG.integers(0, 8, 9) if op == "BitShift" else RNG.integers(info.min, info.max, 9, endpoint=True)).astype(dt)
+        b = (RNG.integers(0, 8, 9) if op == "BitShift" else
+             RNG.integers(info.min, info.max, 9, dtype=dt, endpoint=True)).astype(dt)
+        if dt == np.uint64 and op != "BitShift":
+            b[:3] = np.array([2**63 + 1, 3, 0], np.uint64)  # above 2^63, small, and a zero divisor
+            a[1, :3] = b[:3]
+        if dt == np.int64:
+            a[0, :2], b[:2] = 2**53 + 1, 2**53  # equal as doubles, not as integers
+            a[1, 2], b[2] = 7, 7
         with np.errstate(over="ignore"):
-            want = ref(a, b).astype(dt)
+            want = ref(a, b)
+        want = want.astype(dt) if want.dtype != bool else want
         path = save_model(v, f"smallint{i}", [helper.make_node(op, ["a", "b"], ["y"], **attrs)],
                           [helper.make_tensor_value_info("a", ttype[dt], ["N", 9])],
-                          [helper.make_tensor_value_info("y", ttype[dt], None)], {"b": b})
+                          [helper.make_tensor_value_info("y", ttype[want.dtype.type], None)], {"b": b})
         r = v.run("run", path, "--input", v.save(f"smallint{i}.npy", a), "--out", v.path(f"smallint{i}_out"),
                   "--capture", "none")
         got = None

@@ -371,9 +371,10 @@ static vt_status binary_infer(vt_opctx *c)
                                 vt_tensor_shape_str(&h, a, sizeof a), vt_tensor_shape_str(t, b, sizeof b));
         }
     }
-    /* Integers of every width but uint64 (computed in int64, so a uint64 above 2^63 would compare and divide
-     * wrongly); results wrap to the type as numpy's do. */
-    bool ok = dt == VT_F32 || dt == VT_F64 || (dt != VT_BOOL && dt != VT_U64 && !vt_dtype_is_float(dt));
+    /* Integers of every width (uint64 on its unsigned values, the others computed in int64); results wrap to
+     * the type as numpy's do. */
+    bool ok = dt == VT_F32 || dt == VT_F64 || (dt != VT_BOOL && !vt_dtype_is_float(dt));
+    if (dt == VT_U64 && (k == B_PRELU || k == B_ADD_RELU)) ok = false;
     if (k >= B_AND && k <= B_XOR) ok = dt == VT_BOOL;
     if (k == B_SHIFT) {
         const char *dir = vt_attr_str(c->node, "direction", "");
@@ -443,7 +444,39 @@ static inline int64_t apply_i(binary_kind k, int64_t a, int64_t b, bool fmod_mod
         uint64_t u = (uint64_t)a, s = (uint64_t)b;
         return s >= 64 ? 0 : (int64_t)(fmod_mode ? u << s : u >> s);
     }
+    /* comparisons exactly, not through double (which merges integers above 2^53) */
+    case B_EQ: return a == b;
+    case B_LT: return a < b;
+    case B_GT: return a > b;
+    case B_LE: return a <= b;
+    case B_GE: return a >= b;
     default: return (int64_t)apply_f(k, (double)a, (double)b, fmod_mode);
+    }
+}
+
+/* uint64 (op) uint64 on the unsigned values; wrapping as numpy, x / 0 = 0 as for the other integers. */
+static inline uint64_t apply_u(binary_kind k, uint64_t a, uint64_t b, bool fmod_mode)
+{
+    switch (k) {
+    case B_ADD: return a + b;
+    case B_SUB: return a - b;
+    case B_MUL: return a * b;
+    case B_DIV: return b ? a / b : 0;
+    case B_MOD: return b ? a % b : 0;
+    case B_POW: {
+        uint64_t r = 1;
+        for (uint64_t e = 0; e < b; e++) r *= a;
+        return r;
+    }
+    case B_MAX: return a > b ? a : b;
+    case B_MIN: return a < b ? a : b;
+    case B_EQ: return a == b;
+    case B_LT: return a < b;
+    case B_GT: return a > b;
+    case B_LE: return a <= b;
+    case B_GE: return a >= b;
+    case B_SHIFT: return b >= 64 ? 0 : fmod_mode ? a << b : a >> b;
+    default: return 0; /* refused at infer */
     }
 }
 
@@ -561,6 +594,12 @@ static void binary_apply(binary_kind k, const vt_tensor *a, const vt_tensor *b, 
                 ((a->dtype == VT_F32 || a->dtype == VT_F64) && is_compare(k))) {
                 double r = apply_f(k, vt_elem_f64(a, xa), vt_elem_f64(b, xb), fmod_mode);
                 vt_elem_set_f64(out, base + i, r);
+            } else if (a->dtype == VT_U64 && b->dtype == VT_U64) {
+                uint64_t r = apply_u(k, ((const uint64_t *)a->data)[xa], ((const uint64_t *)b->data)[xb], fmod_mode);
+                if (out->dtype == VT_U64)
+                    ((uint64_t *)out->data)[base + i] = r;
+                else
+                    vt_elem_set_i64(out, base + i, (int64_t)r); /* a comparison's bool */
             } else if (k == B_POW && (b->dtype == VT_F32 || b->dtype == VT_F64)) {
                 /* an integer base to a float power: computed in double and truncated, as numpy's cast */
                 vt_elem_set_i64(out, base + i, (int64_t)pow(vt_elem_f64(a, xa), vt_elem_f64(b, xb)));
