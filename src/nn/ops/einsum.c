@@ -145,18 +145,26 @@ static vt_status einsum_infer(vt_opctx *c)
     return VT_OK;
 }
 
+/* Per label, the element stride in a C-order operand of shape `shape` and labels `t` (summed over a repeated
+ * label's dims, which walks the diagonal; 0 where an ellipsis dim of extent 1 broadcasts). */
+static void label_strides(const einsum_plan *p, const int64_t *shape, const term *t, int64_t *lstride)
+{
+    int64_t acc = 1;
+    memset(lstride, 0, sizeof(int64_t) * MAX_LABELS);
+    for (int i = t->n - 1; i >= 0; i--) {
+        if (!(shape[i] == 1 && p->size[t->label[i]] != 1)) lstride[t->label[i]] += acc;
+        acc *= shape[i];
+    }
+}
+
 /* dst (labels `to`, contiguous, extents from p->size) = src (labels `from`, C-order shape `shape`) summed
  * over the labels of `from` missing from `to`; a label repeated in `from` walks its diagonal; an ellipsis
  * dim of extent 1 in src broadcasts. Each destination element sums its terms in index order (double). */
 static vt_status gather(const einsum_plan *p, const float *src, const int64_t *shape, const term *from, const term *to,
                         float *dst)
 {
-    int64_t sstride[MAX_TERM], acc = 1;
-    for (int i = from->n - 1; i >= 0; i--) sstride[i] = acc, acc *= shape[i];
-    /* Per label: its stride in src (the sum over its dims, which walks a diagonal; 0 where it broadcasts). */
-    int64_t lstride[MAX_LABELS] = {0};
-    for (int i = 0; i < from->n; i++)
-        if (!(shape[i] == 1 && p->size[from->label[i]] != 1)) lstride[from->label[i]] += sstride[i];
+    int64_t lstride[MAX_LABELS];
+    label_strides(p, shape, from, lstride);
     int sum_l[MAX_TERM], ns = 0;
     for (int i = 0; i < from->n; i++) {
         int l = from->label[i];
@@ -193,18 +201,6 @@ static vt_status gather(const einsum_plan *p, const float *src, const int64_t *s
     return VT_OK;
 }
 
-/* Per label, operand k's element stride (summed over a repeated label's dims, which walks the diagonal; 0
- * where an ellipsis dim of extent 1 broadcasts). */
-static void label_strides(const einsum_plan *p, const vt_tensor *x, const term *t, int64_t *lstride)
-{
-    int64_t acc = 1;
-    memset(lstride, 0, sizeof(int64_t) * MAX_LABELS);
-    for (int i = t->n - 1; i >= 0; i--) {
-        if (!(x->shape[i] == 1 && p->size[t->label[i]] != 1)) lstride[t->label[i]] += acc;
-        acc *= x->shape[i];
-    }
-}
-
 /* The direct form: each output element is the sum over the summed labels (in index order) of the product of
  * the operands (left to right), in double. */
 static vt_status einsum_direct(vt_opctx *c, const einsum_plan *p)
@@ -214,7 +210,7 @@ static vt_status einsum_direct(vt_opctx *c, const einsum_plan *p)
     bool used[MAX_LABELS] = {0};
     int sum_l[MAX_LABELS], ns = 0;
     for (int k = 0; k < p->n_in; k++) {
-        label_strides(p, c->in[k], &p->in[k], ls[k]);
+        label_strides(p, c->in[k]->shape, &p->in[k], ls[k]);
         for (int i = 0; i < p->in[k].n; i++) used[p->in[k].label[i]] = true;
     }
     for (int l = 0; l < MAX_LABELS; l++)

@@ -440,7 +440,7 @@ static inline int64_t apply_i(binary_kind k, int64_t a, int64_t b, bool fmod_mod
     case B_MIN: return a < b ? a : b;
     case B_PRELU: return a < 0 ? a * b : a;
     case B_ADD_RELU: return a + b > 0 ? a + b : 0;
-    case B_SHIFT: { /* on the unsigned bits (a uint64 above 2^63 arrives as a negative int64); past the width: 0 */
+    case B_SHIFT: { /* on the unsigned bits (uint8-uint32 here; uint64 goes to apply_u); past the width: 0 */
         uint64_t u = (uint64_t)a, s = (uint64_t)b;
         return s >= 64 ? 0 : (int64_t)(fmod_mode ? u << s : u >> s);
     }

@@ -100,8 +100,7 @@ static vt_status compress_run(vt_opctx *c)
     vt_status st = compress_geometry(c, &axis, &outer, &dim, &inner);
     if (st != VT_OK) return st;
     const uint8_t *cond = c->in[1]->data;
-    int64_t nc = c->in[1]->shape[0], kept = 0;
-    for (int64_t i = 0; i < nc; i++) kept += cond[i] != 0;
+    int64_t nc = c->in[1]->shape[0], kept = c->out[0]->shape[axis >= 0 ? axis : 0]; /* counted by infer */
     size_t es = vt_dtype_size(c->in[0]->dtype), run = (size_t)inner * es;
     const char *x = c->in[0]->data;
     char *y = c->out[0]->data;
