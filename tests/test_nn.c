@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "nn/nn.h"
+#include "nn/ops/ops.h"
 #include "ventral/onnx.h"
 #include "vt_test.h"
 
@@ -410,6 +411,84 @@ static void test_narrow_rounding(void)
     CHECK(big[0] == 65504.0f && big[1] == 65504.0f && isinf(big[2]) && big[2] > 0 && isinf(big[3]) && big[3] < 0);
 }
 
+/* C = A . B through vt_sgemm_run, with the shapes, transposes, bias and activation of `p`; inputs random. */
+static float *sgemm_case(vt_sgemm *p, const float *A, const float *B)
+{
+    int64_t a_off[1] = {0}, b_off[1] = {0};
+    p->nbatch = 1, p->a_off = a_off, p->b_off = b_off, p->A = A, p->B = B;
+    p->C = malloc(sizeof(float) * (size_t)(p->M * p->N > 0 ? p->M * p->N : 1));
+    p->packed = malloc(sizeof(float) * (vt_sgemm_packed_floats(p) + 1));
+    vt_sgemm_pack(p);
+    CHECK(vt_sgemm_run(p) == VT_OK);
+    free(p->packed);
+    p->packed = NULL;
+    return p->C;
+}
+
+/* The fixed-order float32 product: within float32 rounding of a double reference, for sizes around the
+ * register tile (6 x 16), the term block (256) and the task block (96 x 256), transposes, broadcast
+ * bias and ReLU; and each row's bits the same whether it is computed alone, among many rows, or with
+ * one or two threads (the batch invariance that oneDNN's jit sgemm lacks). */
+static void test_sgemm_fixed_order(void)
+{
+    static const int64_t Ms[] = {1, 5, 7, 97}, Ns[] = {1, 17, 33, 257}, Ks[] = {0, 3, 256, 300};
+    uint64_t seed = 12345;
+    int cases = 0;
+    for (int mi = 0; mi < 4; mi++)
+        for (int ni = 0; ni < 4; ni++)
+            for (int ki = 0; ki < 4; ki++) {
+                int64_t M = Ms[mi], N = Ns[ni], K = Ks[ki];
+                float *A = malloc(sizeof(float) * (size_t)(M * K + 1)),
+                      *B = malloc(sizeof(float) * (size_t)(K * N + 1));
+                float *bias = malloc(sizeof(float) * (size_t)N);
+                for (int64_t i = 0; i < M * K; i++)
+                    A[i] = (float)((seed = seed * 6364136223846793005ULL + 1) >> 40) / 16777216.0f - 0.5f;
+                for (int64_t i = 0; i < K * N; i++)
+                    B[i] = (float)((seed = seed * 6364136223846793005ULL + 1) >> 40) / 16777216.0f - 0.5f;
+                for (int64_t j = 0; j < N; j++) bias[j] = (float)j / 8 - 1;
+                bool ta = (mi + ki) % 2 == 1, tb = (ni + ki) % 2 == 0;
+                vt_sgemm p = {.M = M,
+                              .K = K,
+                              .N = N,
+                              .ta = ta,
+                              .tb = tb,
+                              .bias = bias,
+                              .bias_cs = 1,
+                              .act = {.kind = (mi + ni) % 2 ? VT_ACT_RELU : VT_ACT_NONE}};
+                vt_threads_set(2);
+                float *C = sgemm_case(&p, A, B);
+                double worst = 0;
+                for (int64_t i = 0; i < M; i++)
+                    for (int64_t j = 0; j < N; j++) {
+                        double acc = bias[j], mag = fabs(bias[j]);
+                        for (int64_t k = 0; k < K; k++) {
+                            double a = ta ? A[k * M + i] : A[i * K + k], b = tb ? B[j * K + k] : B[k * N + j];
+                            acc += a * b, mag += fabs(a * b);
+                        }
+                        if (p.act.kind == VT_ACT_RELU && acc < 0) acc = 0;
+                        double err = fabs(C[i * N + j] - acc) / (mag + 1e-30);
+                        if (err > worst) worst = err;
+                    }
+                CHECK(worst < 1e-5);
+                /* the last row alone (A not transposed: its own M = 1 problem), and with one thread */
+                if (!ta && K > 0) {
+                    vt_sgemm one = p;
+                    one.M = 1;
+                    float *row = sgemm_case(&one, A + (M - 1) * K, B);
+                    CHECK(memcmp(row, C + (M - 1) * N, sizeof(float) * (size_t)N) == 0);
+                    free(row);
+                }
+                vt_threads_set(1);
+                vt_sgemm p1 = p;
+                float *C1 = sgemm_case(&p1, A, B);
+                CHECK(memcmp(C1, C, sizeof(float) * (size_t)(M * N)) == 0);
+                vt_threads_set(2);
+                free(C), free(C1), free(A), free(B), free(bias);
+                cases++;
+            }
+    CHECK(cases == 64);
+}
+
 int main(void)
 {
     vt_threads_init();
@@ -422,5 +501,6 @@ int main(void)
     RUN(test_reference_vs_fast);
     RUN(test_maxpool_fast_vs_reference);
     RUN(test_convtranspose_fast_vs_reference);
+    RUN(test_sgemm_fixed_order);
     return vt_test_summary();
 }

@@ -102,6 +102,10 @@ typedef struct mm_state {
     bool bf16;     /* A and B are converted to bfloat16 before the call */
     bool b_packed; /* b owns constant B, reordered once into the primitive's preferred layout */
     vt_act act;    /* built with this activation as a post-op (vt_opctx.fuse) */
+    bool own;      /* float32 through vt_sgemm_run: oneDNN offers no batch-invariant kernel here */
+    vt_sgemm sg;   /* own: the problem, its pointers set per call */
+    int64_t *offs; /* own: sg.a_off and sg.b_off (2 x nbatch) */
+    bool b_ready;  /* own: sg.packed holds the constant B */
 } mm_state;
 
 /* float32 -> bfloat16 of n values, round to nearest even (NaN stays NaN, quietened). Integer
@@ -135,6 +139,8 @@ static void mm_release(vt_node *n)
     if (s->b) dnnl_memory_destroy(s->b);
     if (s->c) dnnl_memory_destroy(s->c);
     if (s->bias) dnnl_memory_destroy(s->bias);
+    free(s->offs);
+    free(s->sg.packed);
     free(s);
     n->state = NULL;
 }
@@ -196,6 +202,43 @@ static vt_status pack_b(vt_opctx *c, const dnnl_memory_desc_t *user_md, const dn
     return vt_dnnl_check(c, e, "matmul weights");
 }
 
+/* The float32 product for vt_sgemm_run: oneDNN 2.6's batch-invariant matmul (brgemm) needs AVX-512; its
+ * other float32 kernel (jit sgemm) gives a stimulus different bits in different batch sizes. */
+static vt_status own_create(const mm_shape *p, const vt_tensor *bias, mm_state *s)
+{
+    int64_t nbatch = vt_shape_numel(p->nb, p->bshape);
+    s->offs = vt_malloc((size_t)(2 * nbatch), sizeof *s->offs);
+    if (!s->offs) return VT_ERR_NOMEM;
+    for (int64_t b = 0; b < nbatch; b++) {
+        int64_t rem = b, ao = 0, bo = 0;
+        for (int j = p->nb - 1; j >= 0; j--) {
+            int64_t idx = rem % p->bshape[j];
+            rem /= p->bshape[j];
+            ao += idx * p->astr[j];
+            bo += idx * p->bstr[j];
+        }
+        s->offs[b] = ao, s->offs[nbatch + b] = bo;
+    }
+    int r = bias ? bias->rank : 0;
+    int64_t rows = r >= 2 ? bias->shape[r - 2] : 1, cols = r >= 1 ? bias->shape[r - 1] : 1;
+    s->sg = (vt_sgemm){.nbatch = nbatch,
+                       .M = p->M,
+                       .K = p->K,
+                       .N = p->N,
+                       .a_off = s->offs,
+                       .b_off = s->offs + nbatch,
+                       .ta = p->ta,
+                       .tb = p->tb,
+                       .bias_rs = rows == 1 ? 0 : cols,
+                       .bias_cs = cols == 1 ? 0 : 1,
+                       .act = s->act};
+    size_t n = vt_sgemm_packed_floats(&s->sg);
+    s->sg.packed = vt_malloc(n ? n : 1, sizeof(float));
+    if (!s->sg.packed) return VT_ERR_NOMEM;
+    s->own = true;
+    return VT_OK;
+}
+
 static vt_status mm_create(vt_opctx *c, const mm_shape *p, const vt_tensor *bias, mm_state *s)
 {
     dnnl_memory_desc_t amd, bmd, cmd, biasmd;
@@ -230,6 +273,12 @@ static vt_status mm_create(vt_opctx *c, const mm_shape *p, const vt_tensor *bias
     if (e == dnnl_success) e = dnnl_primitive_desc_create(&pd, &md, attr, vt_dnnl_engine(), NULL);
     if (attr) dnnl_primitive_attr_destroy(attr);
     if ((st = vt_dnnl_check(c, e, "matmul descriptor")) != VT_OK) return st;
+    const char *impl = NULL;
+    if (!s->bf16 && (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl ||
+                     strncmp(impl, "brg", 3) != 0)) {
+        dnnl_primitive_desc_destroy(pd);
+        return own_create(p, bias, s);
+    }
     e = dnnl_primitive_create(&s->prim, pd);
     dnnl_memory_desc_t bprim = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     dnnl_primitive_desc_destroy(pd);
@@ -272,6 +321,13 @@ static vt_status mm_exec(vt_opctx *c, const mm_shape *p, const vt_tensor *bias, 
             mm_release(c->node);
             return st;
         }
+    }
+    if (s->own) {
+        s->sg.A = A, s->sg.B = B, s->sg.C = C, s->sg.bias = bias ? bias->data : NULL;
+        c->fused = s->act.kind != VT_ACT_NONE;
+        if (!s->b_ready) vt_sgemm_pack(&s->sg);
+        s->b_ready = s->b_packed;
+        return vt_sgemm_run(&s->sg);
     }
     const void *a_data = A, *b_data = B;
     if (s->bf16) {

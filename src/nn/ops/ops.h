@@ -24,6 +24,26 @@ vt_status vt_matmul_batched(vt_opctx *c, const float *A, const float *B, float *
                             int64_t N);
 void vt_matmul_release(vt_node *n);
 
+/* A float32 product C[b] = A[b] . B[b] (+ bias, then act) whose every element is one fused multiply-add
+ * chain in ascending k (ops/sgemm.c): bit-identical for any batch size, blocking and thread count. Where
+ * oneDNN's float32 matmul is not (its jit sgemm, below AVX-512), the MatMul/Gemm ops run this instead. */
+typedef struct vt_sgemm {
+    int64_t nbatch, M, K, N;
+    const float *A, *B;           /* product b reads A + a_off[b] and B + b_off[b] */
+    const int64_t *a_off, *b_off; /* nbatch element offsets (broadcast batches repeat one) */
+    bool ta, tb;                  /* A stored K x M, B stored N x K */
+    float *C;                     /* nbatch x M x N, contiguous */
+    const float *bias;            /* NULL, or element (i, j) at bias[i * bias_rs + j * bias_cs] */
+    int64_t bias_rs, bias_cs;
+    vt_act act;
+    float *packed; /* vt_sgemm_packed_floats(p) floats: B in the kernel's panels, by vt_sgemm_pack */
+} vt_sgemm;
+size_t vt_sgemm_packed_floats(const vt_sgemm *p);
+/* Packs B into p->packed (once for a constant B; again whenever B changes). */
+void vt_sgemm_pack(const vt_sgemm *p);
+/* Computes C from A and p->packed. */
+vt_status vt_sgemm_run(const vt_sgemm *p);
+
 #define VT_OP_TABLE(name, array) const vt_op_table name = {array, (int)(sizeof array / sizeof array[0])}
 
 /* Numpy-style broadcast of two shapes into out; false when they do not broadcast. */
