@@ -194,8 +194,13 @@ static const char *const required[] = {
     "test_if", "test_scan_sum", "test_scan9_sum", "test_loop11", "test_range_float_type_positive_delta_expanded",
     "test_range_int32_type_negative_delta_expanded", "test_range_float_type_positive_delta",
     /* lengths decided by values */
-    "test_nonzero_example", "test_compress_1", "test_unique_sorted_with_axis_3d",
-    "test_unique_not_sorted_without_axis"};
+    "test_nonzero_example", "test_compress_1", "test_unique_sorted_with_axis_3d", "test_unique_not_sorted_without_axis",
+    /* detection */
+    "test_nonmaxsuppression_center_point_box_format", "test_nonmaxsuppression_flipped_coordinates",
+    "test_nonmaxsuppression_identical_boxes", "test_nonmaxsuppression_limit_output_size",
+    "test_nonmaxsuppression_single_box", "test_nonmaxsuppression_suppress_by_IOU",
+    "test_nonmaxsuppression_suppress_by_IOU_and_scores", "test_nonmaxsuppression_two_batches",
+    "test_nonmaxsuppression_two_classes", "test_roialign_aligned_false", "test_roialign_aligned_true"};
 
 /* Tests whose data is wrong in the suite Debian ships (onnx 1.12): skipped and counted, with the reason.
  * Checked by hand with onnx's own numpy_helper. */

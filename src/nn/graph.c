@@ -323,8 +323,8 @@ static bool computes(const vt_graph *g, int from, int to, bool *seen, int *stack
 /* Whether value v decides, through what is computed from it, a length that depends on values: the trip
  * count or the start condition of a Loop with scan outputs (those outputs are as long as the loop runs; a
  * float input does, in Range's expansion: ceil((limit - start) / delta) iterations), or what NonZero, Unique
- * and Compress's condition select (NonZero(x > 0)). Fed as a graph input it is then folded like the integer
- * inputs, and everything computed from it with it. */
+ * and Compress's condition select (NonZero(x > 0)), or how many boxes NonMaxSuppression keeps. Fed as a
+ * graph input it is then folded like the integer inputs, and everything computed from it with it. */
 static bool decides_length(const vt_graph *g, int v)
 {
     bool *seen = NULL;
@@ -340,6 +340,8 @@ static bool decides_length(const vt_graph *g, int v)
             last = 0;
         else if (!strcmp(n->op_type, "Compress"))
             first = last = 1;
+        else if (!strcmp(n->op_type, "NonMaxSuppression"))
+            last = 4; /* boxes, scores and the three limits all decide how many are selected */
         if (last < 0) continue;
         if (!seen) {
             seen = vt_malloc((size_t)g->n_values, sizeof *seen);
