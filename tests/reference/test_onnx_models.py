@@ -22,6 +22,8 @@ independent references (numpy; torch.nn.functional for convolutions):
 - quantized models: a QDQ export of a PyTorch-quantized CNN against PyTorch; QLinearConv, ConvInteger,
   MatMulInteger, QLinearMatMul against exact integer references;
 - LSTM, GRU and RNN against torch.nn.LSTM / GRU / RNN; cross-entropy and NLL losses against PyTorch;
+- RoiAlign against torchvision.ops.roi_align (max mode against the spec's definition in numpy), NonMaxSuppression
+  against torchvision.ops.nms per batch and class;
 - If and Loop (nested, reading outer-scope values) as torch.jit.script exports Python control flow;
 - float16 / bfloat16: Cast rounding bit for bit against numpy / torch (ties, subnormals, overflow, NaN), a
   float16 CNN against a per-op float16-rounded reference, and a mixed float32/float16 graph.
@@ -1252,6 +1254,171 @@ def test_det_reverse_sequence(v):
           "ReverseSequence equal to numpy")
 
 
+def roi_align_max_ref(x, rois, bidx, oh, ow, scale, ratio, half_pixel):
+    """RoiAlign's max mode as the ONNX specification's reference defines it, written out with numpy: per bin,
+    the largest of the four weighted corner pixels over its samples (torchvision has no max mode)."""
+    n_r, ch, h, w = len(rois), x.shape[1], x.shape[2], x.shape[3]
+    out = np.zeros((n_r, ch, oh, ow), np.float64)
+    f = np.float32
+    for r in range(n_r):
+        off = f(0.5) if half_pixel else f(0)
+        x0, y0, x1, y1 = (f(c) * f(scale) - off for c in rois[r])
+        rw, rh = x1 - x0, y1 - y0
+        if not half_pixel:
+            rw, rh = max(rw, f(1)), max(rh, f(1))
+        bh, bw = rh / f(oh), rw / f(ow)
+        gh = ratio if ratio > 0 else int(np.ceil(rh / f(oh)))
+        gw = ratio if ratio > 0 else int(np.ceil(rw / f(ow)))
+        img = x[bidx[r]].astype(np.float64)
+        for ph in range(oh):
+            for pw in range(ow):
+                best = np.full(ch, -np.inf)
+                for iy in range(gh):
+                    yy = y0 + f(ph) * bh + (f(iy) + f(0.5)) * bh / f(gh)
+                    for ix in range(gw):
+                        xx = x0 + f(pw) * bw + (f(ix) + f(0.5)) * bw / f(gw)
+                        if yy < -1 or yy > h or xx < -1 or xx > w:
+                            best = np.maximum(best, 0)
+                            continue
+                        yc, xc = max(yy, f(0)), max(xx, f(0))
+                        ya, xa = min(int(yc), h - 1), min(int(xc), w - 1)
+                        yb, xb = min(ya + 1, h - 1), min(xa + 1, w - 1)
+                        yc, xc = (f(ya) if ya == h - 1 else yc), (f(xa) if xa == w - 1 else xc)
+                        ly, lx = yc - f(ya), xc - f(xa)
+                        corners = [(1 - ly) * (1 - lx) * img[:, ya, xa], (1 - ly) * lx * img[:, ya, xb],
+                                   ly * (1 - lx) * img[:, yb, xa], ly * lx * img[:, yb, xb]]
+                        best = np.maximum(best, np.max(corners, axis=0))
+                out[r, :, ph, pw] = best if gh * gw else 0
+    return out
+
+
+def nms_ref(boxes_xyxy, scores, max_per_class, iou, score_threshold):
+    """NonMaxSuppression's selected (batch, class, box) triples from torchvision.ops.nms, one batch and class at
+    a time: boxes scoring above the threshold, at most max_per_class of them."""
+    import torch
+    import torchvision
+    rows = []
+    for b in range(scores.shape[0]):
+        for c in range(scores.shape[1]):
+            keep = np.nonzero(scores[b, c] > score_threshold)[0] if score_threshold is not None else \
+                np.arange(scores.shape[2])
+            sel = torchvision.ops.nms(torch.from_numpy(boxes_xyxy[b, keep]), torch.from_numpy(scores[b, c, keep]),
+                                      iou).numpy()
+            rows += [(b, c, int(keep[i])) for i in sel[:max_per_class]]
+    return np.array(rows, np.int64).reshape(-1, 3)
+
+
+def test_detect(v):
+    """RoiAlign (opset 16, aligned and not, sampling_ratio 2 and adaptive, spatial_scale 0.5, regions partly
+    outside the map and smaller than a pixel, several batches) against torchvision.ops.roi_align, its opset-10 form
+    as torchvision exports it, max mode against the spec's definition in numpy; NonMaxSuppression on boxes and
+    scores computed from the input (corner boxes in either diagonal order, centre boxes, score threshold, per-class
+    limit) against torchvision.ops.nms per batch and class, and torchvision.ops.nms as PyTorch exports it."""
+    import torch
+    import torch.nn as nn
+    import torchvision
+
+    x = RNG.standard_normal((3, 4, 12, 14)).astype(np.float32)
+    rois = np.array([[2, 3, 15, 20], [0, 0, 27, 23], [-4, 5, 9, 30], [10, 10, 10.6, 10.4], [6.5, 1.5, 21, 9]],
+                    np.float32)  # image coordinates: the map is at half resolution
+    bidx = np.array([0, 2, 1, 0, 2], np.int64)
+    cases = [(aligned, ratio) for aligned in (False, True) for ratio in (2, 0)]
+    nodes = [helper.make_node("RoiAlign", ["x", "rois", "bidx"], [f"y{k}"], output_height=3, output_width=4,
+                              sampling_ratio=ratio, spatial_scale=0.5,
+                              coordinate_transformation_mode="half_pixel" if aligned else "output_half_pixel")
+             for k, (aligned, ratio) in enumerate(cases)]
+    for k, half in enumerate((False, True)):
+        nodes.append(helper.make_node("RoiAlign", ["x", "rois", "bidx"], [f"m{k}"], mode="max", output_height=3,
+                                      output_width=2, sampling_ratio=k * 2, spatial_scale=0.5,
+                                      coordinate_transformation_mode="half_pixel" if half else "output_half_pixel"))
+    outs_names = [f"y{k}" for k in range(len(cases))] + ["m0", "m1"]
+    path = save_model(v, "roialign", nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+                      [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in outs_names],
+                      {"rois": rois, "bidx": bidx}, opset=16)
+    outs, _ = run_model(v, path, x, capture="none", batch=3)
+    vtref.check(outs is not None and len(outs) == len(outs_names), "RoiAlign model: ventral run failed")
+    if outs is None:
+        return
+    boxes5 = torch.from_numpy(np.concatenate([bidx[:, None].astype(np.float32), rois], axis=1))
+    for k, (aligned, ratio) in enumerate(cases):
+        ref = torchvision.ops.roi_align(torch.from_numpy(x), boxes5, (3, 4), 0.5, ratio, aligned).numpy()
+        vtref.check_close(f"RoiAlign aligned={aligned} sampling_ratio={ratio} vs torchvision", outs[k], ref,
+                          atol=1e-5, rtol=1e-5)
+    for k, half in enumerate((False, True)):
+        ref = roi_align_max_ref(x, rois, bidx, 3, 2, 0.5, k * 2, half)
+        vtref.check_close(f"RoiAlign max half_pixel={half} vs the spec's definition", outs[len(cases) + k], ref,
+                          atol=1e-5, rtol=1e-5)
+
+    class Roi(nn.Module):
+        def forward(self, t):
+            return (torchvision.ops.roi_align(t, boxes5, (2, 3), 0.5, 2, False),)
+
+    got, want = export_and_run(v, "roialign_export", Roi(), torch.from_numpy(x), 11, batch=3)
+    vtref.check(got is not None, "exported roi_align: ventral run failed")
+    if got is not None:
+        vtref.check_close("torchvision roi_align exported at opset 11 (RoiAlign-10) vs torchvision", got[0], want[0],
+                          atol=1e-5, rtol=1e-5)
+
+    # NonMaxSuppression: x is [batch, box, 4 corner coordinates + 3 class scores]; distinct random scores (no ties)
+    nb, ns, nc = 2, 24, 3
+    centre = RNG.uniform(0, 10, (nb, ns, 2))
+    size = RNG.uniform(1, 5, (nb, ns, 2))
+    lo, hi = centre - size / 2, centre + size / 2
+    corners = np.concatenate([lo, hi], axis=2)  # (y1, x1, y2, x2)
+    flip = RNG.random((nb, ns)) < 0.3  # the other diagonal for some boxes
+    corners[flip] = corners[flip][:, [2, 3, 0, 1]]
+    scores = RNG.permutation(nb * ns * nc).reshape(nb, ns, nc) / (nb * ns * nc) + 0.01
+    xs = np.concatenate([corners, scores], axis=2).astype(np.float32)
+    consts = {"max4": np.array([4], np.int64), "iou": np.array([0.4], np.float32),
+              "thr": np.array([0.3], np.float32), "max_all": np.array([100], np.int64),
+              "iou6": np.array([0.6], np.float32), "st": np.array([0], np.int64), "mid": np.array([4], np.int64),
+              "end": np.array([4 + nc], np.int64), "ax": np.array([2], np.int64)}
+    nodes = [helper.make_node("Slice", ["x", "st", "mid", "ax"], ["boxes"]),
+             helper.make_node("Slice", ["x", "mid", "end", "ax"], ["sc"]),
+             helper.make_node("Transpose", ["sc"], ["scores"], perm=[0, 2, 1]),
+             helper.make_node("NonMaxSuppression", ["boxes", "scores", "max4", "iou", "thr"], ["s0"]),
+             helper.make_node("NonMaxSuppression", ["boxes", "scores", "max_all", "iou6"], ["s1"]),
+             helper.make_node("NonMaxSuppression", ["boxes", "scores", "max4", "iou", "thr"], ["s2"],
+                              center_point_box=1)]
+    path = save_model(v, "nms", nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+                      [helper.make_tensor_value_info(n, TensorProto.INT64, None) for n in ("s0", "s1", "s2")],
+                      consts, opset=11)
+    outs, _ = run_model(v, path, xs, capture="none", batch=nb)
+    bx, sc = xs[:, :, :4], np.ascontiguousarray(xs[:, :, 4:].transpose(0, 2, 1))
+    xyxy = np.concatenate([np.minimum(bx[..., [1, 0]], bx[..., [3, 2]]), np.maximum(bx[..., [1, 0]], bx[..., [3, 2]])],
+                          axis=2)
+    half = bx[..., 2:] / np.float32(2)
+    cxyxy = np.concatenate([bx[..., :2] - half, bx[..., :2] + half], axis=2)
+    refs = [nms_ref(xyxy, sc, 4, 0.4, 0.3), nms_ref(xyxy, sc, 100, 0.6, None), nms_ref(cxyxy, sc, 4, 0.4, 0.3)]
+    what = ["corner boxes, score threshold 0.3, at most 4 per class, IoU 0.4", "corner boxes, IoU 0.6, no threshold",
+            "centre boxes, score threshold 0.3, at most 4 per class"]
+    for k, ref in enumerate(refs):
+        got = outs[k] if outs and k < len(outs) else None
+        same = got is not None and got.shape == ref.shape and np.array_equal(got, ref)
+        vtref.check(same, f"NonMaxSuppression ({what[k]}): not equal to torchvision.ops.nms per class")
+        print(f"  NonMaxSuppression ({what[k]}): {len(ref)} selected, "
+              f"{'equal to' if same else 'DIFFERENT from'} torchvision.ops.nms per batch and class")
+
+    class Nms(nn.Module):
+        def forward(self, t):
+            return (torchvision.ops.nms(t[0, :, :4], t[0, :, 4], 0.5),)
+
+    xyxy_scores = np.concatenate([xyxy[:1], xs[:1, :, 4:5]], axis=2)
+    got, want = export_and_run(v, "nms_export", Nms(), torch.from_numpy(np.ascontiguousarray(xyxy_scores)), 11,
+                               batch=1)
+    same = got is not None and got[0].shape == want[0].shape and np.array_equal(got[0], want[0])
+    vtref.check(same, "torchvision.ops.nms exported at opset 11: not equal to PyTorch's")
+    print(f"  torchvision.ops.nms as exported at opset 11: {len(want[0])} kept, "
+          f"{'equal to' if same else 'DIFFERENT from'} PyTorch's")
+    node = helper.make_node("NonMaxSuppression", ["x", "sc"], ["y"], name="nms", center_point_box=2)
+    p = save_model(v, "nms_bad", [node], [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4])],
+                   [helper.make_tensor_value_info("y", TensorProto.INT64, None)],
+                   {"sc": np.ones((1, 1, 3), np.float32)}, opset=11)
+    v.expect_error("NonMaxSuppression with center_point_box 2", "run", p, "--input",
+                   v.save("nms_bad.npy", np.zeros((1, 3, 4), np.float32)), "--out", v.path("o_nms"),
+                   contains="center_point_box")
+
+
 def main():
     args = vtref.parse_args()
     v = vtref.Ventral(args.ventral)
@@ -1273,6 +1440,7 @@ def main():
     test_old_opsets(v)
     test_data_dependent(v)
     test_det_reverse_sequence(v)
+    test_detect(v)
     test_determinism_external(v)
     test_errors(v)
     test_layers_capture(v)
