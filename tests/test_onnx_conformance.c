@@ -200,7 +200,11 @@ static const char *const required[] = {
     "test_nonmaxsuppression_identical_boxes", "test_nonmaxsuppression_limit_output_size",
     "test_nonmaxsuppression_single_box", "test_nonmaxsuppression_suppress_by_IOU",
     "test_nonmaxsuppression_suppress_by_IOU_and_scores", "test_nonmaxsuppression_two_batches",
-    "test_nonmaxsuppression_two_classes", "test_roialign_aligned_false", "test_roialign_aligned_true"};
+    "test_nonmaxsuppression_two_classes", "test_roialign_aligned_false", "test_roialign_aligned_true",
+    /* signal processing */
+    "test_dft", "test_dft_axis", "test_dft_inverse", "test_stft", "test_stft_with_window", "test_hannwindow",
+    "test_hannwindow_symmetric", "test_hammingwindow", "test_hammingwindow_symmetric", "test_blackmanwindow",
+    "test_blackmanwindow_symmetric", "test_melweightmatrix"};
 
 /* Tests whose data is wrong in the suite Debian ships (onnx 1.12): skipped and counted, with the reason.
  * Checked by hand with onnx's own numpy_helper. */

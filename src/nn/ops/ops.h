@@ -14,7 +14,7 @@ typedef struct vt_op_table {
 
 extern const vt_op_table vt_ops_elementwise, vt_ops_shape, vt_ops_reduce, vt_ops_conv, vt_ops_pool, vt_ops_norm,
     vt_ops_matmul, vt_ops_resize, vt_ops_einsum, vt_ops_index, vt_ops_grid_sample, vt_ops_quantize, vt_ops_rnn,
-    vt_ops_loss, vt_ops_control, vt_ops_select, vt_ops_detect;
+    vt_ops_loss, vt_ops_control, vt_ops_select, vt_ops_detect, vt_ops_signal;
 
 /* C[b] = A[b] (M x K) x B[b] (K x N) over `batch` contiguous products, through node c's cached oneDNN matmul
  * (or the reference kernel): for ops that reduce to a batched matrix product (Einsum). Input 1 of the node

@@ -11,7 +11,7 @@
 static const vt_op_table *const tables[] = {
     &vt_ops_elementwise, &vt_ops_shape,  &vt_ops_reduce,  &vt_ops_conv,   &vt_ops_pool,        &vt_ops_norm,
     &vt_ops_matmul,      &vt_ops_resize, &vt_ops_einsum,  &vt_ops_index,  &vt_ops_grid_sample, &vt_ops_quantize,
-    &vt_ops_rnn,         &vt_ops_loss,   &vt_ops_control, &vt_ops_select, &vt_ops_detect};
+    &vt_ops_rnn,         &vt_ops_loss,   &vt_ops_control, &vt_ops_select, &vt_ops_detect,      &vt_ops_signal};
 
 const vt_op *vt_op_find(const char *domain, const char *type, int opset)
 {
