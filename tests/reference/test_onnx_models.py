@@ -26,7 +26,9 @@ independent references (numpy; torch.nn.functional for convolutions):
   against torchvision.ops.nms per batch and class;
 - If and Loop (nested, reading outer-scope values) as torch.jit.script exports Python control flow;
 - float16 / bfloat16: Cast rounding bit for bit against numpy / torch (ties, subnormals, overflow, NaN), a
-  float16 CNN against a per-op float16-rounded reference, and a mixed float32/float16 graph.
+  float16 CNN against a per-op float16-rounded reference, and a mixed float32/float16 graph;
+- DFT / inverse DFT against numpy.fft, the Hann / Hamming / Blackman windows against numpy, STFT against
+  torch.stft (center=False), on float32 and float64.
 """
 import json
 import os
@@ -54,8 +56,8 @@ def save_model(v, name, nodes, inputs, outputs, inits, opset=13, external=False)
     return path
 
 
-def run_model(v, path, x, capture="all", batch=None, env=None, precision=None):
-    xp = v.save(os.path.basename(path) + "_x.npy", x.astype(np.float32))
+def run_model(v, path, x, capture="all", batch=None, env=None, precision=None, x_dtype=np.float32):
+    xp = v.save(os.path.basename(path) + "_x.npy", x.astype(x_dtype))
     out = path + "_out"
     args = ["run", path, "--input", xp, "--out", out, "--capture", capture]
     if batch:
@@ -1417,6 +1419,132 @@ def test_detect(v):
     v.expect_error("NonMaxSuppression with center_point_box 2", "run", p, "--input",
                    v.save("nms_bad.npy", np.zeros((1, 3, 4), np.float32)), "--out", v.path("o_nms"),
                    contains="center_point_box")
+def signal_model(v, name, nodes, x_type, outputs, inits):
+    """A model of signal ops (opset 17) reading graph input x of type x_type; outputs are (name, type) pairs."""
+    return save_model(v, name, nodes, [helper.make_tensor_value_info("x", x_type, None)],
+                      [helper.make_tensor_value_info(n, t, None) for n, t in outputs], inits, opset=17)
+
+
+def as_complex(a):
+    return a[..., 0].astype(np.float64) + 1j * a[..., 1]
+
+
+def test_signal(v):
+    """DFT and its inverse against numpy.fft (real and complex signals, onesided, dft_length padding and
+    truncation, other axes, prime and mixed-radix lengths), the Hann / Hamming / Blackman windows against
+    numpy.hanning / blackman (symmetric; periodic as the first n of n + 1) and Hamming's closed form with the
+    spec's 25/46, STFT against torch.stft (center=False; onesided or not, with and without a window), each on
+    float32 and float64; bad STFT frames and a window size computed at run time refused in one line."""
+    import torch
+
+    tol = {TensorProto.FLOAT: 2e-6, TensorProto.DOUBLE: 1e-12}
+    np_dtype = {TensorProto.FLOAT: np.float32, TensorProto.DOUBLE: np.float64}
+    worst = {}
+    # (shape, attributes, dft_length, numpy reference of the complex signal)
+    dft_cases = [
+        ((3, 12, 1), {}, None, lambda z: np.fft.fft(z, axis=1)),
+        ((3, 13, 2), {}, None, lambda z: np.fft.fft(z, axis=1)),  # prime length: the direct sum
+        ((2, 10, 2), {"inverse": 1}, None, lambda z: np.fft.ifft(z, axis=1)),
+        ((3, 16, 1), {"onesided": 1}, None, lambda z: np.fft.rfft(z.real, axis=1)),
+        ((3, 15, 1), {"onesided": 1}, None, lambda z: np.fft.rfft(z.real, axis=1)),
+        ((3, 12, 1), {}, 20, lambda z: np.fft.fft(z, n=20, axis=1)),  # zero padding
+        ((3, 12, 2), {}, 7, lambda z: np.fft.fft(z, n=7, axis=1)),  # truncation
+        ((3, 12, 2), {"inverse": 1}, 18, lambda z: np.fft.ifft(z, n=18, axis=1)),
+        ((2, 4, 18, 2), {"axis": 2}, None, lambda z: np.fft.fft(z, axis=2)),  # 18 = 2 * 3 * 3
+        ((2, 6, 5, 1), {"axis": -3}, None, lambda z: np.fft.fft(z, axis=1)),
+    ]
+    for dt in (TensorProto.FLOAT, TensorProto.DOUBLE):
+        for k, (shape, attrs, n, ref_fn) in enumerate(dft_cases):
+            x = RNG.standard_normal(shape).astype(np_dtype[dt])
+            inputs, inits = ["x"], {}
+            if n is not None:
+                inputs.append("n")
+                inits["n"] = np.array(n, np.int64)
+            node = helper.make_node("DFT", inputs, ["y"], **attrs)
+            path = signal_model(v, f"dft{k}_{dt}", [node], dt, [("y", dt)], inits)
+            outs, _ = run_model(v, path, x, capture="none", batch=shape[0], x_dtype=np_dtype[dt])
+            z = x[..., 0].astype(np.float64) + (1j * x[..., 1] if shape[-1] == 2 else 0)
+            ref = ref_fn(z)
+            got = as_complex(outs[0]) if outs else None
+            ok = got is not None and got.shape == ref.shape and outs[0].dtype == np_dtype[dt]
+            e = float(np.abs(got - ref).max() / np.abs(ref).max()) if ok else float("inf")
+            worst[dt] = max(worst.get(dt, 0), e)
+            vtref.check(ok and e < tol[dt], f"DFT {shape} {attrs} dft_length={n} ({dt}): error {e:.3g}")
+    print(f"  DFT / inverse vs numpy.fft: max error relative to the largest bin {worst[TensorProto.FLOAT]:.3g} "
+          f"(float32), {worst[TensorProto.DOUBLE]:.3g} (float64)")
+
+    # Windows: the outputs are constants; x only gives the model an input.
+    sizes = [1, 2, 7, 10, 16]
+    nodes, outputs, refs, inits = [helper.make_node("Identity", ["x"], ["xi"])], [("xi", TensorProto.FLOAT)], [], {}
+
+    def hamming(m):
+        return 25 / 46 - 21 / 46 * np.cos(2 * np.pi * np.arange(m) / (m - 1)) if m > 1 else np.ones(m)
+
+    for m in sizes:
+        inits[f"s{m}"] = np.array(m, np.int32 if m % 2 else np.int64)
+        for op, ref_fn in (("HannWindow", np.hanning), ("HammingWindow", hamming), ("BlackmanWindow", np.blackman)):
+            for periodic in (0, 1):
+                for odt in (TensorProto.FLOAT, TensorProto.DOUBLE):
+                    name = f"{op}_{m}_{periodic}_{odt}"
+                    nodes.append(helper.make_node(op, [f"s{m}"], [name], periodic=periodic, output_datatype=odt))
+                    outputs.append((name, odt))
+                    refs.append((name, ref_fn(m + 1)[:-1] if periodic else ref_fn(m), odt))
+    path = signal_model(v, "windows", nodes, TensorProto.FLOAT, outputs, inits)
+    outs, _ = run_model(v, path, np.zeros((1, 3), np.float32), capture="none")
+    worst = {}
+    for i, (name, ref, odt) in enumerate(refs):
+        got = outs[i + 1] if outs and i + 1 < len(outs) else None
+        want_dt = np.float32 if odt == TensorProto.FLOAT else np.float64
+        ok = got is not None and got.shape == ref.shape and got.dtype == want_dt
+        e = float(np.abs(got - ref).max()) if ok and ref.size else (0.0 if ok else float("inf"))
+        worst[odt] = max(worst.get(odt, 0), e)
+        vtref.check(ok and e < (1e-7 if odt == TensorProto.FLOAT else 1e-15), f"{name}: error {e:.3g}")
+    print(f"  Hann / Hamming / Blackman windows (sizes {sizes}, symmetric and periodic) vs numpy: max error "
+          f"{worst[TensorProto.FLOAT]:.3g} (float32), {worst[TensorProto.DOUBLE]:.3g} (float64)")
+
+    # STFT vs torch.stft (center=False): ventral's [batch, frames, bins, 2] is torch's [batch, bins, frames, 2].
+    worst = {}
+    for dt, tdt in ((TensorProto.FLOAT, torch.float32), (TensorProto.DOUBLE, torch.float64)):
+        for k, (length, step, frame, windowed, onesided) in enumerate(
+                [(64, 8, 16, False, 1), (64, 8, 16, True, 1), (50, 5, 12, True, 0), (40, 3, 9, True, 1),
+                 (33, 4, 10, False, 0)]):
+            x = RNG.standard_normal((2, length, 1)).astype(np_dtype[dt])
+            win = torch.hann_window(frame, dtype=tdt) if windowed else None
+            inputs, inits = ["x", "step"], {"step": np.array(step, np.int64)}
+            if windowed:
+                inputs.append("w")
+                inits["w"] = win.numpy()
+            else:
+                inputs += ["", "fl"]
+                inits["fl"] = np.array(frame, np.int64)
+            node = helper.make_node("STFT", inputs, ["y"], onesided=onesided)
+            path = signal_model(v, f"stft{k}_{dt}", [node], dt, [("y", dt)], inits)
+            outs, _ = run_model(v, path, x, capture="none", batch=2, x_dtype=np_dtype[dt])
+            ref = torch.stft(torch.from_numpy(x[..., 0]).to(tdt), frame, hop_length=step, win_length=frame,
+                             window=win, center=False, onesided=bool(onesided), return_complex=True)
+            ref = torch.view_as_real(ref).permute(0, 2, 1, 3).numpy()
+            ok = outs is not None and outs[0].shape == ref.shape and outs[0].dtype == np_dtype[dt]
+            e = rel_err(outs[0], ref) if ok else float("inf")
+            worst[dt] = max(worst.get(dt, 0), e)
+            vtref.check(ok and e < tol[dt], f"STFT length {length} step {step} frame {frame} window {windowed} "
+                        f"onesided {onesided} ({dt}): error {e:.3g}")
+    print(f"  STFT vs torch.stft (center=False, onesided and two-sided, with and without a window): max error "
+          f"relative to the largest bin {worst[TensorProto.FLOAT]:.3g} (float32), {worst[TensorProto.DOUBLE]:.3g} "
+          "(float64)")
+
+    x = np.zeros((1, 8, 1), np.float32)
+    node = helper.make_node("STFT", ["x", "step", "w"], ["y"])
+    path = signal_model(v, "stft_bad", [node], TensorProto.FLOAT, [("y", TensorProto.FLOAT)],
+                        {"step": np.array(2, np.int64), "w": np.ones(16, np.float32)})
+    v.expect_error("STFT frames longer than the signal", "run", path, "--input", v.save("stft_bad.npy", x),
+                   "--out", v.path("stft_bad_out"), contains="longer than the signal")
+    nodes = [helper.make_node("ReduceMax", ["x"], ["mx"], keepdims=0),
+             helper.make_node("Cast", ["mx"], ["size"], to=TensorProto.INT64),
+             helper.make_node("HannWindow", ["size"], ["y"])]
+    path = signal_model(v, "window_computed", nodes, TensorProto.FLOAT, [("y", TensorProto.FLOAT)], {})
+    v.expect_error("HannWindow of a size computed from the stimuli", "run", path, "--input",
+                   v.save("window_computed.npy", np.full((1, 2), 4, np.float32)), "--out",
+                   v.path("window_computed_out"), contains="size")
 
 
 def main():
@@ -1441,6 +1569,7 @@ def main():
     test_data_dependent(v)
     test_det_reverse_sequence(v)
     test_detect(v)
+    test_signal(v)
     test_determinism_external(v)
     test_errors(v)
     test_layers_capture(v)
