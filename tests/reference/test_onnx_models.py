@@ -1434,7 +1434,8 @@ def test_signal(v):
     truncation, other axes, prime and mixed-radix lengths), the Hann / Hamming / Blackman windows against
     numpy.hanning / blackman (symmetric; periodic as the first n of n + 1) and Hamming's closed form with the
     spec's 25/46, STFT against torch.stft (center=False; onesided or not, with and without a window), each on
-    float32 and float64; bad STFT frames and a window size computed at run time refused in one line."""
+    float32 and float64, and a speech-sized STFT bit-identical on 1 and 2 threads; STFT frames longer than the
+    signal, a mel filter past the last DFT bin and a window size computed at run time refused in one line."""
     import torch
 
     rng = np.random.default_rng(17)  # its own stream: the tests after this one keep their inputs
@@ -1533,12 +1534,38 @@ def test_signal(v):
           f"relative to the largest bin {worst[TensorProto.FLOAT]:.3g} (float32), {worst[TensorProto.DOUBLE]:.3g} "
           "(float64)")
 
+    # A speech-sized STFT (400-point frames = 2^4 * 5^2, hop 160): the lines run in parallel, and the bits
+    # must not depend on the thread count.
+    x = rng.standard_normal((2, 4000, 1)).astype(np.float32)
+    win = torch.hann_window(400)
+    node = helper.make_node("STFT", ["x", "step", "w"], ["y"])
+    path = signal_model(v, "stft_speech", [node], TensorProto.FLOAT, [("y", TensorProto.FLOAT)],
+                        {"step": np.array(160, np.int64), "w": win.numpy()})
+    runs = [run_model(v, path, x, capture="none", batch=2, env={"VENTRAL_THREADS": t})[0] for t in ("1", "2")]
+    ref = torch.view_as_real(torch.stft(torch.from_numpy(x[..., 0]), 400, hop_length=160, window=win, center=False,
+                                        return_complex=True)).permute(0, 2, 1, 3).numpy()
+    ok = all(r is not None and r[0].shape == ref.shape for r in runs)
+    e = rel_err(runs[0][0], ref) if ok else float("inf")
+    same = ok and runs[0][0].tobytes() == runs[1][0].tobytes()
+    vtref.check(ok and e < 2e-6, f"STFT 400/160 on 4000 samples: error {e:.3g}")
+    vtref.check(same, "STFT 400/160: threads 1 and 2 differ")
+    print(f"  STFT 400-point frames, hop 160, 4000 samples vs torch.stft: max error {e:.3g}; threads 1/2 "
+          f"{'bit-identical' if same else 'DIFFERENT'}")
+
     x = np.zeros((1, 8, 1), np.float32)
     node = helper.make_node("STFT", ["x", "step", "w"], ["y"])
     path = signal_model(v, "stft_bad", [node], TensorProto.FLOAT, [("y", TensorProto.FLOAT)],
                         {"step": np.array(2, np.int64), "w": np.ones(16, np.float32)})
     v.expect_error("STFT frames longer than the signal", "run", path, "--input", v.save("stft_bad.npy", x),
                    "--out", v.path("stft_bad_out"), contains="longer than the signal")
+    node = helper.make_node("MelWeightMatrix", ["mels", "n", "rate", "lo", "hi"], ["y"])
+    path = signal_model(v, "mel_bad", [helper.make_node("Identity", ["x"], ["xi"]), node], TensorProto.FLOAT,
+                        [("xi", TensorProto.FLOAT), ("y", TensorProto.FLOAT)],
+                        {"mels": np.array(8, np.int64), "n": np.array(16, np.int64), "rate": np.array(8192, np.int64),
+                         "lo": np.array(0, np.float32), "hi": np.array(8000, np.float32)})
+    v.expect_error("MelWeightMatrix with its upper edge past the last bin", "run", path, "--input",
+                   v.save("mel_bad.npy", np.zeros((1, 2), np.float32)), "--out", v.path("mel_bad_out"),
+                   contains="upper_edge_hertz")
     nodes = [helper.make_node("ReduceMax", ["x"], ["mx"], keepdims=0),
              helper.make_node("Cast", ["mx"], ["size"], to=TensorProto.INT64),
              helper.make_node("HannWindow", ["size"], ["y"])]

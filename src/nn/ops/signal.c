@@ -17,34 +17,6 @@ typedef struct cplx {
 
 /* ---- FFT: out[k] = sum_j in[j] exp(-+2 pi i j k / n) ---- */
 
-typedef struct fft_plan {
-    int64_t n;
-    cplx *tw;  /* tw[t] = exp(sign 2 pi i t / n): every twiddle read from here, none accumulated */
-    cplx *tmp; /* one butterfly's inputs (at most n of them, for a prime n) */
-} fft_plan;
-
-static void fft_plan_free(fft_plan *p)
-{
-    free(p->tw), free(p->tmp);
-}
-
-static vt_status fft_plan_init(fft_plan *p, int64_t n, bool inverse)
-{
-    p->n = n;
-    p->tw = vt_malloc((size_t)n, sizeof *p->tw);
-    p->tmp = vt_malloc((size_t)n, sizeof *p->tmp);
-    if (!p->tw || !p->tmp) {
-        fft_plan_free(p);
-        return VT_ERR_NOMEM;
-    }
-    double sign = inverse ? 1 : -1;
-    for (int64_t t = 0; t < n; t++) {
-        double a = TWO_PI * (double)t / (double)n;
-        p->tw[t] = (cplx){cos(a), sign * sin(a)};
-    }
-    return VT_OK;
-}
-
 static int64_t smallest_factor(int64_t n)
 {
     for (int64_t f = 2; f * f <= n; f++)
@@ -53,30 +25,74 @@ static int64_t smallest_factor(int64_t n)
 }
 
 /* Decimation in time: n = p * m splits into p interleaved sub-transforms of length m (read with stride
- * `stride * p`), then one p-point butterfly per k combines them. `tws` = plan length / n maps this level's
- * roots of unity into the plan's table. */
-static void fft_rec(const fft_plan *pl, const cplx *in, int64_t stride, cplx *out, int64_t n, int64_t tws)
+ * `stride * p`), then one p-point butterfly per k combines them. tw[t] = exp(-+2 pi i t / N) for the
+ * top-level length N = n * tws: every twiddle is read from there, none accumulated. tmp holds one
+ * butterfly's inputs (at most N of them, for a prime N). */
+static void fft_rec(const cplx *tw, const cplx *in, int64_t stride, cplx *out, int64_t n, int64_t tws, cplx *tmp)
 {
     if (n == 1) {
         out[0] = in[0];
         return;
     }
     int64_t p = smallest_factor(n), m = n / p;
-    for (int64_t r = 0; r < p; r++) fft_rec(pl, in + r * stride, stride * p, out + r * m, m, tws * p);
-    cplx *t = pl->tmp;
+    for (int64_t r = 0; r < p; r++) fft_rec(tw, in + r * stride, stride * p, out + r * m, m, tws * p, tmp);
     for (int64_t k = 0; k < m; k++) {
-        for (int64_t r = 0; r < p; r++) t[r] = out[r * m + k];
+        for (int64_t r = 0; r < p; r++) tmp[r] = out[r * m + k];
         for (int64_t q = 0; q < p; q++) {
             int64_t bin = k + q * m;
-            cplx s = t[0];
+            cplx s = tmp[0];
             for (int64_t r = 1; r < p; r++) {
-                cplx w = pl->tw[(r * bin % n) * tws];
-                s.re += t[r].re * w.re - t[r].im * w.im;
-                s.im += t[r].re * w.im + t[r].im * w.re;
+                cplx w = tw[(r * bin % n) * tws];
+                s.re += tmp[r].re * w.re - tmp[r].im * w.im;
+                s.im += tmp[r].re * w.im + tmp[r].im * w.re;
             }
             out[bin] = s;
         }
     }
+}
+
+/* How an op reads its line number l into n complex values and writes that line's spectrum. */
+typedef struct line_io {
+    const void *op; /* the op's geometry */
+    const vt_tensor *x;
+    vt_tensor *y;
+    void (*gather)(const struct line_io *io, int64_t l, cplx *line);
+    void (*scatter)(const struct line_io *io, int64_t l, const cplx *spec);
+} line_io;
+
+/* Transforms `lines` independent lines of length n, in parallel: each line is computed alone, in the same
+ * order of operations at any thread count. */
+static vt_status transform_lines(const vt_opctx *c, int64_t n, bool inverse, int64_t lines, const line_io *io)
+{
+    cplx *tw = vt_malloc((size_t)n, sizeof *tw);
+    if (!tw) return VT_ERR_NOMEM;
+    double sign = inverse ? 1 : -1;
+    for (int64_t t = 0; t < n; t++) {
+        double a = TWO_PI * (double)t / (double)n;
+        tw[t] = (cplx){cos(a), sign * sin(a)};
+    }
+    bool nomem = false;
+#pragma omp parallel if (lines * n > 16384)
+    {
+        cplx *work = vt_malloc((size_t)n * 3, sizeof *work); /* line, spectrum, butterfly inputs */
+        if (!work) {
+#pragma omp atomic write
+            nomem = true;
+        }
+#pragma omp for schedule(static)
+        for (int64_t l = 0; l < lines; l++) {
+            if (!work) continue;
+            io->gather(io, l, work);
+            fft_rec(tw, work, 1, work + n, n, 1, work + 2 * n);
+            io->scatter(io, l, work + n);
+        }
+        free(work);
+    }
+    free(tw);
+    /* a worker's failed allocation set its own thread's message: say it here */
+    return nomem ? vt_node_fail(c, VT_ERR_NOMEM, "out of memory for the work buffers of %lld-point transforms",
+                                (long long)n)
+                 : VT_OK;
 }
 
 /* ---- reading signals, writing spectra ---- */
@@ -178,37 +194,36 @@ static vt_status dft_infer(vt_opctx *c)
     return VT_OK;
 }
 
+/* Line l = o * inner + i: dft_length truncates the signal or pads it with zeros. */
+static void dft_gather(const line_io *io, int64_t l, cplx *line)
+{
+    const dft_geom *g = io->op;
+    int64_t o = l / g->inner, i = l % g->inner, used = g->len < g->n ? g->len : g->n;
+    for (int64_t j = 0; j < g->n; j++) {
+        int64_t e = ((o * g->len + j) * g->inner + i) * g->comps;
+        line[j] = j < used ? (cplx){load(io->x, e), g->comps == 2 ? load(io->x, e + 1) : 0} : (cplx){0, 0};
+    }
+}
+
+static void dft_scatter(const line_io *io, int64_t l, const cplx *spec)
+{
+    const dft_geom *g = io->op;
+    int64_t o = l / g->inner, i = l % g->inner;
+    double scale = g->inverse ? 1.0 / (double)g->n : 1.0;
+    for (int64_t k = 0; k < g->bins; k++) {
+        int64_t e = ((o * g->bins + k) * g->inner + i) * 2;
+        store(io->y, e, spec[k].re * scale);
+        store(io->y, e + 1, spec[k].im * scale);
+    }
+}
+
 static vt_status dft_run(vt_opctx *c)
 {
     dft_geom g;
     vt_status st = dft_geometry(c, &g);
     if (st != VT_OK) return st;
-    fft_plan pl;
-    if ((st = fft_plan_init(&pl, g.n, g.inverse)) != VT_OK) return st;
-    cplx *line = vt_malloc((size_t)g.n, sizeof *line), *spec = vt_malloc((size_t)g.n, sizeof *spec);
-    if (!line || !spec) {
-        free(line), free(spec), fft_plan_free(&pl);
-        return VT_ERR_NOMEM;
-    }
-    const vt_tensor *x = c->in[0];
-    vt_tensor *y = c->out[0];
-    int64_t used = g.len < g.n ? g.len : g.n; /* dft_length truncates or pads with zeros */
-    double scale = g.inverse ? 1.0 / (double)g.n : 1.0;
-    for (int64_t o = 0; o < g.outer; o++)
-        for (int64_t i = 0; i < g.inner; i++) {
-            for (int64_t j = 0; j < g.n; j++) {
-                int64_t e = ((o * g.len + j) * g.inner + i) * g.comps;
-                line[j] = j < used ? (cplx){load(x, e), g.comps == 2 ? load(x, e + 1) : 0} : (cplx){0, 0};
-            }
-            fft_rec(&pl, line, 1, spec, g.n, 1);
-            for (int64_t k = 0; k < g.bins; k++) {
-                int64_t e = ((o * g.bins + k) * g.inner + i) * 2;
-                store(y, e, spec[k].re * scale);
-                store(y, e + 1, spec[k].im * scale);
-            }
-        }
-    free(line), free(spec), fft_plan_free(&pl);
-    return VT_OK;
+    line_io io = {.op = &g, .x = c->in[0], .y = c->out[0], .gather = dft_gather, .scatter = dft_scatter};
+    return transform_lines(c, g.n, g.inverse, g.outer * g.inner, &io);
 }
 
 /* ---- STFT (opset 17): the DFT of windowed frames of [batch, length, 1 or 2] ---- */
@@ -260,36 +275,34 @@ static vt_status stft_infer(vt_opctx *c)
     return VT_OK;
 }
 
+/* Line l = b * frames + f: frame f of batch b, times the window. */
+static void stft_gather(const line_io *io, int64_t l, cplx *line)
+{
+    const stft_geom *g = io->op;
+    int64_t b = l / g->frames, f = l % g->frames;
+    for (int64_t j = 0; j < g->frame; j++) {
+        int64_t e = (b * g->len + f * g->step + j) * g->comps;
+        double w = g->window ? vt_elem_f64(g->window, j) : 1;
+        line[j] = (cplx){w * load(io->x, e), g->comps == 2 ? w * load(io->x, e + 1) : 0};
+    }
+}
+
+static void stft_scatter(const line_io *io, int64_t l, const cplx *spec)
+{
+    const stft_geom *g = io->op;
+    for (int64_t k = 0; k < g->bins; k++) {
+        store(io->y, (l * g->bins + k) * 2, spec[k].re);
+        store(io->y, (l * g->bins + k) * 2 + 1, spec[k].im);
+    }
+}
+
 static vt_status stft_run(vt_opctx *c)
 {
     stft_geom g;
     vt_status st = stft_geometry(c, &g);
     if (st != VT_OK) return st;
-    fft_plan pl;
-    if ((st = fft_plan_init(&pl, g.frame, false)) != VT_OK) return st;
-    cplx *line = vt_malloc((size_t)g.frame, sizeof *line), *spec = vt_malloc((size_t)g.frame, sizeof *spec);
-    if (!line || !spec) {
-        free(line), free(spec), fft_plan_free(&pl);
-        return VT_ERR_NOMEM;
-    }
-    const vt_tensor *x = c->in[0];
-    vt_tensor *y = c->out[0];
-    for (int64_t b = 0; b < g.batch; b++)
-        for (int64_t f = 0; f < g.frames; f++) {
-            for (int64_t j = 0; j < g.frame; j++) {
-                int64_t e = (b * g.len + f * g.step + j) * g.comps;
-                double w = g.window ? vt_elem_f64(g.window, j) : 1;
-                line[j] = (cplx){w * load(x, e), g.comps == 2 ? w * load(x, e + 1) : 0};
-            }
-            fft_rec(&pl, line, 1, spec, g.frame, 1);
-            for (int64_t k = 0; k < g.bins; k++) {
-                int64_t e = ((b * g.frames + f) * g.bins + k) * 2;
-                store(y, e, spec[k].re);
-                store(y, e + 1, spec[k].im);
-            }
-        }
-    free(line), free(spec), fft_plan_free(&pl);
-    return VT_OK;
+    line_io io = {.op = &g, .x = c->in[0], .y = c->out[0], .gather = stft_gather, .scatter = stft_scatter};
+    return transform_lines(c, g.frame, false, g.batch * g.frames, &io);
 }
 
 /* ---- HannWindow, HammingWindow, BlackmanWindow: a0 - a1 cos(2 pi k / N) + a2 cos(4 pi k / N) ---- */
