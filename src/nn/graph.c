@@ -13,8 +13,10 @@ vt_graph *vt_graph_new(const char *what)
     if (!g) return NULL;
     g->what = strdup(what ? what : "model");
     const char *plain = getenv("VENTRAL_NN_PLAIN"), *nofuse = getenv("VENTRAL_NN_NO_FUSION");
+    const char *anymm = getenv("VENTRAL_NN_ANY_MATMUL");
     g->plain_only = plain && plain[0] && strcmp(plain, "0") != 0;
     g->no_fusion = nofuse && nofuse[0] && strcmp(nofuse, "0") != 0;
+    g->any_matmul = anymm && anymm[0] && strcmp(anymm, "0") != 0;
     if (!g->what) {
         free(g);
         vt_fail(VT_ERR_NOMEM, "out of memory");

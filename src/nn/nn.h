@@ -127,6 +127,8 @@ struct vt_graph {
     bool reference;  /* run the naive reference kernels only (test oracle) */
     bool plain_only; /* VENTRAL_NN_PLAIN=1: keep every activation NCHW (no NHWC between oneDNN ops) */
     bool no_fusion;  /* VENTRAL_NN_NO_FUSION=1: run every Relu and Clip itself (see vt_opctx.fuse) */
+    bool any_matmul; /* VENTRAL_NN_ANY_MATMUL=1: oneDNN's float32 matmul even where it is not batch-invariant
+                        (to measure what ops/sgemm.c costs; results then depend on the batch size) */
     bool no_probe;   /* vt_graph_set_locate_stimuli(g, false) */
     bool probing;    /* inside the stimulus probe of a prepare: a fixed dim 0 of an input may change */
     int n_pool, cap_pool;

@@ -72,6 +72,7 @@ static vt_status prepare_child(const vt_opctx *c, vt_graph *sub, sub_spec *s, in
     vt_graph_set_reference(sub, c->g->reference);
     sub->plain_only = c->g->plain_only;
     sub->no_fusion = c->g->no_fusion;
+    sub->any_matmul = c->g->any_matmul;
     vt_status st = vt_graph_set_precision(sub, c->g->precision);
     return st == VT_OK ? vt_graph_prepare_sub(sub, s->dtype, s->narrow, s->shape, s->feed) : st;
 }

@@ -146,6 +146,7 @@ typedef struct conv_state {
     bool src_nhwc, dst_nhwc;     /* user-side layouts the primitive was built for */
     vt_act act;                  /* built with this activation as a post-op (vt_opctx.fuse) */
     int64_t cut[VT_WINDOW_AXES]; /* ConvTranspose: trailing outputs past the last window per axis (bias only) */
+    bool own;                    /* float32 through conv_fixed_order: oneDNN had no jit kernel for it */
 } conv_state;
 
 static void conv_release(vt_node *n)
@@ -194,6 +195,72 @@ static dnnl_status_t state_init(vt_opctx *c, dnnl_primitive_desc_t pd, const dnn
 
 /* Whether the oneDNN path applies: the fast kernels are on and the weights (input 1) and bias
  * (input 2) are graph constants, so they can be reordered once. */
+/* Convolution as per-image, per-group products W_g (Mg x K) . col (K x P) through vt_sgemm_run (im2col,
+ * K = Cg * kernel volume, P = output positions): each output one FMA chain in a fixed order, so the same
+ * bits for any batch size, thread count and fusion. Used where oneDNN offers only its gemm or reference
+ * convolution for float32 (on AVX2: alexnet's 11x11 stride-4 RGB layer), whose results changed with the
+ * fused ReLU (measured) and, through its sgemm, may change with the batch. `x` is NCHW. */
+static vt_status conv_fixed_order(const vt_opctx *c, const vt_window *w, const vt_tensor *x, vt_act act)
+{
+    const vt_tensor *wt = c->in[1];
+    const float *xd = x->data, *wd = wt->data, *bd = c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL;
+    float *yd = c->out[0]->data;
+    int64_t N = x->shape[0], C = x->shape[1], M = wt->shape[0], G = vt_attr_int(c->node, "group", 1);
+    int64_t Cg = C / G, Mg = M / G, vol = w->k[0] * w->k[1] * w->k[2], K = Cg * vol;
+    int64_t P = w->out[0] * w->out[1] * w->out[2], plane = w->in[0] * w->in[1] * w->in[2];
+    int64_t tasks = N * G;
+    bool failed = false;
+#pragma omp parallel for schedule(static) if (tasks > 1)
+    for (int64_t t = 0; t < tasks; t++) {
+        int64_t n = t / G, g = t % G, zero = 0;
+        vt_sgemm p = {.nbatch = 1,
+                      .M = Mg,
+                      .K = K,
+                      .N = P,
+                      .A = wd + g * Mg * K,
+                      .a_off = &zero,
+                      .b_off = &zero,
+                      .C = yd + (n * M + g * Mg) * P,
+                      .bias = bd ? bd + g * Mg : NULL,
+                      .bias_rs = 1,
+                      .act = act};
+        float *col = vt_malloc((size_t)(K * P > 0 ? K * P : 1), sizeof(float));
+        p.packed = vt_malloc(vt_sgemm_packed_floats(&p) + 1, sizeof(float));
+        if (!col || !p.packed) {
+            free(col), free(p.packed);
+#pragma omp atomic write
+            failed = true;
+            continue;
+        }
+        const float *xg = xd + (n * C + g * Cg) * plane;
+        for (int64_t r = 0; r < K; r++) { /* row r = (ci, kd, kh, kw) of the kernel */
+            int64_t ci = r / vol, kd = r / (w->k[1] * w->k[2]) % w->k[0], kh = r / w->k[2] % w->k[1], kw = r % w->k[2];
+            float *row = col + r * P;
+            for (int64_t od = 0; od < w->out[0]; od++) {
+                int64_t id = od * w->s[0] - w->pb[0] + kd * w->d[0];
+                for (int64_t oh = 0; oh < w->out[1]; oh++) {
+                    int64_t ih = oh * w->s[1] - w->pb[1] + kh * w->d[1];
+                    float *o = row + (od * w->out[1] + oh) * w->out[2];
+                    bool inside = id >= 0 && id < w->in[0] && ih >= 0 && ih < w->in[1];
+                    const float *xr = xg + ci * plane + (id * w->in[1] + ih) * w->in[2];
+                    for (int64_t ow = 0; ow < w->out[2]; ow++) {
+                        int64_t iw = ow * w->s[2] - w->pb[2] + kw * w->d[2];
+                        o[ow] = inside && iw >= 0 && iw < w->in[2] ? xr[iw] : 0.0f;
+                    }
+                }
+            }
+        }
+        p.B = col;
+        vt_sgemm_pack(&p);
+        if (vt_sgemm_run(&p) != VT_OK) {
+#pragma omp atomic write
+            failed = true;
+        }
+        free(col), free(p.packed);
+    }
+    return failed ? VT_ERR_NOMEM : VT_OK;
+}
+
 static bool onednn_usable(const vt_opctx *c)
 {
     const vt_value *wv = &c->g->values[c->node->in[1]];
@@ -248,7 +315,11 @@ static vt_status conv_create(vt_opctx *c, const vt_window *w, conv_state *s)
         pl[i] = w->pb[a0 + i];
         pr[i] = w->pe[a0 + i];
     }
-    dnnl_format_tag_t plain = vol ? dnnl_ncdhw : dnnl_nchw, blocked = vol ? dnnl_aBcde16b : dnnl_aBcd16b;
+    /* AVX-512 kernels block channels by 16, AVX2 ones by 8: a 16-block on an AVX2 CPU left oneDNN only its
+     * reference convolution (ref:any, measured: alexnet 32 s for a test batch). */
+    int cb = __builtin_cpu_supports("avx512f") ? 16 : 8;
+    dnnl_format_tag_t plain = vol ? dnnl_ncdhw : dnnl_nchw;
+    dnnl_format_tag_t blocked = cb == 16 ? (vol ? dnnl_aBcde16b : dnnl_aBcd16b) : (vol ? dnnl_aBcde8b : dnnl_aBcd8b);
     dnnl_format_tag_t wplain = vol ? dnnl_oidhw : dnnl_oihw, gplain = vol ? dnnl_goidhw : dnnl_goihw;
     dnnl_memory_desc_t src_user, dst_user, wei_user, bias_md, src_any, dst_any, wei_any;
     dnnl_data_type_t cdt = c->g->precision == VT_PRECISION_BF16 ? dnnl_bf16 : dnnl_f32;
@@ -262,39 +333,59 @@ static vt_status conv_create(vt_opctx *c, const vt_window *w, conv_state *s)
     if (e == dnnl_success) e = vt_dnnl_plain_md(&bias_md, 1, &M, dnnl_f32);
     /* float32: oneDNN's channel-blocked layout (nChw16c) selects its jit convolutions, measured here 2.2x
      * faster than the brgconv kernels it picks for format "any" (resnet50: 0.92 s vs 2.04 s of convolution
-     * per 16 images, one thread), reorders included. Channel counts that are not multiples of 16 (the
+     * per 16 images, one thread), reorders included. Channel counts that are not multiples of the block (the
      * RGB input) keep "any". bf16 likewise on AVX512-BF16 without AMX: its jit nChw16c kernels with blocked
      * reorders ran resnet50 at 34.1 images/s here against 27.4 for the brgconv kernels of "any", whose
      * plain-to-NHWC bf16 reorders took a third of the time. With AMX, "any" (brgconv AMX) is kept.
      * 3-D convolutions take the same choice with nCdhw16c. */
     bool blk = (cdt == dnnl_f32 || !__builtin_cpu_supports("amx-bf16")) && !getenv("VENTRAL_NN_CONV_ANY");
-    dnnl_format_tag_t src_tag = blk && x->shape[1] % 16 == 0 ? blocked : dnnl_format_tag_any;
-    dnnl_format_tag_t dst_tag = blk && M % 16 == 0 ? blocked : dnnl_format_tag_any;
-    if (e == dnnl_success) e = dnnl_memory_desc_init_by_tag(&src_any, nd, src_dims, cdt, src_tag);
-    if (e == dnnl_success) e = dnnl_memory_desc_init_by_tag(&dst_any, nd, dst_dims, dnnl_f32, dst_tag);
-    if (e == dnnl_success)
-        e = G == 1 ? dnnl_memory_desc_init_by_tag(&wei_any, nd, wdims1, cdt, dnnl_format_tag_any)
-                   : dnnl_memory_desc_init_by_tag(&wei_any, nd + 1, wdims, cdt, dnnl_format_tag_any);
     vt_status st = vt_dnnl_check(c, e, "memory descriptors");
     if (st != VT_OK) return st;
     bool has_bias = c->n_in > 2 && c->in[2];
-    /* f32-winograd: oneDNN's Winograd kernel for 3x3 stride-1 undilated ungrouped 2-D convolutions where
-     * it has one (AVX-512, the blocked layout); every other convolution, or no such kernel, runs direct. */
-    bool wino = c->g->precision == VT_PRECISION_F32_WINOGRAD && !vol && G == 1 && w->k[1] == 3 && w->k[2] == 3 &&
-                w->s[1] == 1 && w->s[2] == 1 && w->d[1] == 1 && w->d[2] == 1 && blk;
     dnnl_primitive_desc_t pd = NULL;
-    for (int pass = wino ? 0 : 1; pass < 2 && !pd; pass++) {
-        dnnl_convolution_desc_t cd;
-        e = dnnl_dilated_convolution_forward_desc_init(
-            &cd, dnnl_forward_inference, pass == 0 ? dnnl_convolution_winograd : dnnl_convolution_direct, &src_any,
-            &wei_any, has_bias ? &bias_md : NULL, &dst_any, strides, dil, pl, pr);
-        dnnl_primitive_attr_t attr = NULL;
-        if (e == dnnl_success) e = vt_dnnl_attr(c->g, s->act, &attr);
-        if (e == dnnl_success) e = dnnl_primitive_desc_create(&pd, &cd, attr, vt_dnnl_engine(), NULL);
-        if (attr) dnnl_primitive_attr_destroy(attr);
-        if (e != dnnl_success) pd = NULL;
+    /* Where the blocked layout leaves oneDNN only its reference kernel (ref:any; on AVX2 the 11x11 stride-4
+     * RGB convolution of alexnet), "any" lets it choose (there: im2col + its sgemm). */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        bool forced = blk && attempt == 0;
+        dnnl_format_tag_t src_tag = forced && x->shape[1] % cb == 0 ? blocked : dnnl_format_tag_any;
+        dnnl_format_tag_t dst_tag = forced && M % cb == 0 ? blocked : dnnl_format_tag_any;
+        e = dnnl_memory_desc_init_by_tag(&src_any, nd, src_dims, cdt, src_tag);
+        if (e == dnnl_success) e = dnnl_memory_desc_init_by_tag(&dst_any, nd, dst_dims, dnnl_f32, dst_tag);
+        if (e == dnnl_success)
+            e = G == 1 ? dnnl_memory_desc_init_by_tag(&wei_any, nd, wdims1, cdt, dnnl_format_tag_any)
+                       : dnnl_memory_desc_init_by_tag(&wei_any, nd + 1, wdims, cdt, dnnl_format_tag_any);
+        if ((st = vt_dnnl_check(c, e, "memory descriptors")) != VT_OK) return st;
+        /* f32-winograd: oneDNN's Winograd kernel for 3x3 stride-1 undilated ungrouped 2-D convolutions where
+         * it has one (AVX-512, the blocked layout); every other convolution, or no such kernel, runs direct. */
+        bool wino = c->g->precision == VT_PRECISION_F32_WINOGRAD && !vol && G == 1 && w->k[1] == 3 && w->k[2] == 3 &&
+                    w->s[1] == 1 && w->s[2] == 1 && w->d[1] == 1 && w->d[2] == 1 && forced;
+        for (int pass = wino ? 0 : 1; pass < 2 && !pd; pass++) {
+            dnnl_convolution_desc_t cd;
+            e = dnnl_dilated_convolution_forward_desc_init(
+                &cd, dnnl_forward_inference, pass == 0 ? dnnl_convolution_winograd : dnnl_convolution_direct, &src_any,
+                &wei_any, has_bias ? &bias_md : NULL, &dst_any, strides, dil, pl, pr);
+            dnnl_primitive_attr_t attr = NULL;
+            if (e == dnnl_success) e = vt_dnnl_attr(c->g, s->act, &attr);
+            if (e == dnnl_success) e = dnnl_primitive_desc_create(&pd, &cd, attr, vt_dnnl_engine(), NULL);
+            if (attr) dnnl_primitive_attr_destroy(attr);
+            if (e != dnnl_success) pd = NULL;
+        }
+        const char *impl = NULL;
+        if (!pd || !forced || dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success ||
+            !impl || strncmp(impl, "ref", 3) != 0)
+            break;
+        dnnl_primitive_desc_destroy(pd);
+        pd = NULL;
     }
     if ((st = vt_dnnl_check(c, e, "convolution descriptor")) != VT_OK) return st;
+    const char *impl = NULL;
+    if (cdt == dnnl_f32 && c->g->precision != VT_PRECISION_F32_WINOGRAD &&
+        (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl ||
+         (strncmp(impl, "jit", 3) != 0 && strncmp(impl, "brg", 3) != 0))) {
+        dnnl_primitive_desc_destroy(pd);
+        s->own = true;
+        return VT_OK;
+    }
     e = state_init(c, pd, &src_user, &dst_user, &wei_user, has_bias ? &bias_md : NULL, s);
     dnnl_primitive_desc_destroy(pd);
     return vt_dnnl_check(c, e, "convolution primitive");
@@ -333,8 +424,19 @@ static vt_status conv_run(vt_opctx *c)
             return st;
         }
     }
-    c->out_nhwc[0] = s->dst_nhwc;
     c->fused = s->act.kind != VT_ACT_NONE;
+    if (s->own) {
+        const vt_tensor *x = c->in[0];
+        vt_tensor plain = *x;
+        if (c->in_nhwc[0]) {
+            plain.data = vt_graph_scratch(c->g, 0, (size_t)vt_tensor_numel(x) * sizeof(float));
+            if (!plain.data) return VT_ERR_NOMEM;
+            vt_nhwc_to_nchw(x, &plain);
+        }
+        c->out_nhwc[0] = false;
+        return conv_fixed_order(c, &w, &plain, s->act);
+    }
+    c->out_nhwc[0] = s->dst_nhwc;
     return state_exec(c, s, c->out[0]->data, "convolution");
 }
 

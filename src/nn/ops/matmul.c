@@ -274,8 +274,9 @@ static vt_status mm_create(vt_opctx *c, const mm_shape *p, const vt_tensor *bias
     if (attr) dnnl_primitive_attr_destroy(attr);
     if ((st = vt_dnnl_check(c, e, "matmul descriptor")) != VT_OK) return st;
     const char *impl = NULL;
-    if (!s->bf16 && (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl ||
-                     strncmp(impl, "brg", 3) != 0)) {
+    if (!s->bf16 && !c->g->any_matmul &&
+        (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl ||
+         strncmp(impl, "brg", 3) != 0)) {
         dnnl_primitive_desc_destroy(pd);
         return own_create(p, bias, s);
     }
