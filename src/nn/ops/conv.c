@@ -210,53 +210,49 @@ static vt_status conv_fixed_order(const vt_opctx *c, const vt_window *w, const v
     int64_t P = w->out[0] * w->out[1] * w->out[2], plane = w->in[0] * w->in[1] * w->in[2];
     int64_t tasks = N * G;
     bool failed = false;
-#pragma omp parallel for schedule(static) if (tasks > 1)
-    for (int64_t t = 0; t < tasks; t++) {
-        int64_t n = t / G, g = t % G, zero = 0;
-        vt_sgemm p = {.nbatch = 1,
-                      .M = Mg,
-                      .K = K,
-                      .N = P,
-                      .A = wd + g * Mg * K,
-                      .a_off = &zero,
-                      .b_off = &zero,
-                      .C = yd + (n * M + g * Mg) * P,
-                      .bias = bd ? bd + g * Mg : NULL,
-                      .bias_rs = 1,
-                      .act = act};
+#pragma omp parallel if (tasks > 1)
+    {
+        /* per thread, reused by its tasks: one image-group's columns and their packed panels */
+        vt_sgemm shape = {.nbatch = 1, .M = Mg, .K = K, .N = P};
         float *col = vt_malloc((size_t)(K * P > 0 ? K * P : 1), sizeof(float));
-        p.packed = vt_malloc(vt_sgemm_packed_floats(&p) + 1, sizeof(float));
-        if (!col || !p.packed) {
-            free(col), free(p.packed);
+        float *packed = vt_malloc(vt_sgemm_packed_floats(&shape) + 1, sizeof(float));
+        if (!col || !packed) {
 #pragma omp atomic write
             failed = true;
-            continue;
         }
-        const float *xg = xd + (n * C + g * Cg) * plane;
-        for (int64_t r = 0; r < K; r++) { /* row r = (ci, kd, kh, kw) of the kernel */
-            int64_t ci = r / vol, kd = r / (w->k[1] * w->k[2]) % w->k[0], kh = r / w->k[2] % w->k[1], kw = r % w->k[2];
-            float *row = col + r * P;
-            for (int64_t od = 0; od < w->out[0]; od++) {
-                int64_t id = od * w->s[0] - w->pb[0] + kd * w->d[0];
-                for (int64_t oh = 0; oh < w->out[1]; oh++) {
-                    int64_t ih = oh * w->s[1] - w->pb[1] + kh * w->d[1];
-                    float *o = row + (od * w->out[1] + oh) * w->out[2];
-                    bool inside = id >= 0 && id < w->in[0] && ih >= 0 && ih < w->in[1];
-                    const float *xr = xg + ci * plane + (id * w->in[1] + ih) * w->in[2];
-                    for (int64_t ow = 0; ow < w->out[2]; ow++) {
-                        int64_t iw = ow * w->s[2] - w->pb[2] + kw * w->d[2];
-                        o[ow] = inside && iw >= 0 && iw < w->in[2] ? xr[iw] : 0.0f;
+#pragma omp for schedule(static)
+        for (int64_t t = 0; t < tasks; t++) {
+            if (!col || !packed) continue;
+            int64_t n = t / G, g = t % G, zero = 0;
+            const float *xg = xd + (n * C + g * Cg) * plane;
+            for (int64_t r = 0; r < K; r++) { /* row r = (ci, kd, kh, kw) of the kernel */
+                int64_t ci = r / vol, kd = r / (w->k[1] * w->k[2]) % w->k[0], kh = r / w->k[2] % w->k[1],
+                        kw = r % w->k[2];
+                float *row = col + r * P;
+                for (int64_t od = 0; od < w->out[0]; od++) {
+                    int64_t id = od * w->s[0] - w->pb[0] + kd * w->d[0];
+                    for (int64_t oh = 0; oh < w->out[1]; oh++) {
+                        int64_t ih = oh * w->s[1] - w->pb[1] + kh * w->d[1];
+                        float *o = row + (od * w->out[1] + oh) * w->out[2];
+                        bool inside = id >= 0 && id < w->in[0] && ih >= 0 && ih < w->in[1];
+                        const float *xr = xg + ci * plane + (id * w->in[1] + ih) * w->in[2];
+                        for (int64_t ow = 0; ow < w->out[2]; ow++) {
+                            int64_t iw = ow * w->s[2] - w->pb[2] + kw * w->d[2];
+                            o[ow] = inside && iw >= 0 && iw < w->in[2] ? xr[iw] : 0.0f;
+                        }
                     }
                 }
             }
-        }
-        p.B = col;
-        vt_sgemm_pack(&p);
-        if (vt_sgemm_run(&p) != VT_OK) {
+            vt_sgemm p = shape;
+            p.A = wd + g * Mg * K, p.B = col, p.a_off = p.b_off = &zero, p.C = yd + (n * M + g * Mg) * P;
+            p.bias = bd ? bd + g * Mg : NULL, p.bias_rs = 1, p.act = act, p.packed = packed;
+            vt_sgemm_pack(&p);
+            if (vt_sgemm_run(&p) != VT_OK) {
 #pragma omp atomic write
-            failed = true;
+                failed = true;
+            }
         }
-        free(col), free(p.packed);
+        free(col), free(packed);
     }
     return failed ? VT_ERR_NOMEM : VT_OK;
 }

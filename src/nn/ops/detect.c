@@ -27,11 +27,8 @@ static vt_status scalar_input(const vt_opctx *c, int k, const char *what, bool *
 {
     *has = k < c->n_in && c->in[k];
     if (!*has) return VT_OK;
-    if (!c->in[k]->data)
-        return vt_node_fail(c, VT_ERR_UNSUPPORTED,
-                            "%s decides the output length, so it must be a constant or a graph input, not computed "
-                            "by the graph",
-                            what);
+    vt_status st = vt_need_known(c, k, what);
+    if (st != VT_OK) return st;
     if (vt_tensor_numel(c->in[k]) != 1)
         return vt_node_fail(c, VT_ERR_ARG, "%s must be a single value, not %lld", what,
                             (long long)vt_tensor_numel(c->in[k]));
@@ -66,12 +63,8 @@ static vt_status nms_check(const vt_opctx *c)
 {
     for (int k = 0; k < 2; k++) {
         vt_status st = vt_need_f32(c, k);
+        if (st == VT_OK) st = vt_need_known(c, k, k ? "scores" : "boxes");
         if (st != VT_OK) return st;
-        if (!c->in[k]->data)
-            return vt_node_fail(c, VT_ERR_UNSUPPORTED,
-                                "the %s decide the output length, so they must be a constant or a graph input, not "
-                                "computed by the graph",
-                                k ? "scores" : "boxes");
     }
     const vt_tensor *b = c->in[0], *s = c->in[1];
     if (b->rank != 3 || b->shape[2] != 4)

@@ -53,6 +53,18 @@ static vt_status matmul_shape(const vt_opctx *c, mm_shape *p, int *orank, int64_
     return VT_OK;
 }
 
+/* The element offsets of product b's A and B (broadcast batch dims repeat one). */
+static void batch_offsets(const mm_shape *p, int64_t b, int64_t *ao, int64_t *bo)
+{
+    *ao = *bo = 0;
+    for (int j = p->nb - 1; j >= 0; j--) {
+        int64_t idx = b % p->bshape[j];
+        b /= p->bshape[j];
+        *ao += idx * p->astr[j];
+        *bo += idx * p->bstr[j];
+    }
+}
+
 /* C[b] = A[b] . B[b] (+ bias) in double, one output row per task. */
 static void mm_naive(const mm_shape *p, const float *A, const float *B, float *C, const vt_tensor *bias, float alpha,
                      float beta)
@@ -66,14 +78,9 @@ static void mm_naive(const mm_shape *p, const float *A, const float *B, float *C
         double *acc = malloc(sizeof(double) * (size_t)(N ? N : 1));
 #pragma omp for schedule(static)
         for (int64_t bi = 0; bi < nbatch * M; bi++) {
-            int64_t b = bi / M, i = bi % M, rem = b, ao = 0, bo = 0;
+            int64_t b = bi / M, i = bi % M, ao, bo;
             if (!acc) continue;
-            for (int j = p->nb - 1; j >= 0; j--) {
-                int64_t idx = rem % p->bshape[j];
-                rem /= p->bshape[j];
-                ao += idx * p->astr[j];
-                bo += idx * p->bstr[j];
-            }
+            batch_offsets(p, b, &ao, &bo);
             for (int64_t j = 0; j < N; j++) acc[j] = 0;
             for (int64_t k = 0; k < K; k++) {
                 double av = p->ta ? A[ao + k * M + i] : A[ao + i * K + k];
@@ -209,16 +216,7 @@ static vt_status own_create(const mm_shape *p, const vt_tensor *bias, mm_state *
     int64_t nbatch = vt_shape_numel(p->nb, p->bshape);
     s->offs = vt_malloc((size_t)(2 * nbatch), sizeof *s->offs);
     if (!s->offs) return VT_ERR_NOMEM;
-    for (int64_t b = 0; b < nbatch; b++) {
-        int64_t rem = b, ao = 0, bo = 0;
-        for (int j = p->nb - 1; j >= 0; j--) {
-            int64_t idx = rem % p->bshape[j];
-            rem /= p->bshape[j];
-            ao += idx * p->astr[j];
-            bo += idx * p->bstr[j];
-        }
-        s->offs[b] = ao, s->offs[nbatch + b] = bo;
-    }
+    for (int64_t b = 0; b < nbatch; b++) batch_offsets(p, b, &s->offs[b], &s->offs[nbatch + b]);
     int r = bias ? bias->rank : 0;
     int64_t rows = r >= 2 ? bias->shape[r - 2] : 1, cols = r >= 1 ? bias->shape[r - 1] : 1;
     s->sg = (vt_sgemm){.nbatch = nbatch,

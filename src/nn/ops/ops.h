@@ -73,6 +73,9 @@ static inline void vt_contiguous_strides(int rank, const int64_t *shape, int64_t
 
 /* The input must be present and float32 (most compute ops are float32-only). */
 vt_status vt_need_f32(const vt_opctx *c, int k);
+/* Input k's values must be known at prepare (a constant or a graph input) because `what` decides an output
+ * shape; a value computed by the graph is VT_ERR_UNSUPPORTED, said in one line. */
+vt_status vt_need_known(const vt_opctx *c, int k, const char *what);
 /* The input must be present. */
 vt_status vt_need_input(const vt_opctx *c, int k);
 

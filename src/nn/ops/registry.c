@@ -72,6 +72,15 @@ vt_status vt_need_f32(const vt_opctx *c, int k)
     return VT_OK;
 }
 
+vt_status vt_need_known(const vt_opctx *c, int k, const char *what)
+{
+    if (c->in[k]->data) return VT_OK;
+    return vt_node_fail(c, VT_ERR_UNSUPPORTED,
+                        "%s decides the output shape, so it must be a constant or a graph input, not computed by the "
+                        "graph",
+                        what);
+}
+
 double vt_elem_f64(const vt_tensor *t, int64_t i)
 {
     return vt_tensor_get(t, i);

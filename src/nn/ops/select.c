@@ -10,13 +10,7 @@
 static vt_status need_values(const vt_opctx *c, int k, const char *what)
 {
     vt_status st = vt_need_input(c, k);
-    if (st != VT_OK) return st;
-    if (!c->in[k]->data)
-        return vt_node_fail(c, VT_ERR_UNSUPPORTED,
-                            "%s decides the output shape, so it must be a constant or a graph input, not computed "
-                            "by the graph",
-                            what);
-    return VT_OK;
+    return st == VT_OK ? vt_need_known(c, k, what) : st;
 }
 
 static bool elem_nonzero(const vt_tensor *t, int64_t i)

@@ -136,10 +136,10 @@ static void store_tile(const vt_sgemm *p, const float *acc, float *C, int64_t i0
 /* One task: rows i0..i0+mc and columns j0..j0+nc of product b, every term block in ascending order.
  * The partial sums of its tiles live in `sums` between term blocks; `edge` holds a partial row panel. */
 static void run_block(const vt_sgemm *p, tile_fn tile, int64_t b, int64_t i0, int64_t mc, int64_t j0, int64_t nc,
-                      float *edge, float *sums)
+                      const float *Bp, float *edge, float *sums)
 {
     const float *A = p->A + p->a_off[b];
-    const float *Bp = p->packed + ((one_b(p) ? 0 : b) * padded_n(p) + j0) * p->K;
+    Bp += j0 * p->K;
     int64_t np = (nc + NR - 1) / NR, mp = (mc + MR - 1) / MR;
     int64_t rs = p->ta ? 1 : p->K, ks = p->ta ? p->M : 1; /* element (i, k) of A at A[i * rs + k * ks] */
     memset(sums, 0, sizeof(float) * (size_t)(mp * np * MR * NR));
@@ -172,6 +172,7 @@ vt_status vt_sgemm_run(const vt_sgemm *p)
     if (p->M <= 0 || p->N <= 0 || p->nbatch <= 0) return VT_OK;
     tile_fn tile = pick_tile();
     int64_t mb = (p->M + MC - 1) / MC, nb = (p->N + NC - 1) / NC, tasks = p->nbatch * mb * nb;
+    int64_t b_stride = one_b(p) ? 0 : padded_n(p) * p->K; /* product b's packed B: packed + b * b_stride */
     bool failed = false;
 #pragma omp parallel
     {
@@ -186,7 +187,8 @@ vt_status vt_sgemm_run(const vt_sgemm *p)
         for (int64_t t = 0; t < tasks; t++) {
             if (!edge || !sums) continue;
             int64_t b = t / (mb * nb), rest = t % (mb * nb), i0 = rest / nb * MC, j0 = rest % nb * NC;
-            run_block(p, tile, b, i0, p->M - i0 < MC ? p->M - i0 : MC, j0, p->N - j0 < NC ? p->N - j0 : NC, edge, sums);
+            run_block(p, tile, b, i0, p->M - i0 < MC ? p->M - i0 : MC, j0, p->N - j0 < NC ? p->N - j0 : NC,
+                      p->packed + b * b_stride, edge, sums);
         }
         free(edge), free(sums);
     }

@@ -134,13 +134,9 @@ static vt_status scalar_length(const vt_opctx *c, int k, const char *what, int64
     *v = dflt;
     if (k >= c->n_in || !c->in[k]) return VT_OK;
     if (vt_tensor_numel(c->in[k]) != 1) return vt_node_fail(c, VT_ERR_ARG, "%s must be a scalar", what);
-    if (!c->in[k]->data)
-        return vt_node_fail(c, VT_ERR_UNSUPPORTED,
-                            "%s decides the output shape, so it must be a constant or a graph input, not computed by "
-                            "the graph",
-                            what);
     int n;
-    vt_status st = vt_const_ints(c, k, v, 1, &n);
+    vt_status st = vt_need_known(c, k, what);
+    if (st == VT_OK) st = vt_const_ints(c, k, v, 1, &n);
     if (st != VT_OK) return st;
     if (*v < 1) return vt_node_fail(c, VT_ERR_ARG, "%s is %lld; it must be at least 1", what, (long long)*v);
     return VT_OK;
@@ -322,12 +318,8 @@ static vt_status window_size(const vt_opctx *c, int64_t *size)
     vt_status st = vt_need_input(c, 0);
     if (st != VT_OK) return st;
     if (vt_tensor_numel(c->in[0]) != 1) return vt_node_fail(c, VT_ERR_ARG, "size must be a scalar");
-    if (!c->in[0]->data)
-        return vt_node_fail(c, VT_ERR_UNSUPPORTED,
-                            "size decides the output shape, so it must be a constant or a graph input, not computed by "
-                            "the graph");
     int n;
-    if ((st = vt_const_ints(c, 0, size, 1, &n)) != VT_OK) return st;
+    if ((st = vt_need_known(c, 0, "size")) != VT_OK || (st = vt_const_ints(c, 0, size, 1, &n)) != VT_OK) return st;
     if (*size < 0) return vt_node_fail(c, VT_ERR_ARG, "size is %lld", (long long)*size);
     return VT_OK;
 }
